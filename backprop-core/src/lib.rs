@@ -1,0 +1,29 @@
+//! The numerics of [`backprop`](https://docs.rs/backprop): everything a network declared with
+//! `network!` computes, written once as const-generic kernels.
+//!
+//! `#![no_std]`, no allocator, no dependency but `libm`. The macro writes only the glue: one
+//! call per layer and direction into [`Dense`]'s kernels, an [`Activation`] and a [`Loss`].
+//!
+//! Conventions, used throughout:
+//! - a dense layer computes `z = W x + b`, `a = f(z)`, with `W` stored `[out][in]`;
+//! - the error signal of a layer is `delta = dL/dz`; `dL/dW = delta xᵀ`, `dL/db = delta`, and the
+//!   previous layer's signal is `(Wᵀ delta) ⊙ f'(z_prev)`; `relu'(0) = 0`;
+//! - SGD is `p ← p - lr · g`.
+#![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub mod activation;
+pub mod dense;
+pub mod gradcheck;
+pub mod loss;
+pub mod network;
+pub mod rng;
+pub mod scalar;
+
+pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
+pub use dense::Dense;
+pub use gradcheck::{GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with};
+pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
+pub use network::{LayerInfo, LayerTrace, Network, ParamIndex, Params, locate_param};
+pub use rng::Rng;
+pub use scalar::Scalar;

@@ -1,0 +1,282 @@
+//! The [`Network`] trait that every `network!` implements, and the pieces it is built from.
+
+use crate::{Activation, Loss, Scalar};
+
+/// A value that is exactly [`LEN`](Params::LEN) contiguous scalars: a layer, a network, its
+/// gradient or an optimizer's state. Gives a flat view of all of them as one slice.
+///
+/// ```
+/// use backprop_core::{Dense, Params};
+/// let mut layer = Dense::<f32, 2, 1>::new([[1.0, 2.0]], [3.0]);
+/// assert_eq!(layer.params(), &[1.0, 2.0, 3.0]);
+/// layer.params_mut()[2] = 0.0;
+/// assert_eq!(layer.b, [0.0]);
+/// ```
+///
+/// # Safety
+///
+/// An implementor must be `#[repr(C)]` (or `#[repr(transparent)]`) and consist of exactly `LEN`
+/// values of `T` with no padding and nothing else: fields that are arrays of `T`, or other
+/// `Params<T>` types such as [`Dense`](crate::Dense). The size is also checked at compile time
+/// when [`params`](Params::params) is first used.
+pub unsafe trait Params<T: Scalar>: Sized {
+    /// The number of scalars.
+    const LEN: usize;
+
+    /// All parameters, in declaration order (per layer: weights row by row, then biases).
+    #[inline(always)]
+    fn params(&self) -> &[T] {
+        const { assert!(size_of::<Self>() == Self::LEN * size_of::<T>()) };
+        const { assert!(align_of::<Self>() == align_of::<T>()) };
+        // SAFETY: by the trait's contract `Self` is `LEN` contiguous, initialised `T`s (the two
+        // assertions above back up the size and alignment); the slice borrows `self`.
+        unsafe { core::slice::from_raw_parts((self as *const Self).cast::<T>(), Self::LEN) }
+    }
+
+    /// All parameters, mutably.
+    #[inline(always)]
+    fn params_mut(&mut self) -> &mut [T] {
+        const { assert!(size_of::<Self>() == Self::LEN * size_of::<T>()) };
+        const { assert!(align_of::<Self>() == align_of::<T>()) };
+        // SAFETY: as in `params`; every bit pattern of `T` (f32/f64) is a valid value, so writes
+        // through the slice cannot break an invariant of `Self`; the slice borrows `self` uniquely.
+        unsafe { core::slice::from_raw_parts_mut((self as *mut Self).cast::<T>(), Self::LEN) }
+    }
+
+    /// Sets every parameter to zero.
+    #[inline]
+    fn set_zero(&mut self) {
+        self.params_mut().fill(T::ZERO);
+    }
+}
+
+/// What the forward pass stores for one layer of `N` neurons, and what the backward pass writes.
+///
+/// ```
+/// use backprop_core::LayerTrace;
+/// let t = LayerTrace::<f32, 4>::zeroed();
+/// assert_eq!(t.z, [0.0; 4]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct LayerTrace<T, const N: usize> {
+    /// Pre-activations `z = W x + b`, written by the forward pass.
+    pub z: [T; N],
+    /// Activations `a = f(z)`, written by the forward pass.
+    pub a: [T; N],
+    /// Error signals `delta = dL/dz`, written by the backward pass.
+    pub delta: [T; N],
+}
+
+impl<T: Scalar, const N: usize> LayerTrace<T, N> {
+    /// All zeros.
+    pub const fn zeroed() -> Self {
+        Self { z: [T::ZERO; N], a: [T::ZERO; N], delta: [T::ZERO; N] }
+    }
+}
+
+impl<T: Scalar, const N: usize> LayerTrace<T, N> {
+    /// For the output layer: the loss of one sample, with `delta = dL/dz` written for the
+    /// backward pass.
+    #[inline]
+    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, target: &[T; N]) -> T {
+        L::loss_and_delta(&self.z, &self.a, target, &mut self.delta)
+    }
+
+    /// For the output layer: the loss of one sample, writing nothing.
+    #[inline]
+    pub fn loss<L: Loss<A>, A: Activation>(&self, target: &[T; N]) -> T {
+        L::loss(&self.z, &self.a, target)
+    }
+
+    /// For a hidden layer: turns `delta`, which holds `dL/da` (written there by the next layer's
+    /// backward pass), into `dL/dz`.
+    #[inline]
+    pub fn activation_backward<A: Activation>(&mut self) {
+        A::backward(&self.z, &self.a, &mut self.delta);
+    }
+}
+
+impl<T: Scalar, const N: usize> Default for LayerTrace<T, N> {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}
+
+/// A description of one layer, for reports and serialisation headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LayerInfo {
+    /// The layer's name as declared in `network!`.
+    pub name: &'static str,
+    /// Inputs per neuron.
+    pub inputs: usize,
+    /// Neurons.
+    pub outputs: usize,
+    /// The activation's name, for example `"Sigmoid"`.
+    pub activation: &'static str,
+}
+
+impl LayerInfo {
+    /// Parameters of the layer: `inputs · outputs + outputs`.
+    pub const fn params(&self) -> usize {
+        self.inputs * self.outputs + self.outputs
+    }
+}
+
+/// Where a parameter sits: layer, and row and column of the weight (or the bias).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ParamIndex {
+    /// `layer.w[row][col]`.
+    Weight {
+        /// The layer's name.
+        layer: &'static str,
+        /// The neuron.
+        row: usize,
+        /// The input.
+        col: usize,
+    },
+    /// `layer.b[row]`.
+    Bias {
+        /// The layer's name.
+        layer: &'static str,
+        /// The neuron.
+        row: usize,
+    },
+}
+
+impl core::fmt::Display for ParamIndex {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Weight { layer, row, col } => write!(f, "{layer}.w[{row}][{col}]"),
+            Self::Bias { layer, row } => write!(f, "{layer}.b[{row}]"),
+        }
+    }
+}
+
+/// Maps an index into [`Params::params`] of a network with these layers to its layer, row and
+/// column. `None` past the end.
+///
+/// ```
+/// use backprop_core::{LayerInfo, ParamIndex, locate_param};
+/// const LAYERS: &[LayerInfo] = &[
+///     LayerInfo { name: "hidden", inputs: 2, outputs: 2, activation: "Sigmoid" },
+///     LayerInfo { name: "output", inputs: 2, outputs: 1, activation: "Sigmoid" },
+/// ];
+/// assert_eq!(locate_param(LAYERS, 5), Some(ParamIndex::Bias { layer: "hidden", row: 1 }));
+/// assert_eq!(locate_param(LAYERS, 7), Some(ParamIndex::Weight { layer: "output", row: 0, col: 1 }));
+/// assert_eq!(locate_param(LAYERS, 9), None);
+/// ```
+pub fn locate_param(layers: &[LayerInfo], mut index: usize) -> Option<ParamIndex> {
+    for layer in layers {
+        let weights = layer.inputs * layer.outputs;
+        if index < weights {
+            return Some(ParamIndex::Weight { layer: layer.name, row: index / layer.inputs, col: index % layer.inputs });
+        }
+        if index < weights + layer.outputs {
+            return Some(ParamIndex::Bias { layer: layer.name, row: index - weights });
+        }
+        index -= layer.params();
+    }
+    None
+}
+
+/// A network declared with `network!`: the interface through which generic code (gradient
+/// checking, optimizers, training loops, serialisation) works on any of them.
+///
+/// Gradients have the type of the network itself: a gradient is a point in parameter space, so
+/// `grads.hidden.w[o][i]` is `dL/dw` for `net.hidden.w[o][i]`, and `params()` of both line up.
+///
+/// ```
+/// use backprop_core::{Network, Scalar};
+/// /// The mean loss of any network over a data set.
+/// fn mean_loss<T: Scalar, N: Network<T>>(net: &N, data: &[(N::Input, N::Output)]) -> T {
+///     let sum = data.iter().fold(T::ZERO, |s, (x, t)| s + net.loss(x, t));
+///     sum / T::from_f64(data.len() as f64)
+/// }
+/// ```
+pub trait Network<T: Scalar>: Params<T> + Clone {
+    /// `[T; INPUTS]`.
+    type Input: Copy + AsRef<[T]> + AsMut<[T]> + core::fmt::Debug;
+    /// `[T; OUTPUTS]`.
+    type Output: Copy + AsRef<[T]> + AsMut<[T]> + core::fmt::Debug;
+    /// What the forward pass stores and the backward pass writes: the input, `z`, `a` and
+    /// `delta` of every layer, and the input gradient.
+    type Trace: Clone + core::fmt::Debug;
+
+    /// Inputs of the network.
+    const INPUTS: usize;
+    /// Outputs of the network.
+    const OUTPUTS: usize;
+    /// The layers, input to output.
+    const LAYERS: &'static [LayerInfo];
+    /// The loss's name, for example `"SoftmaxCrossEntropy"`.
+    const LOSS: &'static str;
+
+    /// A network whose parameters are all zero (also the starting value of a gradient).
+    fn zeroed() -> Self;
+    /// A trace of zeros.
+    fn new_trace() -> Self::Trace;
+    /// Inference: the output for input `x`, storing nothing.
+    fn forward(&self, x: &Self::Input) -> Self::Output;
+    /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns
+    /// the output.
+    fn forward_trace(&self, x: &Self::Input, trace: &mut Self::Trace) -> Self::Output;
+    /// The backward pass after [`forward_trace`](Network::forward_trace): writes every gradient
+    /// into `grads`, every layer's `delta` and the input gradient into `trace`; returns the loss.
+    fn backward(&self, trace: &mut Self::Trace, target: &Self::Output, grads: &mut Self) -> T;
+    /// As [`backward`](Network::backward), but adds the gradients to what `grads` holds.
+    fn backward_accumulate(&self, trace: &mut Self::Trace, target: &Self::Output, grads: &mut Self) -> T;
+    /// The input gradient `dL/dx` written by the last backward pass.
+    fn input_grad(trace: &Self::Trace) -> &Self::Input;
+    /// The output stored in the trace by the last forward pass.
+    fn trace_output(trace: &Self::Trace) -> &Self::Output;
+    /// The loss for one sample, storing nothing.
+    fn loss(&self, x: &Self::Input, target: &Self::Output) -> T;
+    /// One SGD step on one sample (forward, backward, `p -= lr · g` fused into the backward
+    /// pass); returns the loss before the step.
+    fn train_step(&mut self, x: &Self::Input, target: &Self::Output, lr: T) -> T;
+
+    /// The mean loss of a mini-batch of `B` samples, with `grads` set to the mean of the
+    /// per-sample gradients (written, not added). `B` is known at compile time.
+    ///
+    /// `B = 0` leaves `grads` zero and returns zero.
+    fn backward_batch<const B: usize>(
+        &self,
+        inputs: &[Self::Input; B],
+        targets: &[Self::Output; B],
+        grads: &mut Self,
+    ) -> T {
+        grads.set_zero();
+        if B == 0 {
+            return T::ZERO;
+        }
+        let mut trace = Self::new_trace();
+        let mut total = T::ZERO;
+        for (x, t) in inputs.iter().zip(targets) {
+            self.forward_trace(x, &mut trace);
+            total += self.backward_accumulate(&mut trace, t, grads);
+        }
+        let scale = T::ONE / T::from_f64(B as f64);
+        for g in grads.params_mut() {
+            *g *= scale;
+        }
+        total * scale
+    }
+
+    /// One SGD step on a mini-batch: `p -= lr · mean gradient`; returns the mean loss before the
+    /// step. `grads` is scratch space (its contents on entry do not matter; on return it holds the
+    /// mean gradient).
+    fn train_step_batch<const B: usize>(
+        &mut self,
+        inputs: &[Self::Input; B],
+        targets: &[Self::Output; B],
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        let loss = self.backward_batch(inputs, targets, grads);
+        for (p, &g) in self.params_mut().iter_mut().zip(grads.params()) {
+            *p -= lr * g;
+        }
+        loss
+    }
+}

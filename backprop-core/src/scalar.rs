@@ -1,0 +1,165 @@
+//! The scalar type a network computes in: `f32` or `f64`.
+
+use core::fmt::{Debug, Display};
+use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A floating-point scalar: implemented for `f32` and `f64`, and sealed.
+///
+/// Every kernel of the crate is generic over it. The transcendental functions come from `libm`,
+/// so results are the same with and without `std`, on every target.
+///
+/// ```
+/// use backprop_core::Scalar;
+/// fn half<T: Scalar>(x: T) -> T { x * T::HALF }
+/// assert_eq!(half(3.0f32), 1.5);
+/// assert_eq!(f64::from_f64(0.25).exp(), 0.25f64.exp());
+/// ```
+pub trait Scalar:
+    sealed::Sealed
+    + Copy
+    + Default
+    + PartialEq
+    + PartialOrd
+    + Debug
+    + Display
+    + Send
+    + Sync
+    + 'static
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+    + DivAssign
+{
+    /// `0`.
+    const ZERO: Self;
+    /// `1`.
+    const ONE: Self;
+    /// `0.5`.
+    const HALF: Self;
+    /// The difference between `1` and the next larger value.
+    const EPSILON: Self;
+    /// Positive infinity.
+    const INFINITY: Self;
+    /// The type's name, `"f32"` or `"f64"`.
+    const NAME: &'static str;
+    /// A one-byte tag that identifies the type in serialised parameters (`4` for `f32`, `8` for `f64`).
+    const TAG: u8;
+
+    /// Converts from `f64`, rounding to nearest.
+    fn from_f64(x: f64) -> Self;
+    /// Converts to `f64` (exact).
+    fn to_f64(self) -> f64;
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// `ln(1 + self)`, accurate for small `self`.
+    fn ln_1p(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// `true` unless the value is infinite or NaN.
+    fn is_finite(self) -> bool;
+    /// The larger of the two; NaN if either is NaN is not guaranteed (IEEE `maxNum`).
+    fn max(self, other: Self) -> Self;
+    /// The smaller of the two (IEEE `minNum`).
+    fn min(self, other: Self) -> Self;
+    /// `self * a + b`. A plain multiply-add (two roundings): the crate never relies on fusion.
+    #[inline(always)]
+    fn mul_add(self, a: Self, b: Self) -> Self {
+        self * a + b
+    }
+}
+
+macro_rules! impl_scalar {
+    ($t:ident, $tag:literal, $exp:path, $ln:path, $ln_1p:path, $tanh:path, $sqrt:path) => {
+        impl Scalar for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const HALF: Self = 0.5;
+            const EPSILON: Self = $t::EPSILON;
+            const INFINITY: Self = $t::INFINITY;
+            const NAME: &'static str = stringify!($t);
+            const TAG: u8 = $tag;
+
+            #[inline(always)]
+            fn from_f64(x: f64) -> Self {
+                x as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $ln(self)
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                $ln_1p(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $tanh(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $sqrt(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+            #[inline(always)]
+            fn max(self, other: Self) -> Self {
+                $t::max(self, other)
+            }
+            #[inline(always)]
+            fn min(self, other: Self) -> Self {
+                $t::min(self, other)
+            }
+        }
+    };
+}
+
+impl_scalar!(f32, 4, libm::expf, libm::logf, libm::log1pf, libm::tanhf, libm::sqrtf);
+impl_scalar!(f64, 8, libm::exp, libm::log, libm::log1p, libm::tanh, libm::sqrt);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn constants_and_conversions() {
+        assert_eq!(f32::TAG, 4);
+        assert_eq!(f64::TAG, 8);
+        assert_eq!(<f32 as Scalar>::NAME, "f32");
+        assert_eq!(f64::from_f64(0.1), 0.1);
+        assert_eq!(f32::from_f64(0.1), 0.1f32);
+        assert_eq!(Scalar::exp(0.0f64), 1.0);
+        assert!((Scalar::ln_1p(1e-10f64) - 1e-10).abs() < 1e-20);
+        assert!(!Scalar::is_finite(f32::NAN));
+    }
+}

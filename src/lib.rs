@@ -1,0 +1,67 @@
+//! # backprop
+//!
+//! Declare a neural network with [`network!`]; get a struct whose forward pass, backward pass
+//! (backpropagation) and training step are plain, fixed-size, allocation-free Rust over
+//! const-generic arrays. `#![no_std]`, no allocator: the same code runs on a laptop and on a
+//! microcontroller.
+//!
+//! ```
+//! use backprop::{network, Dense};
+//!
+//! network! {
+//!     /// The chapter's toy network: two inputs, two sigmoid hidden neurons, one sigmoid output.
+//!     #[loss(HalfSquaredError)]
+//!     pub struct Toy {
+//!         input: 2,
+//!         hidden: Dense<2, Sigmoid>,
+//!         output: Dense<1, Sigmoid>,
+//!     }
+//! }
+//!
+//! let mut net = Toy::<f64>::new(
+//!     Dense::new([[0.5, -0.3], [0.8, 0.2]], [0.0, 0.0]),
+//!     Dense::new([[1.0, -1.0]], [0.1]),
+//! );
+//! let mut trace = ToyTrace::zeroed();
+//! let y = net.forward_trace(&[1.0, 0.5], &mut trace); // stores every z and a
+//! let mut grads = Toy::zeroed();
+//! let loss = net.backward(&mut trace, &[1.0], &mut grads); // fills every gradient
+//! assert!(loss > 0.0 && y[0] < 1.0);
+//! println!("error signals of the hidden layer: {:?}", trace.hidden.delta);
+//! println!("dL/dw for the first output weight: {}", grads.output.w[0][0]);
+//! let before = net.loss(&[1.0, 0.5], &[1.0]);
+//! net.train_step(&[1.0, 0.5], &[1.0], 0.5);
+//! assert!(net.loss(&[1.0, 0.5], &[1.0]) < before);
+//! ```
+#![no_std]
+
+#[doc(inline)]
+pub use backprop_core::*;
+
+/// Declares a network. See the [crate documentation](crate) and the README for the syntax.
+///
+/// ```
+/// backprop::network! {
+///     /// A digit classifier.
+///     #[loss(SoftmaxCrossEntropy)]
+///     pub struct Digits {
+///         input: 64,
+///         hidden: Dense<32, Relu>,
+///         output: Dense<10, Softmax>,
+///     }
+/// }
+/// assert_eq!(Digits::<f32>::PARAMS, 64 * 32 + 32 + 32 * 10 + 10);
+/// ```
+#[macro_export]
+macro_rules! network {
+    ($($spec:tt)*) => {
+        $crate::__private::network_impl! { $crate; $($spec)* }
+    };
+}
+
+/// What generated code names. Not public API: it may change in any release.
+#[doc(hidden)]
+pub mod __private {
+    pub use backprop_core::*;
+    pub use backprop_macros::network_impl;
+}
