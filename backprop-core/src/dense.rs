@@ -108,9 +108,9 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
         dx: &mut [T; I],
     ) {
         dx.fill(T::ZERO);
-        for (o, &d) in delta.iter().enumerate() {
-            axpy(d, &self.w[o], dx);
-            store_scaled::<T, I, ACCUMULATE>(d, x, &mut grad.w[o]);
+        for ((row, grad_row), &d) in self.w.iter().zip(&mut grad.w).zip(delta) {
+            axpy(d, row, dx);
+            store_scaled::<T, I, ACCUMULATE>(d, x, grad_row);
         }
         store_scaled::<T, O, ACCUMULATE>(T::ONE, delta, &mut grad.b);
     }
@@ -118,8 +118,8 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// As [`backward`](Self::backward), for the first layer when `dL/dx` is not wanted.
     #[inline]
     pub fn backward_params<const ACCUMULATE: bool>(&self, x: &[T; I], delta: &[T; O], grad: &mut Self) {
-        for (o, &d) in delta.iter().enumerate() {
-            store_scaled::<T, I, ACCUMULATE>(d, x, &mut grad.w[o]);
+        for (grad_row, &d) in grad.w.iter_mut().zip(delta) {
+            store_scaled::<T, I, ACCUMULATE>(d, x, grad_row);
         }
         store_scaled::<T, O, ACCUMULATE>(T::ONE, delta, &mut grad.b);
     }
@@ -157,17 +157,12 @@ pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
             acc[k] += x[k] * y[k];
         }
     }
-    for (k, (&x, &y)) in a_tail.iter().zip(b_tail).enumerate() {
-        acc[k] += x * y;
+    for ((acc, &x), &y) in acc.iter_mut().zip(a_tail).zip(b_tail) {
+        *acc += x * y;
     }
-    let mut width = LANES;
-    while width > 1 {
-        width /= 2;
-        for k in 0..width {
-            acc[k] += acc[k + width];
-        }
-    }
-    acc[0]
+    // Pairwise reduction: 8 -> 4 -> 2 -> 1.
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
 }
 
 /// `y += alpha · x`.
