@@ -29,6 +29,11 @@ impl Ctxt {
         self.errors.push(error);
     }
 
+    /// Whether no error was recorded so far.
+    pub fn is_clean(&self) -> bool {
+        self.errors.is_empty()
+    }
+
     /// `Ok` if no error was recorded, else all of them combined into one.
     pub fn check(mut self) -> syn::Result<()> {
         self.checked = true;

@@ -1,10 +1,9 @@
 //! Stage 2: the checked model of a network. Every error is spanned on the token at fault and all
 //! of them are collected in one [`Ctxt`] before expansion starts.
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
-use syn::spanned::Spanned;
-use syn::{Attribute, Ident, Lit, Visibility};
+use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
 
 use crate::ctxt::Ctxt;
 use crate::parse::{Entry, EntryValue, LayerSyntax, Size, Spec};
@@ -88,9 +87,6 @@ pub struct Model {
 /// Names the generated trace struct uses for its own fields.
 const RESERVED_FIELDS: [&str; 2] = ["input", "input_grad"];
 
-/// Names that the scalar parameter of the generated items would shadow.
-const RESERVED_SIZE_NAMES: [&str; 1] = ["T"];
-
 const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
     "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
@@ -100,7 +96,8 @@ const KEYWORDS: &[&str] = &[
 ];
 
 impl Model {
-    /// Checks a parsed spec. Returns `None` when any error was recorded in `cx`.
+    /// Checks a parsed spec. Returns `None` when any error was recorded in `cx`; every error
+    /// found is recorded, not only the first.
     pub fn from_spec(cx: &mut Ctxt, krate: TokenStream, spec: Spec) -> Option<Model> {
         let mut loss: Option<(Loss, Span)> = None;
         let mut loss_seen = false;
@@ -110,7 +107,10 @@ impl Model {
         for attr in spec.attrs {
             if attr.path().is_ident("loss") {
                 if loss_seen {
-                    cx.error_spanned_by(&attr, "duplicate `#[loss(...)]`: a network has exactly one loss");
+                    cx.error_spanned_by(
+                        &attr,
+                        "duplicate `#[loss(...)]`: a network has exactly one loss; remove one of them",
+                    );
                     continue;
                 }
                 loss_seen = true;
@@ -125,56 +125,85 @@ impl Model {
                     ),
                 }
             } else if attr.path().is_ident("network") {
-                let result = attr.parse_nested_meta(|meta| {
-                    if meta.path.is_ident("crate") {
-                        if krate_override.is_some() {
-                            return Err(meta.error("duplicate option `crate`"));
-                        }
-                        let path: syn::Path = meta.value()?.parse()?;
-                        krate_override = Some(path.into_token_stream());
-                        Ok(())
-                    } else {
-                        Err(meta.error(format!(
-                            "unknown option `{}`; the only option is `crate = path::to::backprop`",
-                            meta.path.to_token_stream()
-                        )))
-                    }
-                });
-                if let Err(e) = result {
-                    cx.syn_error(e);
-                }
+                check_options(cx, &attr, &mut krate_override);
             } else {
+                if let Some(ident) = attr.path().get_ident() {
+                    let written = ident.to_string();
+                    if let Some(best) = nearest(&written, ["loss", "network"].into_iter()) {
+                        // Said once: not also "missing loss".
+                        loss_seen |= best == "loss";
+                        cx.error_at(
+                            ident.span(),
+                            format!("unknown attribute `{written}`; did you mean `{best}`?"),
+                        );
+                        continue;
+                    }
+                }
                 attrs.push(attr);
             }
         }
 
         let no_entries = spec.entries.is_empty();
+        // An `input` written after the layers is reported there, not also as missing.
+        let input_written =
+            spec.entries.iter().any(|e| e.name == "input" && matches!(e.value, EntryValue::Size(_)));
         let mut input: Option<SizeModel> = None;
+        let mut input_seen = false;
         let mut layers: Vec<Layer> = Vec::new();
+        // Whether any layer was written, even one with an error (so that "no layers" is said
+        // only when there really are none).
+        let mut layer_written = false;
         for (index, entry) in spec.entries.into_iter().enumerate() {
             let Entry { attrs: entry_attrs, name, value } = entry;
+            for attr in &entry_attrs {
+                if attr.path().is_ident("loss") || attr.path().is_ident("network") {
+                    loss_seen |= attr.path().is_ident("loss");
+                    cx.error_spanned_by(
+                        attr,
+                        "this attribute belongs above `struct`, not on an entry; move it there",
+                    );
+                }
+            }
             match value {
                 EntryValue::Size(size) => {
                     if name != "input" {
+                        let hint =
+                            if !input_seen && nearest(&name.to_string(), ["input"].into_iter()).is_some() {
+                                format!("; did you mean `input: {}`?", size.tokens())
+                            } else {
+                                String::new()
+                            };
                         cx.error_at(
                             name.span(),
                             format!(
-                                "`{name}: <size>` is not a layer; the input is written `input: N` and a layer `{name}: Dense<N, Activation>`"
+                                "`{name}: <size>` is not a layer; a layer is written `{name}: Dense<N, Activation>`, and the input size `input: N`{hint}"
                             ),
                         );
+                        if !hint.is_empty() {
+                            input_seen = true;
+                        }
+                    } else if input_seen {
+                        cx.error_at(
+                            name.span(),
+                            "duplicate `input`: a network has one input size; remove one",
+                        );
                     } else if index != 0 {
-                        cx.error_at(name.span(), "`input` must be the first entry, before the layers");
-                    } else if let Some(size) = check_size(cx, &size, "input size") {
-                        input = Some(size);
+                        input_seen = true;
+                        cx.error_at(
+                            name.span(),
+                            "`input` must be the first entry, before the layers; move it up",
+                        );
                     } else {
-                        input = Some(SizeModel { tokens: size.tokens, literal: Some(1) });
+                        input_seen = true;
+                        input = check_size(cx, &size, "input size");
                     }
-                    if !entry_attrs.is_empty() {
-                        cx.error_spanned_by(&entry_attrs[0], "attributes are not allowed on `input`");
+                    if let Some(attr) = entry_attrs.first() {
+                        cx.error_spanned_by(attr, "attributes are not allowed on `input`; remove it");
                     }
                 }
                 EntryValue::Layer(layer) => {
-                    if index == 0 {
+                    layer_written = true;
+                    if index == 0 && !input_written {
                         cx.error_at(
                             name.span(),
                             "missing input size: the first entry must be `input: N`, before the layers",
@@ -187,14 +216,17 @@ impl Model {
             }
         }
 
-        if layers.is_empty() && input.is_some() {
+        if !layer_written && !no_entries {
             cx.error_at(
                 spec.brace.span.join(),
-                "a network needs at least one layer, for example `output: Dense<1, Sigmoid>`",
+                "a network needs at least one layer: add one after `input`, for example `output: Dense<1, Sigmoid>`",
             );
         }
-        if input.is_none() && no_entries {
-            cx.error_at(spec.brace.span.join(), "missing input size: the first entry must be `input: N`");
+        if no_entries {
+            cx.error_at(
+                spec.brace.span.join(),
+                "empty network: write the input size and the layers, for example `{ input: 2, output: Dense<1, Sigmoid> }`",
+            );
         }
 
         // Softmax belongs to the output layer only.
@@ -204,7 +236,7 @@ impl Model {
                     cx.error_at(
                         layer.activation_span,
                         format!(
-                            "softmax is allowed on the output layer only; layer `{}` is hidden: use Relu, Tanh, Sigmoid, LeakyRelu, Softplus or Identity",
+                            "softmax is allowed on the output layer only, and `{}` is a hidden layer; use Relu, Tanh, Sigmoid, LeakyRelu, Softplus or Identity",
                             layer.name
                         ),
                     );
@@ -215,7 +247,10 @@ impl Model {
         match (loss, layers.last()) {
             (None, _) if !loss_seen => cx.error_at(
                 spec.name.span(),
-                format!("missing loss: add `#[loss(Name)]` above `struct`, with one of: {}", names(&Loss::ALL)),
+                format!(
+                    "missing loss: add `#[loss(Name)]` above `struct`, with one of: {}",
+                    names(&Loss::ALL)
+                ),
             ),
             (Some((Loss::SoftmaxCrossEntropy, span)), Some(out)) if out.activation != Activation::Softmax => {
                 cx.error_at(
@@ -226,7 +261,7 @@ impl Model {
                         out.activation.name(),
                         out.name
                     ),
-                )
+                );
             }
             (Some((Loss::BinaryCrossEntropy, span)), Some(out)) if out.activation != Activation::Sigmoid => {
                 cx.error_at(
@@ -237,13 +272,13 @@ impl Model {
                         out.activation.name(),
                         out.name
                     ),
-                )
+                );
             }
             _ => {}
         }
 
         let (Some(input), Some((loss, _))) = (input, loss) else { return None };
-        if layers.is_empty() {
+        if layers.is_empty() || !cx.is_clean() {
             return None;
         }
         Some(Model {
@@ -255,6 +290,37 @@ impl Model {
             layers,
             loss,
         })
+    }
+}
+
+/// `#[network(crate = path::to::backprop)]`: every option at most once.
+fn check_options(cx: &mut Ctxt, attr: &Attribute, krate_override: &mut Option<TokenStream>) {
+    if !matches!(attr.meta, syn::Meta::List(_)) {
+        cx.error_spanned_by(attr, "expected `#[network(crate = path::to::backprop)]`");
+        return;
+    }
+    let result = attr.parse_nested_meta(|meta| {
+        if meta.path.is_ident("crate") {
+            if krate_override.is_some() {
+                return Err(meta.error("duplicate option `crate`; keep only one `crate = ...`"));
+            }
+            let value = meta.value().map_err(|_| meta.error("expected `crate = path::to::backprop`"))?;
+            let path: syn::Path = value.parse()?;
+            *krate_override = Some(path.into_token_stream());
+            Ok(())
+        } else {
+            let written = meta.path.to_token_stream().to_string().replace(' ', "");
+            let hint = match nearest(&written, ["crate"].into_iter()) {
+                Some(best) => format!("did you mean `{best}`? "),
+                None => String::new(),
+            };
+            Err(meta.error(format!(
+                "unknown option `{written}`; {hint}the only option is `crate = path::to::backprop`"
+            )))
+        }
+    });
+    if let Err(e) = result {
+        cx.syn_error(e);
     }
 }
 
@@ -271,32 +337,42 @@ fn check_layer(
     if RESERVED_FIELDS.contains(&bare) {
         cx.error_at(
             name.span(),
-            format!("`{bare}` names a field of the generated trace; rename the layer, for example `{bare}_layer`"),
+            format!(
+                "`{bare}` names a field of the generated trace; rename the layer, for example `{bare}_layer`"
+            ),
         );
         ok = false;
     } else if KEYWORDS.contains(&bare) || text.starts_with("r#") {
         cx.error_at(
             name.span(),
-            format!("`{bare}` is a Rust keyword and cannot name a layer; rename it, for example `{bare}_layer`"),
+            format!(
+                "`{bare}` is a Rust keyword and cannot name a layer; rename it, for example `{bare}_layer`"
+            ),
         );
         ok = false;
     } else if previous.iter().any(|l| l.name == name) {
-        cx.error_at(name.span(), format!("duplicate layer name `{name}`: every layer needs its own name"));
+        cx.error_at(
+            name.span(),
+            format!("duplicate layer name `{name}`: every layer needs its own name; rename this one"),
+        );
         ok = false;
     }
     if syntax.kind != "Dense" {
-        let hint = if syntax.kind.to_string().eq_ignore_ascii_case("dense") {
-            "; did you mean `Dense`?".to_string()
-        } else {
-            String::new()
+        let kind = syntax.kind.to_string();
+        let hint = match nearest(&kind, ["Dense"].into_iter()) {
+            Some(best) => format!("; did you mean `{best}`?"),
+            None => ": the only layer kind is `Dense<N, Activation>`".to_string(),
         };
-        cx.error_at(syntax.kind.span(), format!("unknown layer kind `{}`; expected `Dense`{hint}", syntax.kind));
+        cx.error_at(syntax.kind.span(), format!("unknown layer kind `{kind}`{hint}"));
         ok = false;
     }
     let activation = match lookup(&syntax.activation, &Activation::ALL) {
         Some(a) => Some(a),
         None => {
-            cx.error_at(syntax.activation.span(), unknown("activation", &syntax.activation, &Activation::ALL));
+            cx.error_at(
+                syntax.activation.span(),
+                unknown("activation", &syntax.activation, &Activation::ALL),
+            );
             None
         }
     };
@@ -306,57 +382,56 @@ fn check_layer(
 }
 
 /// A size must be a positive integer literal that fits in 32 bits (every target this crate
-/// supports has at least 32-bit `usize`), or a constant expression the compiler checks.
+/// supports has at least 32-bit `usize`), or a constant expression: the compiler checks that
+/// one is a `usize` (and the expansion asserts that it is at least 1).
 fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
-    let tokens: Vec<TokenTree> = size.tokens.clone().into_iter().collect();
-    let span = size.tokens.span();
     let fix = "write a positive integer such as `8`, or the name of a `const` of type `usize`";
-    match tokens.as_slice() {
-        [TokenTree::Literal(lit)] => match Lit::new(lit.clone()) {
-            Lit::Int(int) => {
-                if !matches!(int.suffix(), "" | "usize") {
-                    cx.error_at(int.span(), format!("{what} must be a `usize`, not `{}`; {fix}", int.suffix()));
-                    return None;
+    let tokens = size.tokens();
+    match &size.expr {
+        Expr::Lit(ExprLit { lit: Lit::Int(int), .. }) => {
+            if !matches!(int.suffix(), "" | "usize") {
+                cx.error_at(
+                    int.span(),
+                    format!(
+                        "{what} must be a `usize`, not `{}`; remove the suffix `{}`",
+                        int.suffix(),
+                        int.suffix()
+                    ),
+                );
+                return None;
+            }
+            match int.base10_parse::<u64>() {
+                Ok(0) => {
+                    cx.error_at(int.span(), format!("{what} must be at least 1, found `0`"));
+                    None
                 }
-                match int.base10_parse::<u64>() {
-                    Ok(0) => {
-                        cx.error_at(int.span(), format!("{what} must be at least 1, found `0`"));
-                        None
-                    }
-                    Ok(v) if v > u64::from(u32::MAX) => {
-                        cx.error_at(
-                            int.span(),
-                            format!("{what} `{v}` is too large: sizes must fit in 32 bits (at most {})", u32::MAX),
-                        );
-                        None
-                    }
-                    Ok(v) => Some(SizeModel { tokens: size.tokens.clone(), literal: Some(v) }),
-                    Err(_) => {
-                        cx.error_at(
-                            int.span(),
-                            format!("{what} `{int}` is too large: sizes must fit in 32 bits (at most {})", u32::MAX),
-                        );
-                        None
-                    }
+                Ok(v) if v <= u64::from(u32::MAX) => Some(SizeModel { tokens, literal: Some(v) }),
+                _ => {
+                    cx.error_at(
+                        int.span(),
+                        format!(
+                            "{what} `{int}` is too large: sizes must fit in 32 bits (at most {}), the smallest `usize` of the targets backprop supports",
+                            u32::MAX
+                        ),
+                    );
+                    None
                 }
             }
-            other => {
-                cx.error_at(other.span(), format!("{what} must be an integer, found `{}`; {fix}", lit));
-                None
-            }
-        },
-        [TokenTree::Punct(minus), TokenTree::Literal(_)] if minus.as_char() == '-' => {
-            cx.error_at(span, format!("{what} must be positive, found `{}`; {fix}", size.tokens));
-            None
         }
-        [TokenTree::Ident(ident)] if RESERVED_SIZE_NAMES.contains(&ident.to_string().as_str()) => {
+        Expr::Lit(ExprLit { lit, .. }) => {
             cx.error_at(
-                ident.span(),
-                format!("a size constant may not be named `{ident}`: the generated types use `{ident}` for the scalar type; rename the constant"),
+                lit.span(),
+                format!("{what} must be an integer, found `{}`; {fix}", lit.to_token_stream()),
             );
             None
         }
-        _ => Some(SizeModel { tokens: size.tokens.clone(), literal: None }),
+        Expr::Unary(ExprUnary { op: UnOp::Neg(_), expr, .. }) if matches!(**expr, Expr::Lit(_)) => {
+            let written = expr.to_token_stream();
+            cx.error_spanned_by(&size.expr, format!("{what} must be positive, found `-{written}`; {fix}"));
+            None
+        }
+        // A constant expression: checked by the compiler (see `expand.rs`).
+        _ => Some(SizeModel { tokens, literal: None }),
     }
 }
 

@@ -11,11 +11,15 @@
 //!     output: Dense<1, Sigmoid>,
 //! }
 //! ```
+//!
+//! A syntax error stops parsing (syn reports the first one); every message says what was
+//! expected, at the token where it was not found.
 
 use proc_macro2::{TokenStream, TokenTree};
+use quote::ToTokens;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{Attribute, Ident, Token, Visibility, braced};
+use syn::{Attribute, Expr, Ident, Token, Visibility, braced};
 
 /// The whole invocation as the proc macro receives it from the shim.
 pub struct Invocation {
@@ -27,15 +31,13 @@ pub struct Invocation {
 
 impl Parse for Invocation {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut krate = TokenStream::new();
-        while !input.peek(Token![;]) {
-            if input.is_empty() {
-                return Err(input.error("expected `$crate ;` before the spec (use `backprop::network!`)"));
-            }
-            krate.extend([input.parse::<TokenTree>()?]);
+        let shim = "expected `$crate ;` before the spec: use `backprop::network!`, not this hidden macro";
+        let krate = input.call(syn::Path::parse_mod_style).map_err(|e| syn::Error::new(e.span(), shim))?;
+        if !input.peek(Token![;]) {
+            return Err(input.error(shim));
         }
         input.parse::<Token![;]>()?;
-        Ok(Self { krate, spec: input.parse()? })
+        Ok(Self { krate: krate.into_token_stream(), spec: input.parse()? })
     }
 }
 
@@ -52,13 +54,40 @@ impl Parse for Spec {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
         let vis = input.parse()?;
+        if !input.peek(Token![struct]) {
+            return Err(input
+                .error("expected `struct`: a network is declared as `pub struct Name { input: N, ... }`"));
+        }
         input.parse::<Token![struct]>()?;
+        if !input.peek(Ident) {
+            return Err(input.error("expected the network's name after `struct`"));
+        }
         let name = input.parse()?;
+        if input.peek(Token![<]) {
+            return Err(input.error(
+                "remove the generic parameters: the network's scalar type parameter `T = f32` is generated",
+            ));
+        }
+        if !input.peek(syn::token::Brace) {
+            return Err(input.error(
+                "expected `{` and the network's entries, as in `{ input: 2, output: Dense<1, Sigmoid> }`",
+            ));
+        }
         let content;
         let brace = braced!(content in input);
-        let entries = content.parse_terminated(Entry::parse, Token![,])?;
+        let mut entries = Punctuated::new();
+        while !content.is_empty() {
+            entries.push_value(content.parse::<Entry>()?);
+            if content.is_empty() {
+                break;
+            }
+            if !content.peek(Token![,]) {
+                return Err(content.error("expected `,` after this entry: entries are separated by commas"));
+            }
+            entries.push_punct(content.parse()?);
+        }
         if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the network's `{ ... }`"));
+            return Err(input.error("unexpected tokens after the network's `{ ... }`; remove them"));
         }
         Ok(Self { attrs, vis, name, brace, entries })
     }
@@ -74,7 +103,13 @@ pub struct Entry {
 impl Parse for Entry {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
-        let name = input.call(syn::ext::IdentExt::parse_any)?;
+        // Keywords are accepted here so that the model can say why they cannot name a layer.
+        let name = input.call(syn::ext::IdentExt::parse_any).map_err(|e| {
+            syn::Error::new(e.span(), "expected an entry: `input: N` or `name: Dense<N, Activation>`")
+        })?;
+        if !input.peek(Token![:]) || input.peek(Token![::]) {
+            return Err(input.error(format!("expected `:` after `{name}`, as in `{name}: Dense<8, Relu>`")));
+        }
         input.parse::<Token![:]>()?;
         let value = input.parse()?;
         Ok(Self { attrs, name, value })
@@ -106,31 +141,110 @@ pub struct LayerSyntax {
 
 impl Parse for LayerSyntax {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let kind = input.parse()?;
+        let kind: Ident = input.parse()?;
         input.parse::<Token![<]>()?;
-        let size = input.parse()?;
+        let example = format!("`{kind}<8, Relu>`");
+        let size = Size::parse_until_comma_or_gt(input)?;
+        if input.peek(Token![>]) {
+            return Err(match &size.expr {
+                Expr::Path(path) if path.path.get_ident().is_some() => syn::Error::new_spanned(
+                    &size.expr,
+                    format!(
+                        "missing layer size before `{}`: a layer is written `{kind}<N, Activation>`, as in {example}",
+                        size.tokens()
+                    ),
+                ),
+                _ => input.error(format!(
+                    "missing activation: a layer is written `{kind}<N, Activation>`, as in {example}"
+                )),
+            });
+        }
+        if !input.peek(Token![,]) {
+            return Err(input
+                .error(format!("expected `,` between the layer size and the activation, as in {example}")));
+        }
         input.parse::<Token![,]>()?;
+        if !input.peek(Ident) {
+            return Err(input.error(format!("expected an activation name, as in {example}")));
+        }
         let activation = input.parse()?;
+        if !input.peek(Token![>]) {
+            return Err(input.error(format!("expected `>` after the activation, as in {example}")));
+        }
         input.parse::<Token![>]>()?;
         Ok(Self { kind, size, activation })
     }
 }
 
-/// A size: the tokens of a constant expression, up to the next `,` or `>` at this level
-/// (`2`, `HIDDEN`, `2 * HIDDEN`, `{ N + 1 }`). Its meaning is decided in `model.rs`.
+/// A size: a constant expression (`2`, `HIDDEN`, `2 * HIDDEN`, `{ N + 1 }`), parsed as an
+/// expression so that a missing comma after it is caught here. Its meaning is decided in
+/// `model.rs`; its type is checked by the compiler.
 pub struct Size {
-    pub tokens: TokenStream,
+    pub expr: Expr,
+}
+
+const SIZE_EXPECTED: &str =
+    "expected a size: an integer literal such as `8`, or a constant expression such as `HIDDEN`";
+
+impl Size {
+    /// The tokens as written.
+    pub fn tokens(&self) -> TokenStream {
+        self.expr.to_token_stream()
+    }
+
+    /// A size inside `Dense<...>`: the tokens up to the next `,` or `>` (which an expression
+    /// parser would take for a comparison), parsed as one expression.
+    fn parse_until_comma_or_gt(input: ParseStream) -> syn::Result<Self> {
+        let mut tokens = TokenStream::new();
+        let mut last = None;
+        while !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![>]) {
+            let token: TokenTree = input.parse()?;
+            last = Some(token.span());
+            tokens.extend([token]);
+        }
+        let Some(last) = last else { return Err(input.error(SIZE_EXPECTED)) };
+        let parser = |stream: ParseStream| {
+            let expr: Expr = stream.parse()?;
+            if !stream.is_empty() {
+                return Err(stream.error("expected `,` after the layer size"));
+            }
+            Ok(expr)
+        };
+        syn::parse::Parser::parse2(parser, tokens).map(|expr| Self { expr }).map_err(|e| {
+            // At the end of the tokens syn has no token to point at: use the last one.
+            let span = if e.to_string().starts_with("unexpected end of input") { last } else { e.span() };
+            syn::Error::new(span, format!("{e}; {SIZE_EXPECTED}"))
+        })
+    }
 }
 
 impl Parse for Size {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let mut tokens = TokenStream::new();
-        while !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![>]) {
-            tokens.extend([input.parse::<TokenTree>()?]);
+        if input.is_empty() || input.peek(Token![,]) {
+            return Err(input.error(SIZE_EXPECTED));
         }
-        if tokens.is_empty() {
-            return Err(input.error("expected a size: an integer literal or a constant expression"));
-        }
-        Ok(Self { tokens })
+        let expr =
+            input.parse::<Expr>().map_err(|e| syn::Error::new(e.span(), format!("{e}; {SIZE_EXPECTED}")))?;
+        Ok(Self { expr })
     }
+}
+
+/// For the stand-in emitted after a syntax error: the visibility and name of the network, found
+/// leniently (`vis struct Name`) in tokens that did not parse.
+pub fn find_name(input: TokenStream) -> Option<(TokenStream, Ident)> {
+    let tokens: Vec<TokenTree> = input.into_iter().collect();
+    let position = tokens.iter().position(|t| matches!(t, TokenTree::Ident(i) if i == "struct"))?;
+    let TokenTree::Ident(name) = tokens.get(position + 1)? else { return None };
+    let mut vis = TokenStream::new();
+    let before = &tokens[..position];
+    match before {
+        [.., TokenTree::Ident(p), TokenTree::Group(g)]
+            if p == "pub" && g.delimiter() == proc_macro2::Delimiter::Parenthesis =>
+        {
+            vis.extend([TokenTree::Ident(p.clone()), TokenTree::Group(g.clone())]);
+        }
+        [.., TokenTree::Ident(p)] if p == "pub" => vis.extend([TokenTree::Ident(p.clone())]),
+        _ => {}
+    }
+    Some((vis, name.clone()))
 }

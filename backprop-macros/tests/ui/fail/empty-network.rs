@@ -1,0 +1,8 @@
+backprop::network! {
+    #[loss(HalfSquaredError)]
+    pub struct Toy {
+
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+backprop::network! {
+    #[loss(HalfSquaredError)]
+    pub struct Toy {
+        hidden: Dense<2, Sigmoid>,
+        input: 2,
+        output: Dense<1, Sigmoid>,
+    }
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+backprop::network! {
+    /// A network without a loss.
+    pub struct Toy {
+        input: 2,
+        hidden: Dense<2, Sigmoid>,
+        output: Dense<1, Sigmoid>,
+    }
+}
+
+fn main() {}

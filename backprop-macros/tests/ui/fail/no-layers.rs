@@ -1,0 +1,8 @@
+backprop::network! {
+    #[loss(HalfSquaredError)]
+    pub struct Toy {
+        input: 2,
+    }
+}
+
+fn main() {}
