@@ -95,7 +95,7 @@ pub fn expand(model: &Model) -> TokenStream {
     let zero_checks = model.layers.iter().map(|l| &l.size).chain(std::iter::once(input)).filter(|s| s.literal.is_none()).map(|s| {
         let tokens = &s.tokens;
         let message = format!("size `{}` of network `{name}` must be at least 1", text(tokens));
-        quote!(::core::assert!((#tokens) > 0, #message);)
+        quote!(::core::assert!((#tokens) > 0, "{}", #message);)
     });
     let zero_checks: Vec<TokenStream> = zero_checks.collect();
     let zero_check = if zero_checks.is_empty() {
