@@ -14,6 +14,9 @@
 //! The expected values below were computed from these formulas with 50-digit decimal arithmetic
 //! (Python's `decimal`, `exp` from its context), independently of the crate.
 
+// The expected values keep all the digits of the derivation, more than an f64 holds.
+#![allow(clippy::excessive_precision)]
+
 use backprop::{Dense, network};
 
 network! {
@@ -112,7 +115,8 @@ fn one_sgd_step_is_p_minus_lr_g() {
     let step_loss = stepped.train_step(&X, &TARGET, lr);
     assert_eq!(step_loss, loss, "train_step returns the loss before the step");
     let mut expected = toy();
-    for (p, g) in backprop::Params::params_mut(&mut expected).iter_mut().zip(backprop::Params::params(&grads)) {
+    for (p, g) in backprop::Params::params_mut(&mut expected).iter_mut().zip(backprop::Params::params(&grads))
+    {
         *p -= lr * g;
     }
     for (a, b) in backprop::Params::params(&stepped).iter().zip(backprop::Params::params(&expected)) {

@@ -22,7 +22,9 @@ pub mod scalar;
 
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
 pub use dense::Dense;
-pub use gradcheck::{GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with};
+pub use gradcheck::{
+    GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with,
+};
 pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
 pub use network::{LayerInfo, LayerTrace, Network, ParamIndex, Params, locate_param};
 pub use rng::Rng;
