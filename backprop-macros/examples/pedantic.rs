@@ -1,7 +1,7 @@
 //! The toy network, as a user crate that holds itself to `clippy::pedantic`: the workspace's
 //! `cargo clippy --all-targets -- -D warnings` checks that the generated code triggers no
 //! pedantic lint. Also the example the README expands with
-//! `cargo expand -p backprop-macros --example toy`.
+//! `cargo expand -p backprop-macros --example pedantic` (the README expands the root `toy` example).
 #![deny(clippy::pedantic, missing_docs)]
 
 use backprop::{Dense, network};
@@ -20,7 +20,8 @@ network! {
 }
 
 fn main() {
-    let mut net = Toy::<f64>::new(Dense::new([[0.4, 0.2], [-0.2, 0.4]], [0.0, 0.0]), Dense::new([[0.5, -0.4]], [0.1]));
+    let mut net =
+        Toy::<f64>::new(Dense::new([[0.4, 0.2], [-0.2, 0.4]], [0.0, 0.0]), Dense::new([[0.5, -0.4]], [0.1]));
     let mut trace = ToyTrace::zeroed();
     let y = net.forward_trace(&[1.0, 0.5], &mut trace);
     let mut grads = Toy::zeroed();
