@@ -238,11 +238,7 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
                 scratch.params_mut()[k] = net.params()[k];
                 let location =
                     locate_param(N::LAYERS, k).map_or(GradLocation::Direction(k), GradLocation::Param);
-<<<<<<< HEAD
-                report.record(location, grads.params()[k].to_f64(), numeric, options.floor);
-=======
                 report.record(location, grads.params()[k].to_f64(), numeric, floor);
->>>>>>> main
             }
         }
         GradCheckMode::Directions { count, seed } => {
