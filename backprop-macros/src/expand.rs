@@ -230,8 +230,10 @@ pub fn expand(model: &Model) -> TokenStream {
             }
         }
 
-        // SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
-        // `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
+        // A doc comment, not a `//` comment, so that the justification survives into the
+        // expansion that `cargo expand` shows.
+        /// SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
+        /// `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
         unsafe impl<T: #private::Scalar> #private::Params<T> for #name<T> {
             const LEN: usize = Self::PARAMS;
         }

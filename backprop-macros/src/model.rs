@@ -80,6 +80,8 @@ pub struct Model {
     pub name: Ident,
     pub krate: TokenStream,
     pub input: SizeModel,
+    /// Input to output; never empty (`from_spec` returns no model without a layer), which
+    /// `expand` relies on.
     pub layers: Vec<Layer>,
     pub loss: Loss,
 }

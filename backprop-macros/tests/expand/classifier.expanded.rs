@@ -186,6 +186,8 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
         loss
     }
 }
+/// SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
+/// `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
 unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
 for Digits<T> {
     const LEN: usize = Self::PARAMS;
