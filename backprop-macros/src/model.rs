@@ -258,7 +258,7 @@ impl Model {
                 cx.error_at(
                     span,
                     format!(
-                        "SoftmaxCrossEntropy needs a Softmax output layer, but `{}` uses {}: write `{}: Dense<N, Softmax>`",
+                        "the loss `SoftmaxCrossEntropy` needs a `Softmax` output layer, but `{}` uses `{}`; write `{}: Dense<N, Softmax>`, or choose another loss",
                         out.name,
                         out.activation.name(),
                         out.name
@@ -269,7 +269,7 @@ impl Model {
                 cx.error_at(
                     span,
                     format!(
-                        "BinaryCrossEntropy needs a Sigmoid output layer, but `{}` uses {}: write `{}: Dense<N, Sigmoid>`",
+                        "the loss `BinaryCrossEntropy` needs a `Sigmoid` output layer, but `{}` uses `{}`; write `{}: Dense<N, Sigmoid>`, or choose another loss",
                         out.name,
                         out.activation.name(),
                         out.name

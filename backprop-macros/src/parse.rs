@@ -53,25 +53,44 @@ pub struct Spec {
 impl Parse for Spec {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
-        let vis = input.parse()?;
+        let vis: Visibility = input.parse()?;
         if !input.peek(Token![struct]) {
-            return Err(input
-                .error("expected `struct`: a network is declared as `pub struct Name { input: N, ... }`"));
+            let message = "expected `struct`: a network is declared as `pub struct Name { input: N, ... }`";
+            // At the end of the input, point at the last token there is, if any.
+            let last = match &vis {
+                Visibility::Inherited => attrs.last().map(|a: &Attribute| a.pound_token.span),
+                vis => Some(syn::spanned::Spanned::span(vis)),
+            };
+            return Err(match last {
+                Some(span) if input.is_empty() => syn::Error::new(span, message),
+                _ => input.error(message),
+            });
         }
-        input.parse::<Token![struct]>()?;
+        let struct_token = input.parse::<Token![struct]>()?;
         if !input.peek(Ident) {
-            return Err(input.error("expected the network's name after `struct`"));
+            let message = "expected the network's name after `struct`";
+            // At the end of the input syn would point at the whole invocation: point at `struct`.
+            return Err(if input.is_empty() {
+                syn::Error::new(struct_token.span, message)
+            } else {
+                input.error(message)
+            });
         }
-        let name = input.parse()?;
+        let name: Ident = input.parse()?;
         if input.peek(Token![<]) {
             return Err(input.error(
                 "remove the generic parameters: the network's scalar type parameter `T = f32` is generated",
             ));
         }
         if !input.peek(syn::token::Brace) {
-            return Err(input.error(
-                "expected `{` and the network's entries, as in `{ input: 2, output: Dense<1, Sigmoid> }`",
-            ));
+            let message = format!(
+                "expected `{{` and the network's entries after `{name}`, as in `{{ input: 2, output: Dense<1, Sigmoid> }}`"
+            );
+            return Err(if input.is_empty() {
+                syn::Error::new(name.span(), message)
+            } else {
+                input.error(message)
+            });
         }
         let content;
         let brace = braced!(content in input);

@@ -1,0 +1,6 @@
+backprop::network! {
+    #[loss(HalfSquaredError)]
+    pub struct
+}
+
+fn main() {}
