@@ -25,9 +25,9 @@
 //!
 //! The network is never modified: perturbations go to a scratch copy, which is restored exactly.
 
+use crate::Scalar;
 use crate::network::{Network, ParamIndex, locate_param};
 use crate::rng::Rng;
-use crate::Scalar;
 
 /// Which derivatives to check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -222,7 +222,8 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
                     scratch.loss(x, target).to_f64()
                 });
                 scratch.params_mut()[k] = net.params()[k];
-                let location = locate_param(N::LAYERS, k).map_or(GradLocation::Direction(k), GradLocation::Param);
+                let location =
+                    locate_param(N::LAYERS, k).map_or(GradLocation::Direction(k), GradLocation::Param);
                 report.record(location, grads.params()[k].to_f64(), numeric, options.floor);
             }
         }

@@ -19,11 +19,15 @@ pub mod loss;
 pub mod network;
 pub mod rng;
 pub mod scalar;
+pub mod serialize;
 
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
 pub use dense::Dense;
-pub use gradcheck::{GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with};
+pub use gradcheck::{
+    GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with,
+};
 pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
 pub use network::{LayerInfo, LayerTrace, Network, ParamIndex, Params, locate_param};
 pub use rng::Rng;
 pub use scalar::Scalar;
+pub use serialize::{ParamBytes, ParamsError};

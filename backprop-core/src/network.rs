@@ -170,7 +170,11 @@ pub fn locate_param(layers: &[LayerInfo], mut index: usize) -> Option<ParamIndex
     for layer in layers {
         let weights = layer.inputs * layer.outputs;
         if index < weights {
-            return Some(ParamIndex::Weight { layer: layer.name, row: index / layer.inputs, col: index % layer.inputs });
+            return Some(ParamIndex::Weight {
+                layer: layer.name,
+                row: index / layer.inputs,
+                col: index % layer.inputs,
+            });
         }
         if index < weights + layer.outputs {
             return Some(ParamIndex::Bias { layer: layer.name, row: index - weights });
