@@ -160,7 +160,10 @@ impl fmt::Display for ParamsError {
             Self::Length { expected, found } => {
                 write!(f, "parameter bytes have the wrong length: expected {expected} bytes, found {found}")
             }
-            Self::Magic { found } => write!(f, "not serialised network parameters: bad magic {found:02x?}"),
+            Self::Magic { found } => {
+                // As one hex number (not `{:x?}`, whose `Debug` machinery costs firmware flash).
+                write!(f, "not serialised network parameters: bad magic {:#010x}", u32::from_be_bytes(found))
+            }
             Self::Version { found } => {
                 write!(
                     f,
@@ -418,7 +421,7 @@ mod tests {
         assert_eq!(nan.to_string(), "parameter 7 (output.b[0]) is not finite");
         assert_eq!(
             ParamsError::Magic { found: *b"abcd" }.to_string(),
-            "not serialised network parameters: bad magic [61, 62, 63, 64]"
+            "not serialised network parameters: bad magic 0x61626364"
         );
         assert_eq!(
             ParamsError::Checksum { computed: 1, stored: 2 }.to_string(),
