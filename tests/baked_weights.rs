@@ -9,6 +9,8 @@ use backprop::{ParamBytes, Params};
 #[path = "../examples/cortex-m/src/xor.rs"]
 mod xor;
 
+// Generated: rustfmt leaves it as written.
+#[rustfmt::skip]
 #[path = "../examples/cortex-m/src/baked.rs"]
 mod baked;
 
@@ -25,6 +27,7 @@ fn host_outputs_of_the_baked_network_are_the_recorded_predictions() {
     }
     assert!(xor::mean_loss(&baked::BAKED) < xor::TARGET_LOSS);
     assert!((xor::mean_loss(&baked::BAKED) - baked::HOST_LOSS).abs() <= 1e-6);
+    assert!((1..=xor::MAX_EPOCHS).contains(&baked::HOST_EPOCHS));
 }
 
 #[test]

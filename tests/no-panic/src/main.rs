@@ -23,7 +23,7 @@
 
 use core::hint::black_box;
 
-use backprop::{GradCheck, GradCheckMode, ParamBytes, Scalar, gradcheck, network};
+use backprop::{ParamBytes, Scalar, network};
 
 network! {
     /// Half squared error, sizes below one vector of accumulators.
@@ -72,6 +72,8 @@ fn exercise<T: Scalar, N: ParamBytes<T>>() {
 #[cfg(feature = "tools")]
 #[inline(never)]
 fn exercise_tools<T: Scalar, N: ParamBytes<T>>() {
+    use backprop::{GradCheck, GradCheckMode, gradcheck};
+
     let net: N = black_box(N::zeroed());
     let x: N::Input = black_box(*N::input_grad(&N::new_trace()));
     let t: N::Output = black_box(*N::trace_output(&N::new_trace()));
