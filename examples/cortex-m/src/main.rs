@@ -33,6 +33,13 @@ const _: () = assert!(
 );
 const _: () = assert!(baked::BAKED_PARAMS == Xor::<f32>::PARAMS, "baked weights are for another network");
 
+/// The seed, printed as a `u32`: formatting a `u64` would bring 64-bit division (1.3 KiB of
+/// flash) into the firmware for this one number.
+const SEED_U32: u32 = {
+    assert!(xor::SEED <= u32::MAX as u64);
+    xor::SEED as u32
+};
+
 /// The host-trained weights again, in the serialised format (`examples/bake_xor.rs` writes it).
 static BAKED_BYTES: &[u8; Xor::<f32>::SERIALIZED_LEN] = include_bytes!("../baked/xor.bin");
 
@@ -44,7 +51,9 @@ const TOLERANCE: f32 = 1e-6;
 
 #[entry]
 fn main() -> ! {
+    stack::paint();
     let ok = run();
+    hprintln!("peak stack: {} bytes (static RAM: .data + .bss, see llvm-size)", stack::peak());
     debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
     #[allow(clippy::empty_loop)]
     loop {}
@@ -63,7 +72,7 @@ fn run() -> bool {
     let mut net = xor::initial();
     hprintln!(
         "seed {}, learning rate {}, initial mean loss {}",
-        xor::SEED,
+        SEED_U32,
         Fixed(xor::LEARNING_RATE),
         Fixed(xor::mean_loss(&net))
     );
@@ -223,6 +232,13 @@ fn measure(net: &Xor<f32>) {
         return;
     }
     const STEPS: u32 = 1000;
+    // The loops alone (index, sample selection, `black_box`), to subtract.
+    let t_loop = ticks(|| {
+        for i in 0..STEPS as usize {
+            let k = i & 3;
+            black_box((black_box(&xor::INPUTS[k]), &xor::TARGETS[k]));
+        }
+    });
     let mut stepped = net.clone();
     let t_train = ticks(|| {
         for i in 0..STEPS as usize {
@@ -235,25 +251,78 @@ fn measure(net: &Xor<f32>) {
             black_box(net.forward(black_box(&xor::INPUTS[i & 3])));
         }
     });
+    let per_call = |t: u32| t.saturating_sub(t_loop) * instructions_per_tick / STEPS;
     hprintln!(
-        "SysTick: {} ticks for {} instructions: {} instructions per tick",
+        "SysTick: {} ticks for {} instructions: {} instructions per tick (exact under qemu -icount shift=0; otherwise QEMU's clock follows the host and the counts below are rough)",
         calibration,
         2 * SPIN,
         instructions_per_tick
     );
     hprintln!(
-        "one training step (forward, loss, backward, SGD update): {} instructions ({} ticks / {} steps, loop included)",
-        t_train * instructions_per_tick / STEPS,
+        "one training step (forward, loss, backward, SGD update): {} instructions ({} ticks for {} steps, less {} ticks of loop)",
+        per_call(t_train),
         t_train,
-        STEPS
+        STEPS,
+        t_loop
     );
     hprintln!(
-        "one inference (forward): {} instructions ({} ticks / {} calls, loop included)",
-        t_forward * instructions_per_tick / STEPS,
+        "one inference (forward): {} instructions ({} ticks for {} calls, less {} ticks of loop)",
+        per_call(t_forward),
         t_forward,
-        STEPS
+        STEPS,
+        t_loop
     );
     black_box(stepped.params());
+}
+
+/// Peak stack use, measured by painting the free stack with a pattern at start-up and finding
+/// later how far down it was overwritten.
+mod stack {
+    const PATTERN: u32 = 0xDEAD_BEEF;
+
+    unsafe extern "C" {
+        /// Top of the stack (from `cortex-m-rt`'s `link.x`).
+        static _stack_start: u32;
+        /// End of the static data: the stack may grow down to here.
+        static __sheap: u32;
+    }
+
+    fn bounds() -> (*mut u32, *mut u32) {
+        // Only the addresses of the linker symbols are taken (no read): no `unsafe` needed.
+        (&raw const __sheap as *mut u32, &raw const _stack_start as *mut u32)
+    }
+
+    fn sp() -> usize {
+        let sp: usize;
+        // SAFETY: reads the stack pointer.
+        unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
+        sp
+    }
+
+    /// Fills the unused stack below the current frame (minus a safety margin) with the pattern.
+    #[inline(never)]
+    pub fn paint() {
+        let (low, _) = bounds();
+        let limit = sp() - 256;
+        let mut p = low;
+        while (p as usize) < limit {
+            // SAFETY: between the end of the static data and below the live stack: memory that
+            // nothing uses yet.
+            unsafe { p.write_volatile(PATTERN) };
+            p = p.wrapping_add(1);
+        }
+    }
+
+    /// Bytes between the top of the stack and the lowest word no longer holding the pattern.
+    pub fn peak() -> usize {
+        let (low, high) = bounds();
+        let mut p = low;
+        // SAFETY: reads words of the stack region painted by `paint`.
+        while p < high && unsafe { p.read_volatile() } == PATTERN {
+            p = p.wrapping_add(1);
+        }
+        high as usize - p as usize
+    }
 }
 
 /// An `f32` printed with six decimals through integer formatting (keeps `core`'s float
