@@ -15,8 +15,13 @@
 //! The numeric derivative is the fourth-order central difference
 //! `(8 (L(p+h) - L(p-h)) - (L(p+2h) - L(p-2h))) / 12h`, whose truncation error is `O(h⁴)`, with
 //! `h = step · max(1, |p|)`. The relative error of an analytic value `a` against a numeric `n` is
-//! `|a - n| / max(|a|, |n|, floor)`: the floor keeps gradients that are zero (inactive relu
-//! units) or tiny from dividing rounding noise by nothing.
+//! `|a - n| / max(|a|, |n|, floor)`, with `floor = max(GradCheck::floor, GradCheck::relative_floor · g_max)`
+//! and `g_max` the largest analytic gradient component. The floor keeps gradients that are zero
+//! (inactive relu units) or tiny from dividing rounding noise by nothing: in `f64` a numeric
+//! derivative carries an absolute error near `1e-12 · |L|` whatever its size, so a component of
+//! `1e-6` cannot be resolved to a relative `1e-6`. Such components are still checked, against
+//! `relative_floor` of the largest one: a bug that scales a tiny gradient by any factor still
+//! shows up as an error many orders of magnitude above the tolerance.
 //!
 //! [`GradCheckMode::Full`] perturbs every parameter and every input, one at a time (`4·PARAMS`
 //! loss evaluations). [`GradCheckMode::Directions`] compares the directional derivative `g · v`
@@ -56,15 +61,18 @@ pub struct GradCheck {
     /// cross a relu kink for `|z| > 1e-3` with inputs up to 2, large enough to keep `f64`
     /// rounding near `1e-12`.
     pub step: f64,
-    /// The smallest denominator of a relative error. Default `1e-6`.
+    /// The smallest denominator of a relative error, absolute. Default `1e-8`.
     pub floor: f64,
+    /// The smallest denominator of a relative error, as a fraction of the largest analytic
+    /// gradient component. Default `1e-4`.
+    pub relative_floor: f64,
     /// What to check. Default [`GradCheckMode::Full`].
     pub mode: GradCheckMode,
 }
 
 impl Default for GradCheck {
     fn default() -> Self {
-        Self { step: 1e-4, floor: 1e-6, mode: GradCheckMode::Full }
+        Self { step: 1e-4, floor: 1e-8, relative_floor: 1e-4, mode: GradCheckMode::Full }
     }
 }
 
@@ -98,7 +106,7 @@ pub struct GradComparison {
     pub analytic: f64,
     /// From finite differences.
     pub numeric: f64,
-    /// `|analytic - numeric| / max(|analytic|, |numeric|, floor)`.
+    /// `|analytic - numeric| / max(|analytic|, |numeric|, floor)` (see the [module docs](self)).
     pub relative_error: f64,
 }
 
@@ -113,6 +121,8 @@ pub struct GradReport {
     pub checked: usize,
     /// The loss at the unperturbed parameters.
     pub loss: f64,
+    /// The denominator floor that was used for relative errors.
+    pub floor: f64,
 }
 
 impl GradReport {
@@ -196,10 +206,14 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
     let mut trace = N::new_trace();
     net.forward_trace(x, &mut trace);
     let loss = net.backward(&mut trace, target, grads).to_f64();
-    let mut report = GradReport { worst: None, max_abs_error: 0.0, checked: 0, loss };
+    let mut report = GradReport { worst: None, max_abs_error: 0.0, checked: 0, loss, floor: 0.0 };
 
     // The input gradient, one element at a time.
     let input_grad = *N::input_grad(&trace);
+    let g_max =
+        grads.params().iter().chain(input_grad.as_ref()).fold(0.0f64, |m, g| m.max(libm::fabs(g.to_f64())));
+    let floor = options.floor.max(options.relative_floor * g_max);
+    report.floor = floor;
     for i in 0..x.as_ref().len() {
         let x0 = x.as_ref()[i].to_f64();
         let h = options.step * libm::fabs(x0).max(1.0);
@@ -208,7 +222,7 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
             xp.as_mut()[i] = T::from_f64(x0 + s * h);
             net.loss(&xp, target).to_f64()
         });
-        report.record(GradLocation::Input(i), input_grad.as_ref()[i].to_f64(), numeric, options.floor);
+        report.record(GradLocation::Input(i), input_grad.as_ref()[i].to_f64(), numeric, floor);
     }
 
     scratch.params_mut().copy_from_slice(net.params());
@@ -224,7 +238,7 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
                 scratch.params_mut()[k] = net.params()[k];
                 let location =
                     locate_param(N::LAYERS, k).map_or(GradLocation::Direction(k), GradLocation::Param);
-                report.record(location, grads.params()[k].to_f64(), numeric, options.floor);
+                report.record(location, grads.params()[k].to_f64(), numeric, floor);
             }
         }
         GradCheckMode::Directions { count, seed } => {
@@ -247,7 +261,7 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
                     scratch.loss(x, target).to_f64()
                 });
                 rng = dir;
-                report.record(GradLocation::Direction(d), analytic, numeric, options.floor);
+                report.record(GradLocation::Direction(d), analytic, numeric, floor);
             }
             scratch.params_mut().copy_from_slice(net.params());
         }
@@ -279,7 +293,7 @@ mod tests {
 
     #[test]
     fn relative_error_uses_the_floor() {
-        let mut r = GradReport { worst: None, max_abs_error: 0.0, checked: 0, loss: 0.0 };
+        let mut r = GradReport { worst: None, max_abs_error: 0.0, checked: 0, loss: 0.0, floor: 1e-6 };
         r.record(GradLocation::Input(0), 0.0, 1e-12, 1e-6);
         assert_eq!(r.worst_relative_error(), 1e-6);
         r.record(GradLocation::Input(1), 2.0, 1.0, 1e-6);

@@ -61,7 +61,6 @@ pub fn expand(model: &Model) -> TokenStream {
     let input_doc = format!(" The input `x`, `[T; {}]`.", text(input_size));
     let input_grad_doc =
         format!(" The input gradient `dL/dx`, `[T; {}]`, written by backward.", text(input_size));
-    let new_doc = format!(" A network from its layers (a `const fn`, so weights can live in a `static`).");
 
     // Inference: each layer's output feeds the next as a local named after the layer.
     let hidden_names = &names[..names.len() - 1];
@@ -104,7 +103,7 @@ pub fn expand(model: &Model) -> TokenStream {
         .map(|s| {
             let tokens = &s.tokens;
             let message = format!("size `{}` of network `{name}` must be at least 1", text(tokens));
-            quote!(::core::assert!((#tokens) > 0, #message);)
+            quote!(::core::assert!((#tokens) > 0, "{}", #message);)
         });
     let zero_checks: Vec<TokenStream> = zero_checks.collect();
     let zero_check = if zero_checks.is_empty() {
@@ -176,7 +175,7 @@ pub fn expand(model: &Model) -> TokenStream {
             /// The layers, input to output.
             pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
 
-            #[doc = #new_doc]
+            /// A network from its layers (a `const fn`, so weights can live in a `static`).
             pub const fn new(#( #names: #private::Dense<T, #ins, #outs> ),*) -> Self {
                 Self { #(#names),* }
             }
