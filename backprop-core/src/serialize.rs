@@ -270,8 +270,9 @@ pub trait ParamBytes<T: Scalar>: Network<T> {
         Ok(len)
     }
 
-    /// A network from serialised parameters (built on the stack; see
-    /// [`load_bytes`](Self::load_bytes) to fill one in place, for example a `static`).
+    /// A network from serialised parameters, built on the stack (see
+    /// [`load_bytes`](Self::load_bytes) to fill an existing network in place: one too large for
+    /// the stack, or one that lives in a `static` cell).
     ///
     /// # Errors
     ///

@@ -5,7 +5,7 @@
 //! code `network!` expands to name only `core`. On the host, `cargo test` runs the same functions.
 #![no_std]
 
-use backprop::{Dense, GradCheck, Network, Params, Rng, Scalar, gradcheck, network};
+use backprop::{Dense, GradCheck, Network, ParamBytes, Params, Rng, Scalar, gradcheck, network};
 
 network! {
     /// Half squared error after a sigmoid output.
@@ -50,8 +50,20 @@ pub fn worst_gradcheck_error<N: Network<f64>>(net: &N, x: &N::Input, t: &N::Outp
     gradcheck(net, x, t, &GradCheck::default()).worst_relative_error()
 }
 
-/// Everything above on the three networks: `true` when every step lowers the loss and every
-/// gradient check passes at `1e-6`. Callable from firmware.
+/// Parameters to bytes and back, in a stack buffer: `true` when the copy is exact and a
+/// truncated buffer is refused without touching the network.
+pub fn round_trip<T: Scalar, N: ParamBytes<T> + PartialEq>(net: &N) -> bool {
+    let mut buffer = [0u8; 1024];
+    let Ok(len) = net.to_bytes(&mut buffer) else { return false };
+    let mut copy = N::zeroed();
+    let loaded = copy.load_bytes(&buffer[..len]).is_ok() && copy == *net;
+    let refused = copy.load_bytes(&buffer[..len - 1]).is_err() && copy == *net;
+    loaded && refused
+}
+
+/// Everything above on the three networks: `true` when every step lowers the loss, every
+/// gradient check passes at `1e-6` and every round trip through bytes is exact. Callable from
+/// firmware.
 pub fn smoke_test() -> bool {
     let mut ok = true;
 
@@ -76,6 +88,8 @@ pub fn smoke_test() -> bool {
     ok &= after < before;
     let c64: Classifier<f64> = seeded(3);
     ok &= worst_gradcheck_error(&c64, &[1.0, 0.0, -1.0, 0.5], &[0.0, 1.0, 0.0]) < 1e-6;
+
+    ok &= round_trip(&r) && round_trip(&d64) && round_trip(&c);
     ok
 }
 
