@@ -58,8 +58,14 @@ fn constants_equal_the_sizes_of_the_generated_types() {
 fn layer_table_describes_the_spec() {
     let layers = ConstSized::<f32>::LAYERS;
     assert_eq!(layers.len(), 3);
-    assert_eq!((layers[0].name, layers[0].inputs, layers[0].outputs, layers[0].activation), ("wide", 6, 10, "Tanh"));
-    assert_eq!((layers[1].name, layers[1].inputs, layers[1].outputs, layers[1].activation), ("narrow", 10, 5, "LeakyRelu"));
+    assert_eq!(
+        (layers[0].name, layers[0].inputs, layers[0].outputs, layers[0].activation),
+        ("wide", 6, 10, "Tanh")
+    );
+    assert_eq!(
+        (layers[1].name, layers[1].inputs, layers[1].outputs, layers[1].activation),
+        ("narrow", 10, 5, "LeakyRelu")
+    );
     assert_eq!(layers[2].activation, "Sigmoid");
     assert_eq!(<ConstSized<f32> as Network<f32>>::LOSS, "BinaryCrossEntropy");
 }
@@ -87,7 +93,8 @@ fn softmax_cross_entropy_is_finite_for_logits_of_magnitude_100_in_f32() {
     // Weights that drive the logits to about ±100.
     let mut net = Classifier::<f32>::zeroed();
     net.hidden.w[0] = [1.0, 0.0, 0.0, 0.0];
-    net.output.w = [[100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [-100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0; 8]];
+    net.output.w =
+        [[100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [-100.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], [0.0; 8]];
     let x = [1.0, 0.0, 0.0, 0.0];
     let mut trace = ClassifierTrace::zeroed();
     net.forward_trace(&x, &mut trace);
@@ -142,7 +149,8 @@ fn f32_and_f64_agree_to_f32_precision() {
 
 #[test]
 fn accumulate_adds_and_backward_overwrites() {
-    let net = Toy::<f64>::new(Dense::new([[0.4, 0.2], [-0.2, 0.4]], [0.0, 0.0]), Dense::new([[0.5, -0.4]], [0.1]));
+    let net =
+        Toy::<f64>::new(Dense::new([[0.4, 0.2], [-0.2, 0.4]], [0.0, 0.0]), Dense::new([[0.5, -0.4]], [0.1]));
     let mut trace = ToyTrace::zeroed();
     net.forward_trace(&[1.0, 0.5], &mut trace);
     let mut once = Toy::zeroed();

@@ -93,7 +93,12 @@ macro_rules! every_loss {
             #[test]
             fn softmax_cross_entropy() {
                 let (net, x) = draw::<Sce<f64>>(5, |t| [&t.hidden.z[..], &t.output.z[..]].concat());
-                check(concat!(stringify!($act), " ", $width, " sce one-hot"), &net, &x, &[0.0, 0.0, 1.0, 0.0]);
+                check(
+                    concat!(stringify!($act), " ", $width, " sce one-hot"),
+                    &net,
+                    &x,
+                    &[0.0, 0.0, 1.0, 0.0],
+                );
                 let target = distribution(&mut Rng::new(6));
                 check(concat!(stringify!($act), " ", $width, " sce soft"), &net, &x, &target);
             }
@@ -220,7 +225,8 @@ fn random_directions_agree_and_catch_a_wrong_gradient() {
     randomize(&mut net, &mut rng, 1.0);
     let x = random_array(&mut rng, -1.0, 1.0);
     let target = [0.0, 0.0, 0.0, 1.0, 0.0];
-    let options = GradCheck { mode: GradCheckMode::Directions { count: 16, seed: 99 }, ..GradCheck::default() };
+    let options =
+        GradCheck { mode: GradCheckMode::Directions { count: 16, seed: 99 }, ..GradCheck::default() };
     let report = gradcheck(&net, &x, &target, &options);
     assert_eq!(report.checked, 16 + 4);
     assert!(report.passes(TOLERANCE), "{report}");
@@ -287,7 +293,12 @@ mod wrong_gradients {
             grads.0.output.w[0][1] *= 2.0; // the bug
             loss
         }
-        fn backward_accumulate(&self, trace: &mut InnerTrace<f64>, target: &[f64; 1], grads: &mut Self) -> f64 {
+        fn backward_accumulate(
+            &self,
+            trace: &mut InnerTrace<f64>,
+            target: &[f64; 1],
+            grads: &mut Self,
+        ) -> f64 {
             self.0.backward_accumulate(trace, target, &mut grads.0)
         }
         fn input_grad(trace: &InnerTrace<f64>) -> &[f64; 2] {
@@ -319,7 +330,8 @@ mod wrong_gradients {
         );
         assert!((worst.analytic / worst.numeric - 2.0).abs() < 1e-6);
 
-        let options = GradCheck { mode: GradCheckMode::Directions { count: 4, seed: 1 }, ..GradCheck::default() };
+        let options =
+            GradCheck { mode: GradCheckMode::Directions { count: 4, seed: 1 }, ..GradCheck::default() };
         assert!(!gradcheck(&net, &[0.5, -1.0], &[2.0], &options).passes(1e-3));
     }
 }

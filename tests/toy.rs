@@ -112,7 +112,8 @@ fn one_sgd_step_is_p_minus_lr_g() {
     let step_loss = stepped.train_step(&X, &TARGET, lr);
     assert_eq!(step_loss, loss, "train_step returns the loss before the step");
     let mut expected = toy();
-    for (p, g) in backprop::Params::params_mut(&mut expected).iter_mut().zip(backprop::Params::params(&grads)) {
+    for (p, g) in backprop::Params::params_mut(&mut expected).iter_mut().zip(backprop::Params::params(&grads))
+    {
         *p -= lr * g;
     }
     for (a, b) in backprop::Params::params(&stepped).iter().zip(backprop::Params::params(&expected)) {

@@ -11,9 +11,9 @@
 //! - the fused SGD step updates row `o` right after reading it for `dx`, so a training step
 //!   touches `W` once in the backward pass instead of twice.
 
+use crate::Scalar;
 use crate::activation::Activation;
 use crate::network::{LayerTrace, Params};
-use crate::Scalar;
 
 /// Independent accumulators in the dot-product kernel: eight `f32` fill one 256-bit vector.
 pub const LANES: usize = 8;

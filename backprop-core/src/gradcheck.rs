@@ -30,9 +30,9 @@
 //!
 //! The network is never modified: perturbations go to a scratch copy, which is restored exactly.
 
+use crate::Scalar;
 use crate::network::{Network, ParamIndex, locate_param};
 use crate::rng::Rng;
-use crate::Scalar;
 
 /// Which derivatives to check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -210,11 +210,8 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
 
     // The input gradient, one element at a time.
     let input_grad = *N::input_grad(&trace);
-    let g_max = grads
-        .params()
-        .iter()
-        .chain(input_grad.as_ref())
-        .fold(0.0f64, |m, g| m.max(libm::fabs(g.to_f64())));
+    let g_max =
+        grads.params().iter().chain(input_grad.as_ref()).fold(0.0f64, |m, g| m.max(libm::fabs(g.to_f64())));
     let floor = options.floor.max(options.relative_floor * g_max);
     report.floor = floor;
     for i in 0..x.as_ref().len() {
@@ -239,7 +236,8 @@ pub fn gradcheck_with<T: Scalar, N: Network<T>>(
                     scratch.loss(x, target).to_f64()
                 });
                 scratch.params_mut()[k] = net.params()[k];
-                let location = locate_param(N::LAYERS, k).map_or(GradLocation::Direction(k), GradLocation::Param);
+                let location =
+                    locate_param(N::LAYERS, k).map_or(GradLocation::Direction(k), GradLocation::Param);
                 report.record(location, grads.params()[k].to_f64(), numeric, floor);
             }
         }

@@ -5,8 +5,8 @@
 //! cross-entropy a [`Softmax`] output. For those two pairs the error signal is fused into the
 //! exact and stable `y - t`, and the loss is computed from the logits `z`, never from `ln(y)`.
 
-use crate::activation::{Activation, Sigmoid, Softmax, log_sum_exp, softplus};
 use crate::Scalar;
+use crate::activation::{Activation, Sigmoid, Softmax, log_sum_exp, softplus};
 
 /// A loss `L(y, t)` on the output `y = A(z)` of a layer with activation `A`.
 ///
@@ -170,7 +170,12 @@ mod tests {
         assert_eq!(loss, L::loss(&z, &a, &t));
         let numeric = numeric_delta::<A, L, N>(z, t);
         for j in 0..N {
-            assert!((delta[j] - numeric[j]).abs() < 1e-8, "{} on {}: {delta:?} vs {numeric:?}", L::NAME, A::NAME);
+            assert!(
+                (delta[j] - numeric[j]).abs() < 1e-8,
+                "{} on {}: {delta:?} vs {numeric:?}",
+                L::NAME,
+                A::NAME
+            );
         }
     }
 
@@ -207,7 +212,12 @@ mod tests {
         let z = [100.0f32];
         let mut a = [0.0; 1];
         Sigmoid::forward(&z, &mut a);
-        let loss = <BinaryCrossEntropy as Loss<Sigmoid>>::loss_and_delta(&z, &a, &[0.0], &mut delta[..1].try_into().unwrap());
+        let loss = <BinaryCrossEntropy as Loss<Sigmoid>>::loss_and_delta(
+            &z,
+            &a,
+            &[0.0],
+            &mut delta[..1].try_into().unwrap(),
+        );
         assert_eq!(loss, 100.0);
     }
 }

@@ -271,13 +271,17 @@ fn check_layer(
     if RESERVED_FIELDS.contains(&bare) {
         cx.error_at(
             name.span(),
-            format!("`{bare}` names a field of the generated trace; rename the layer, for example `{bare}_layer`"),
+            format!(
+                "`{bare}` names a field of the generated trace; rename the layer, for example `{bare}_layer`"
+            ),
         );
         ok = false;
     } else if KEYWORDS.contains(&bare) || text.starts_with("r#") {
         cx.error_at(
             name.span(),
-            format!("`{bare}` is a Rust keyword and cannot name a layer; rename it, for example `{bare}_layer`"),
+            format!(
+                "`{bare}` is a Rust keyword and cannot name a layer; rename it, for example `{bare}_layer`"
+            ),
         );
         ok = false;
     } else if previous.iter().any(|l| l.name == name) {
@@ -290,13 +294,19 @@ fn check_layer(
         } else {
             String::new()
         };
-        cx.error_at(syntax.kind.span(), format!("unknown layer kind `{}`; expected `Dense`{hint}", syntax.kind));
+        cx.error_at(
+            syntax.kind.span(),
+            format!("unknown layer kind `{}`; expected `Dense`{hint}", syntax.kind),
+        );
         ok = false;
     }
     let activation = match lookup(&syntax.activation, &Activation::ALL) {
         Some(a) => Some(a),
         None => {
-            cx.error_at(syntax.activation.span(), unknown("activation", &syntax.activation, &Activation::ALL));
+            cx.error_at(
+                syntax.activation.span(),
+                unknown("activation", &syntax.activation, &Activation::ALL),
+            );
             None
         }
     };
@@ -315,7 +325,10 @@ fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
         [TokenTree::Literal(lit)] => match Lit::new(lit.clone()) {
             Lit::Int(int) => {
                 if !matches!(int.suffix(), "" | "usize") {
-                    cx.error_at(int.span(), format!("{what} must be a `usize`, not `{}`; {fix}", int.suffix()));
+                    cx.error_at(
+                        int.span(),
+                        format!("{what} must be a `usize`, not `{}`; {fix}", int.suffix()),
+                    );
                     return None;
                 }
                 match int.base10_parse::<u64>() {
@@ -326,7 +339,10 @@ fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
                     Ok(v) if v > u64::from(u32::MAX) => {
                         cx.error_at(
                             int.span(),
-                            format!("{what} `{v}` is too large: sizes must fit in 32 bits (at most {})", u32::MAX),
+                            format!(
+                                "{what} `{v}` is too large: sizes must fit in 32 bits (at most {})",
+                                u32::MAX
+                            ),
                         );
                         None
                     }
@@ -334,7 +350,10 @@ fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
                     Err(_) => {
                         cx.error_at(
                             int.span(),
-                            format!("{what} `{int}` is too large: sizes must fit in 32 bits (at most {})", u32::MAX),
+                            format!(
+                                "{what} `{int}` is too large: sizes must fit in 32 bits (at most {})",
+                                u32::MAX
+                            ),
                         );
                         None
                     }
