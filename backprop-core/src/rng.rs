@@ -231,4 +231,32 @@ mod tests {
         shuffle(&mut one, &mut rng);
         assert_eq!(one, [7]);
     }
+
+    /// Any `rand_core::RngCore` is a source: here a generator that wraps SplitMix64 behind
+    /// rand_core's trait gives exactly the values of the built-in one.
+    #[cfg(feature = "rand_core")]
+    #[test]
+    fn rand_core_generators_are_sources() {
+        struct Hardware(Rng);
+        impl rand_core::RngCore for Hardware {
+            fn next_u32(&mut self) -> u32 {
+                (self.0.next_u64() >> 32) as u32
+            }
+            fn next_u64(&mut self) -> u64 {
+                self.0.next_u64()
+            }
+            fn fill_bytes(&mut self, dst: &mut [u8]) {
+                rand_core::impls::fill_bytes_via_next(self, dst)
+            }
+        }
+        let mut hw = Hardware(Rng::new(42));
+        let mut order: [usize; 10] = core::array::from_fn(|i| i);
+        shuffle(&mut order, &mut hw);
+        assert_eq!(order, SHUFFLED_42);
+        // Through a `&mut`, as a driver usually lends its generator.
+        let mut hw = Hardware(Rng::new(5));
+        let mut by_ref = &mut hw;
+        let mut builtin = Rng::new(5);
+        assert_eq!(RandomSource::normal(&mut by_ref), builtin.normal());
+    }
 }

@@ -338,7 +338,7 @@ pub fn batches<'a, X: Copy, Y: Copy, const B: usize>(
 impl<'a, X: Copy, Y: Copy, const B: usize> Batches<'a, X, Y, B> {
     /// The indices left over after the full batches: fewer than `B`.
     pub fn remainder(&self) -> &'a [usize] {
-        let full = if B == 0 { 0 } else { self.order.len() / B * B };
+        let full = self.order.len().checked_div(B).map_or(0, |batches| batches * B);
         &self.order[full..]
     }
 
@@ -362,7 +362,7 @@ impl<X: Copy, Y: Copy, const B: usize> Iterator for Batches<'_, X, Y, B> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = if B == 0 { 0 } else { (self.order.len() - self.next.min(self.order.len())) / B };
+        let left = (self.order.len() - self.next.min(self.order.len())).checked_div(B).unwrap_or(0);
         (left, Some(left))
     }
 }
