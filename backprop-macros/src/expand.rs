@@ -61,7 +61,6 @@ pub fn expand(model: &Model) -> TokenStream {
     let input_doc = format!(" The input `x`, `[T; {}]`.", text(input_size));
     let input_grad_doc =
         format!(" The input gradient `dL/dx`, `[T; {}]`, written by backward.", text(input_size));
-    let new_doc = " A network from its layers (a `const fn`, so weights can live in a `static`).".to_string();
 
     // Inference: each layer's output feeds the next as a local named after the layer.
     let hidden_names = &names[..names.len() - 1];
@@ -176,7 +175,7 @@ pub fn expand(model: &Model) -> TokenStream {
             /// The layers, input to output.
             pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
 
-            #[doc = #new_doc]
+            /// A network from its layers (a `const fn`, so weights can live in a `static`).
             pub const fn new(#( #names: #private::Dense<T, #ins, #outs> ),*) -> Self {
                 Self { #(#names),* }
             }
