@@ -13,6 +13,7 @@
 //!
 //! The expected values below were computed from these formulas with 50-digit decimal arithmetic
 //! (Python's `decimal`, `exp` from its context), independently of the crate.
+
 // The expected values keep all the digits of the derivation, more than an f64 holds.
 #![allow(clippy::excessive_precision)]
 
