@@ -229,10 +229,9 @@ pub struct Evaluation {
 /// assert_eq!(e.samples, 3);
 /// ```
 pub fn evaluate<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> Evaluation {
-    let mut trace = N::new_trace();
     let (mut loss, mut correct, mut samples) = (0.0, 0usize, 0usize);
     for (x, t) in inputs.iter().zip(targets) {
-        let y = net.forward_trace(x, &mut trace);
+        let y = net.forward(x);
         loss += net.loss(x, t).to_f64();
         correct += usize::from(class_of(y.as_ref()) == class_of(t.as_ref()));
         samples += 1;
