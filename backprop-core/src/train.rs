@@ -31,7 +31,8 @@ use crate::rng::{RandomSource, shuffle};
 
 /// A class label: an unsigned integer type.
 pub trait Label: Copy {
-    /// The label as an index.
+    /// The label as an index; `usize::MAX` if it does not fit (so it is out of range for any
+    /// number of classes, never wrapped into range).
     fn index(self) -> usize;
 }
 
@@ -40,7 +41,7 @@ macro_rules! impl_label {
         impl Label for $t {
             #[inline]
             fn index(self) -> usize {
-                self as usize
+                usize::try_from(self).unwrap_or(usize::MAX)
             }
         }
     )*};
