@@ -3,8 +3,9 @@
 //!
 //! Every value is drawn and scaled in `f64` (with `libm`) and rounded to the network's scalar
 //! type once, so the same seed gives the same weights, bit for bit, on every target and with or
-//! without `std`. Parameters are filled in their flat order ([`Params::params`](crate::Params::params)): per layer the
-//! weights row by row (`w[o][i]`, `o` the neuron), then the biases.
+//! without `std`. Parameters are filled in their flat order
+//! ([`Params::params`](crate::Params::params)): per layer the weights row by row (`w[o][i]`, `o`
+//! the neuron), then the biases.
 //!
 //! With `fan_in` the layer's inputs and `fan_out` its neurons:
 //!

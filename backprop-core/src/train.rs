@@ -264,7 +264,8 @@ pub fn mean_loss<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets
 ///     pub struct Two { input: 1, output: Dense<2, Softmax> }
 /// }
 /// let net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
-/// let m = confusion_matrix::<f64, Two<f64>, 2>(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// let (xs, ts) = ([[2.0], [-1.0], [3.0]], [[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// let m = confusion_matrix::<f64, Two<f64>, 2>(&net, &xs, &ts);
 /// assert_eq!(m, [[1, 1], [0, 1]]);
 /// ```
 pub fn confusion_matrix<T: Scalar, N: Network<T>, const K: usize>(
@@ -446,7 +447,8 @@ impl EarlyStop {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EpochStats {
     /// The mean per-sample loss over the epoch, each sample's loss taken before the step it was
-    /// part of (the running training loss, as a PyTorch loop usually prints it).
+    /// part of (the running training loss, as a PyTorch loop usually prints it); NaN for an
+    /// empty data set.
     pub mean_loss: f64,
     /// Samples seen.
     pub samples: usize,

@@ -135,7 +135,8 @@ macro_rules! adam_type {
 
         impl<T: Scalar, N: Params<T>> $name<T, N> {
             fn rule(&self, t: u64) -> Rule<T> {
-                let (l2, decoupled) = if $decoupled { (T::ZERO, self.weight_decay) } else { (self.weight_decay, T::ZERO) };
+                let (l2, decoupled) =
+                    if $decoupled { (T::ZERO, self.weight_decay) } else { (self.weight_decay, T::ZERO) };
                 Rule::new(self.lr, self.beta1, self.beta2, self.eps, t, l2, decoupled)
             }
         }
@@ -144,13 +145,16 @@ macro_rules! adam_type {
             fn step(&mut self, net: &mut N, grads: &N) {
                 self.t += 1;
                 let rule = self.rule(self.t);
-                let _ = run::<T, true>(rule, net.params_mut(), grads.params(), self.m.params_mut(), self.v.params_mut());
+                let (m, v) = (self.m.params_mut(), self.v.params_mut());
+                // Writing never fails: the result only reports non-finite values when checking.
+                let _ = run::<T, true>(rule, net.params_mut(), grads.params(), m, v);
             }
 
             fn try_step(&mut self, net: &mut N, grads: &N) -> Result<(), usize> {
                 let rule = self.rule(self.t + 1);
                 // The check pass writes nothing: `run::<false>` never stores through these.
-                run::<T, false>(rule, net.params_mut(), grads.params(), self.m.params_mut(), self.v.params_mut())?;
+                let (m, v) = (self.m.params_mut(), self.v.params_mut());
+                run::<T, false>(rule, net.params_mut(), grads.params(), m, v)?;
                 self.step(net, grads);
                 Ok(())
             }
