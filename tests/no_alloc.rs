@@ -2,14 +2,18 @@
 //!
 //! The allocator counts allocations made by the current thread only (the test harness runs tests
 //! on several threads), and each measurement runs the code first once to warm up, then counts a
-//! second run. Every operation of the [`Network`] trait, gradient checking and (de)serialisation
-//! are measured on a network of each loss, in `f32` and `f64`.
+//! second run. Every operation of the [`Network`] trait, gradient checking, (de)serialisation,
+//! every optimizer, the checked [`Trainer`] steps and epoch, and the initialisers are measured on
+//! a network of each loss, in `f32` and `f64`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
-use backprop::{GradCheck, GradCheckMode, Network, ParamBytes, Rng, Scalar, gradcheck, network};
+use backprop::{
+    Adam, AdamW, GradCheck, GradCheckMode, Init, Momentum, Network, Optimizer, ParamBytes, Rng, Scalar, Sgd,
+    Trainer, gradcheck, network,
+};
 
 struct Counting;
 
@@ -100,7 +104,7 @@ fn sample<T: Scalar, N: Network<T>>(seed: u64) -> (N::Input, N::Output) {
 }
 
 /// Every operation, each counted on its own, must make no allocation.
-fn check_no_allocations<T: Scalar, N: ParamBytes<T>>() {
+fn check_no_allocations<T: Scalar, N: ParamBytes<T> + PartialEq>() {
     let mut net: N = seeded(1);
     let (x, t) = sample::<T, N>(2);
     let mut trace = N::new_trace();
@@ -193,11 +197,85 @@ fn check_no_allocations<T: Scalar, N: ParamBytes<T>>() {
         }),
     ));
 
-    // The measured code really ran: training moved the parameters, gradcheck compared them.
+    // The measured code really ran: gradcheck compared derivatives.
     assert!(gradcheck(&net, &x, &t, &GradCheck::default()).checked > 0);
+
+    // Optimizers: `step` and the checked `try_step` on a real gradient.
+    net.forward_trace(&x, &mut trace);
+    net.backward(&mut trace, &t, &mut grads);
+    let lr = T::from_f64(0.01);
+    ops.push(("Sgd", optimizer_allocations(Sgd::new(lr), &mut net, &grads)));
+    ops.push(("Sgd + weight decay", optimizer_allocations(Sgd::new(lr).weight_decay(lr), &mut net, &grads)));
+    ops.push(("Momentum", optimizer_allocations(Momentum::new(lr, T::from_f64(0.9)), &mut net, &grads)));
+    ops.push(("Nesterov", optimizer_allocations(Momentum::nesterov(lr, T::from_f64(0.9)), &mut net, &grads)));
+    ops.push(("Adam", optimizer_allocations(Adam::new(lr), &mut net, &grads)));
+    ops.push(("AdamW", optimizer_allocations(AdamW::new(lr).weight_decay(lr), &mut net, &grads)));
+
+    // The checked training loop, on a small data set.
+    let inputs = [x, x, x, x, x];
+    let targets = [t, t, t, t, t];
+    let mut order = [0usize; 5];
+    let mut rng = Rng::new(4);
+    let mut trainer = Trainer::new(net.clone(), Adam::new(lr));
+    ops.push((
+        "Trainer::try_step",
+        allocations(|| {
+            assert!(black_box(trainer.try_step(&x, &t)).is_ok());
+        }),
+    ));
+    ops.push((
+        "Trainer::try_step_batch",
+        allocations(|| {
+            assert!(black_box(trainer.try_step_batch(&xs, &ts)).is_ok());
+        }),
+    ));
+    ops.push((
+        "Trainer::try_step_indices",
+        allocations(|| {
+            assert!(black_box(trainer.try_step_indices(&inputs, &targets, &[4, 0, 2])).is_ok());
+        }),
+    ));
+    ops.push((
+        "Trainer::epoch",
+        allocations(|| {
+            let stats = trainer.epoch::<2, _>(&inputs, &targets, &mut order, &mut rng, |_, _| ());
+            assert!(black_box(stats).is_ok());
+        }),
+    ));
+    assert!(trainer.steps() > 0);
+
+    // Initialisers.
+    ops.push((
+        "Init::apply (Auto)",
+        allocations(|| {
+            Init::Auto.apply(&mut net, &mut rng);
+        }),
+    ));
+    ops.push((
+        "Init::network (XavierNormal)",
+        allocations(|| {
+            black_box(Init::XavierNormal.network::<T, N>(5));
+        }),
+    ));
+
     let failures: Vec<_> = ops.iter().filter(|(_, n)| *n != 0).collect();
     assert!(failures.is_empty(), "{name}: allocations in {failures:?}");
-    assert_eq!(ops.len(), 13);
+    assert_eq!(ops.len(), 25);
+}
+
+/// Allocations of one optimizer's `step` and `try_step`, both of which must change the network.
+fn optimizer_allocations<T: Scalar, N: Network<T> + PartialEq, O: Optimizer<T, N>>(
+    mut optimizer: O,
+    net: &mut N,
+    grads: &N,
+) -> usize {
+    let before = net.clone();
+    let n = allocations(|| {
+        optimizer.step(net, grads);
+        assert!(black_box(optimizer.try_step(net, grads)).is_ok());
+    });
+    assert!(*net != before, "the optimizer stepped");
+    n
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! Built for a bare-metal target (`--target thumbv7em-none-eabihf --release`, and the other two
 //! targets of `.ci/run`), this is a `#![no_std]` executable whose entry point calls `forward`,
 //! `forward_trace`, `backward`, `backward_accumulate`, `loss`, `train_step`, the batch versions,
+//! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
 //! `gradcheck` and parameter (de)serialisation on networks of every loss, in `f32` and `f64`, on
 //! opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
 //! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
@@ -12,9 +13,12 @@
 //! `undefined symbol: backprop_hot_path_reached_a_panic`.
 //!
 //! Two builds in `.ci/run`: the default release profile on all three targets, and, on
-//! `thumbv7em-none-eabihf`, the hot path alone (`--no-default-features`) with `overflow-checks`
-//! turned on (except in `libm`, whose bit manipulations are not ours to prove), which shows that no
-//! arithmetic in the kernels can overflow either. A third build with `--features canary` adds one
+//! `thumbv7em-none-eabihf`, the kernels alone (`--no-default-features`: forward, backward, the
+//! fused SGD step and the batch versions) with `overflow-checks` turned on (except in `libm`,
+//! whose bit manipulations are not ours to prove), which shows that no arithmetic in them can
+//! overflow either. (The optimizers and the `Trainer` count steps in a `u64` with `+= 1`, and
+//! gradient checking counts derivatives: those increments carry an overflow check when the checks
+//! are on, so they are proven panic-free in the default release profile only.) A third build with `--features canary` adds one
 //! unprovable index and must fail to link: the proof is not vacuous.
 //!
 //! On the host it is an ordinary program that runs the same code once (so that
@@ -66,6 +70,38 @@ fn exercise<T: Scalar, N: ParamBytes<T>>() {
     black_box(net.backward_batch(&xs, &ts, &mut grads));
     black_box(net.train_step_batch(&xs, &ts, lr, &mut grads));
     black_box(&mut net);
+
+    #[cfg(feature = "optimizers")]
+    exercise_optimizers::<T, N>(net, &grads, &x, &t, &xs, &ts, lr);
+}
+
+/// The training step with an optimizer: the optimizers themselves, and the checked `Trainer`.
+#[cfg(feature = "optimizers")]
+#[inline(never)]
+fn exercise_optimizers<T: Scalar, N: ParamBytes<T>>(
+    mut net: N,
+    grads: &N,
+    x: &N::Input,
+    t: &N::Output,
+    xs: &[N::Input; 4],
+    ts: &[N::Output; 4],
+    lr: T,
+) {
+    use backprop::{Adam, AdamW, Momentum, Optimizer, Sgd, Trainer};
+
+    let mut sgd = Sgd::new(lr).weight_decay(lr);
+    sgd.step(&mut net, grads);
+    black_box(sgd.try_step(&mut net, grads).ok());
+    let mut momentum = Momentum::nesterov(lr, black_box(T::HALF));
+    momentum.step(&mut net, grads);
+    black_box(momentum.try_step(&mut net, grads).ok());
+    let mut adam = AdamW::new(lr);
+    adam.step(&mut net, grads);
+    black_box(adam.try_step(&mut net, grads).ok());
+    let mut trainer = Trainer::new(net, Adam::new(lr));
+    black_box(trainer.try_step(x, t).ok());
+    black_box(trainer.try_step_batch(xs, ts).ok());
+    black_box(&mut trainer);
 }
 
 /// Gradient checking and serialisation: not the hot path, but neither should panic.
