@@ -48,6 +48,36 @@ pub unsafe trait Params<T: Scalar>: Sized {
     fn set_zero(&mut self) {
         self.params_mut().fill(T::ZERO);
     }
+
+    /// Multiplies every parameter by `factor` (for example `1 / samples` after accumulating
+    /// gradients).
+    ///
+    /// ```
+    /// use backprop_core::{Dense, Params};
+    /// let mut g = Dense::<f64, 1, 1>::new([[4.0]], [2.0]);
+    /// g.scale(0.5);
+    /// assert_eq!(g.params(), &[2.0, 1.0]);
+    /// ```
+    #[inline]
+    fn scale(&mut self, factor: T) {
+        for p in self.params_mut() {
+            *p *= factor;
+        }
+    }
+
+    /// The flat index of the first parameter that is infinite or NaN, if any.
+    ///
+    /// ```
+    /// use backprop_core::{Dense, Params};
+    /// let mut g = Dense::<f32, 2, 1>::zeroed();
+    /// assert_eq!(g.first_non_finite(), None);
+    /// g.b[0] = f32::NAN;
+    /// assert_eq!(g.first_non_finite(), Some(2));
+    /// ```
+    #[inline]
+    fn first_non_finite(&self) -> Option<usize> {
+        self.params().iter().position(|p| !p.is_finite())
+    }
 }
 
 /// What the forward pass stores for one layer of `N` neurons, and what the backward pass writes.
@@ -240,6 +270,28 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     /// pass); returns the loss before the step.
     fn train_step(&mut self, x: &Self::Input, target: &Self::Output, lr: T) -> T;
 
+    /// Adds the gradients of `B` samples to `grads` (their sum, not their mean) and returns the
+    /// sum of their losses. `B` is known at compile time.
+    ///
+    /// This is gradient accumulation across calls: after calls totalling `n` samples,
+    /// `grads.scale(1 / n)` gives the mean gradient of all of them, equal (up to rounding) to one
+    /// [`backward_batch`](Network::backward_batch) over the `n` samples, whatever the split.
+    /// Set `grads` to zero ([`Params::set_zero`]) before the first call.
+    fn backward_batch_accumulate<const B: usize>(
+        &self,
+        inputs: &[Self::Input; B],
+        targets: &[Self::Output; B],
+        grads: &mut Self,
+    ) -> T {
+        let mut trace = Self::new_trace();
+        let mut total = T::ZERO;
+        for (x, t) in inputs.iter().zip(targets) {
+            self.forward_trace(x, &mut trace);
+            total += self.backward_accumulate(&mut trace, t, grads);
+        }
+        total
+    }
+
     /// The mean loss of a mini-batch of `B` samples, with `grads` set to the mean of the
     /// per-sample gradients (written, not added). `B` is known at compile time.
     ///
@@ -254,16 +306,9 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
         if B == 0 {
             return T::ZERO;
         }
-        let mut trace = Self::new_trace();
-        let mut total = T::ZERO;
-        for (x, t) in inputs.iter().zip(targets) {
-            self.forward_trace(x, &mut trace);
-            total += self.backward_accumulate(&mut trace, t, grads);
-        }
+        let total = self.backward_batch_accumulate(inputs, targets, grads);
         let scale = T::ONE / T::from_f64(B as f64);
-        for g in grads.params_mut() {
-            *g *= scale;
-        }
+        grads.scale(scale);
         total * scale
     }
 

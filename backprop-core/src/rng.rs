@@ -36,17 +36,73 @@ impl Rng {
     /// Uniform in `[0, 1)`, with 53 random bits.
     #[inline]
     pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+        RandomSource::next_f64(self)
     }
 
     /// Uniform in `[low, high)`.
     #[inline]
     pub fn uniform(&mut self, low: f64, high: f64) -> f64 {
-        low + (high - low) * self.next_f64()
+        RandomSource::uniform(self, low, high)
     }
 
     /// Standard normal (mean 0, variance 1), by the Box-Muller transform.
     pub fn normal(&mut self) -> f64 {
+        RandomSource::normal(self)
+    }
+
+    /// Uniform in `0..n` without modulo bias (Lemire's method); `0` when `n` is `0`.
+    pub fn below(&mut self, n: usize) -> usize {
+        RandomSource::below(self, n)
+    }
+
+    /// `+1` or `-1`, each with probability one half.
+    #[inline]
+    pub fn sign(&mut self) -> f64 {
+        if self.next_u64() >> 63 == 0 { 1.0 } else { -1.0 }
+    }
+}
+
+/// A source of random 64-bit words: [`Rng`], and with the `rand_core` feature any
+/// `rand_core::RngCore` (0.9), for example a microcontroller's hardware generator.
+///
+/// The initialisers ([`Init`](crate::Init)) and [`shuffle`] take any source. Every derived value
+/// (uniform, normal, bounded integer) is computed from the words in `f64` with `libm`, so the
+/// same words give the same values on every target.
+///
+/// ```
+/// use backprop_core::{RandomSource, Rng};
+/// /// A source that counts: not random, but a source all the same.
+/// struct Counter(u64);
+/// impl RandomSource for Counter {
+///     fn next_u64(&mut self) -> u64 {
+///         self.0 += 1;
+///         self.0 << 40
+///     }
+/// }
+/// let mut c = Counter(0);
+/// assert!(c.next_f64() < 1.0);
+/// let mut r = Rng::new(3);
+/// assert!(RandomSource::below(&mut r, 10) < 10);
+/// ```
+pub trait RandomSource {
+    /// The next 64 random bits.
+    fn next_u64(&mut self) -> u64;
+
+    /// Uniform in `[0, 1)`, from the top 53 bits of one word.
+    #[inline]
+    fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in `[low, high)`.
+    #[inline]
+    fn uniform(&mut self, low: f64, high: f64) -> f64 {
+        low + (high - low) * self.next_f64()
+    }
+
+    /// Standard normal (mean 0, variance 1), by the Box-Muller transform (two words per value;
+    /// the sine half is not kept, so a value depends only on the two words drawn for it).
+    fn normal(&mut self) -> f64 {
         // 1 - u is in (0, 1], so the logarithm is finite.
         let u = 1.0 - self.next_f64();
         let v = self.next_f64();
@@ -54,7 +110,7 @@ impl Rng {
     }
 
     /// Uniform in `0..n` without modulo bias (Lemire's method); `0` when `n` is `0`.
-    pub fn below(&mut self, n: usize) -> usize {
+    fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             return 0;
         }
@@ -67,11 +123,41 @@ impl Rng {
             }
         }
     }
+}
 
-    /// `+1` or `-1`, each with probability one half.
+impl RandomSource for Rng {
     #[inline]
-    pub fn sign(&mut self) -> f64 {
-        if self.next_u64() >> 63 == 0 { 1.0 } else { -1.0 }
+    fn next_u64(&mut self) -> u64 {
+        Rng::next_u64(self)
+    }
+}
+
+#[cfg(feature = "rand_core")]
+#[cfg_attr(docsrs, doc(cfg(feature = "rand_core")))]
+impl<R: rand_core::RngCore + ?Sized> RandomSource for R {
+    #[inline]
+    fn next_u64(&mut self) -> u64 {
+        rand_core::RngCore::next_u64(self)
+    }
+}
+
+/// Shuffles `items` in place, every order equally likely (Fisher-Yates, as Durstenfeld wrote it:
+/// for `i` from the end down to `1`, swap item `i` with a uniform pick among `0..=i`).
+///
+/// Shuffle an index array rather than the data when inputs and targets live in two arrays:
+///
+/// ```
+/// use backprop_core::{Rng, shuffle};
+/// let mut order: [usize; 6] = core::array::from_fn(|i| i);
+/// shuffle(&mut order, &mut Rng::new(42));
+/// let mut sorted = order;
+/// sorted.sort();
+/// assert_eq!(sorted, [0, 1, 2, 3, 4, 5]);
+/// ```
+pub fn shuffle<E, R: RandomSource + ?Sized>(items: &mut [E], rng: &mut R) {
+    for i in (1..items.len()).rev() {
+        let j = rng.below(i + 1);
+        items.swap(i, j);
     }
 }
 
@@ -105,5 +191,72 @@ mod tests {
             counts[r.below(3)] += 1;
         }
         assert!(counts.iter().all(|&c| (900..1100).contains(&c)), "{counts:?}");
+    }
+
+    #[test]
+    fn shuffle_matches_an_independent_implementation() {
+        // Recorded once from a Python implementation of SplitMix64, Lemire's bounded integers
+        // and the same Fisher-Yates loop (`for i in range(n-1, 0, -1): j = below(i+1)`),
+        // written from the papers, not from this file.
+        let mut order: [usize; 10] = core::array::from_fn(|i| i);
+        shuffle(&mut order, &mut Rng::new(42));
+        assert_eq!(order, SHUFFLED_42);
+    }
+
+    const SHUFFLED_42: [usize; 10] = [8, 3, 6, 5, 4, 0, 9, 2, 1, 7];
+
+    #[test]
+    fn shuffle_is_a_uniform_permutation() {
+        // Every one of the 6 orders of 3 items, 6000 times: each count within 5 sigma of 1000.
+        let mut rng = Rng::new(9);
+        let mut counts = [0u32; 6];
+        for _ in 0..6000 {
+            let mut v = [0u8, 1, 2];
+            shuffle(&mut v, &mut rng);
+            let code = match v {
+                [0, 1, 2] => 0,
+                [0, 2, 1] => 1,
+                [1, 0, 2] => 2,
+                [1, 2, 0] => 3,
+                [2, 0, 1] => 4,
+                [2, 1, 0] => 5,
+                _ => unreachable!("not a permutation: {v:?}"),
+            };
+            counts[code] += 1;
+        }
+        assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
+        let mut empty: [u8; 0] = [];
+        shuffle(&mut empty, &mut rng);
+        let mut one = [7];
+        shuffle(&mut one, &mut rng);
+        assert_eq!(one, [7]);
+    }
+
+    /// Any `rand_core::RngCore` is a source: here a generator that wraps SplitMix64 behind
+    /// rand_core's trait gives exactly the values of the built-in one.
+    #[cfg(feature = "rand_core")]
+    #[test]
+    fn rand_core_generators_are_sources() {
+        struct Hardware(Rng);
+        impl rand_core::RngCore for Hardware {
+            fn next_u32(&mut self) -> u32 {
+                (self.0.next_u64() >> 32) as u32
+            }
+            fn next_u64(&mut self) -> u64 {
+                self.0.next_u64()
+            }
+            fn fill_bytes(&mut self, dst: &mut [u8]) {
+                rand_core::impls::fill_bytes_via_next(self, dst)
+            }
+        }
+        let mut hw = Hardware(Rng::new(42));
+        let mut order: [usize; 10] = core::array::from_fn(|i| i);
+        shuffle(&mut order, &mut hw);
+        assert_eq!(order, SHUFFLED_42);
+        // Through a `&mut`, as a driver usually lends its generator.
+        let mut hw = Hardware(Rng::new(5));
+        let mut by_ref = &mut hw;
+        let mut builtin = Rng::new(5);
+        assert_eq!(RandomSource::normal(&mut by_ref), builtin.normal());
     }
 }

@@ -1,0 +1,78 @@
+//! Optimizers: turn a gradient into a step, for any network.
+//!
+//! Each optimizer updates the flat parameter vector ([`Params::params_mut`]) of any network, and
+//! keeps its state (momentum, Adam's moments) as values of the network's own type: a velocity or
+//! a moment is a point in parameter space, so `adam.m.hidden.w[o][i]` is the first moment of
+//! `net.hidden.w[o][i]`. Nothing is allocated; the state lives wherever the optimizer does.
+//!
+//! | optimizer | rule | defaults (PyTorch's) |
+//! |---|---|---|
+//! | [`Sgd`] | `p ← p - lr (g + λ p)` | `lr = 1e-3`, `λ = 0` |
+//! | [`Momentum`] | `b ← μ b + (1 - τ) g'` (`b = g'` on the first step), `p ← p - lr b` (Nesterov: `p ← p - lr (g' + μ b)`), `g' = g + λ p` | `μ` given, `τ = 0`, `λ = 0`, no Nesterov |
+//! | [`Adam`] | `m ← β₁ m + (1-β₁) g'`, `v ← β₂ v + (1-β₂) g'²`, `p ← p - lr m̂ / (√v̂ + ε)`, `g' = g + λ p` | `lr = 1e-3`, `β = (0.9, 0.999)`, `ε = 1e-8`, `λ = 0` |
+//! | [`AdamW`] | `p ← p (1 - lr λ)`, then Adam's step with `g' = g` | as Adam, `λ = 1e-2` |
+//!
+//! `m̂ = m / (1 - β₁ᵗ)` and `v̂ = v / (1 - β₂ᵗ)` are the bias-corrected moments after `t` steps.
+//! The scalar factors of a step (`lr / (1 - β₁ᵗ)`, `√(1 - β₂ᵗ)`, `1 - lr λ`) are computed in
+//! `f64` and rounded once, as PyTorch does with Python floats.
+//!
+//! Every optimizer has a checked step, [`Optimizer::try_step`], which computes the update first
+//! and changes nothing (neither the parameters nor the state) if any value would be infinite or
+//! NaN. The [`Trainer`](crate::Trainer) uses it.
+//!
+//! ```
+//! use backprop::{network, Adam, Init, Network, Optimizer};
+//! network! {
+//!     /// XOR.
+//!     #[loss(BinaryCrossEntropy)]
+//!     pub struct Xor { input: 2, hidden: Dense<4, Tanh>, output: Dense<1, Sigmoid> }
+//! }
+//! let xs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
+//! let ts = [[0.0], [1.0], [1.0], [0.0]];
+//! let mut net: Xor<f64> = Init::XavierUniform.network(1);
+//! let mut adam = Adam::new(0.05);
+//! let mut grads = Xor::zeroed();
+//! for _ in 0..300 {
+//!     net.backward_batch(&xs, &ts, &mut grads);
+//!     adam.step(&mut net, &grads);
+//! }
+//! assert!(net.backward_batch(&xs, &ts, &mut grads) < 0.05);
+//! ```
+
+mod adam;
+mod momentum;
+mod sgd;
+
+pub use adam::{Adam, AdamW};
+pub use momentum::Momentum;
+pub use sgd::Sgd;
+
+use crate::Scalar;
+use crate::network::Params;
+
+/// An update rule over the parameters of a network of type `N`.
+pub trait Optimizer<T: Scalar, N: Params<T>> {
+    /// One step: updates `net` (and the optimizer's state) from the gradient `grads`, usually the
+    /// mean gradient of a mini-batch.
+    fn step(&mut self, net: &mut N, grads: &N);
+
+    /// As [`step`](Optimizer::step), but computes every new value first: if a parameter or a
+    /// state value would become infinite or NaN, changes nothing and returns the flat index of the
+    /// first such parameter.
+    fn try_step(&mut self, net: &mut N, grads: &N) -> Result<(), usize>;
+
+    /// The learning rate.
+    fn learning_rate(&self) -> T;
+
+    /// Sets the learning rate (for a schedule); the state is kept.
+    fn set_learning_rate(&mut self, lr: T);
+
+    /// Forgets the state (momentum, moments, step count), as a freshly built optimizer.
+    fn reset(&mut self);
+}
+
+/// `g + λ p`: the gradient with L2 weight decay (exactly `g` when `λ = 0`).
+#[inline(always)]
+fn decayed<T: Scalar>(g: T, p: T, weight_decay: T) -> T {
+    if weight_decay == T::ZERO { g } else { g + weight_decay * p }
+}

@@ -1,0 +1,180 @@
+//! No reachable panic in the hot path, proven by the linker (the technique of dtolnay's
+//! `no-panic`).
+//!
+//! Built for a bare-metal target (`--target thumbv7em-none-eabihf --release`, and the other two
+//! targets of `.ci/run`), this is a `#![no_std]` executable whose entry point calls `forward`,
+//! `forward_trace`, `backward`, `backward_accumulate`, `loss`, `train_step`, the batch versions,
+//! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
+//! `gradcheck` and parameter (de)serialisation on networks of every loss, in `f32` and `f64`, on
+//! opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
+//! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
+//! any bounds check, overflow check, `unwrap` or other panic survived in that code, the panic
+//! handler would be reachable and the link would fail with
+//! `undefined symbol: backprop_hot_path_reached_a_panic`.
+//!
+//! Two builds in `.ci/run`: the default release profile on all three targets, and, on
+//! `thumbv7em-none-eabihf`, the kernels alone (`--no-default-features`: forward, backward, the
+//! fused SGD step and the batch versions) with `overflow-checks` turned on (except in `libm`,
+//! whose bit manipulations are not ours to prove), which shows that no arithmetic in them can
+//! overflow either. (The optimizers and the `Trainer` count steps in a `u64` with `+= 1`, and
+//! gradient checking counts derivatives: those increments carry an overflow check when the checks
+//! are on, so they are proven panic-free in the default release profile only.) A third build with `--features canary` adds one
+//! unprovable index and must fail to link: the proof is not vacuous.
+//!
+//! On the host it is an ordinary program that runs the same code once (so that
+//! `cargo test --workspace` and clippy build it like any other member).
+#![cfg_attr(target_os = "none", no_std, no_main)]
+
+use core::hint::black_box;
+
+use backprop::{ParamBytes, Scalar, network};
+
+network! {
+    /// Half squared error, sizes below one vector of accumulators.
+    #[loss(HalfSquaredError)]
+    pub struct Regressor { input: 3, hidden: Dense<5, Tanh>, output: Dense<2, Sigmoid> }
+}
+
+network! {
+    /// Binary cross-entropy, sizes across the 8-lane chunks of the dot product.
+    #[loss(BinaryCrossEntropy)]
+    pub struct Detector { input: 19, a: Dense<17, Relu>, b: Dense<8, Identity>, output: Dense<3, Sigmoid> }
+}
+
+network! {
+    /// Softmax cross-entropy, three layers, every other activation.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Classifier { input: 4, a: Dense<8, LeakyRelu>, b: Dense<6, Softplus>, output: Dense<3, Softmax> }
+}
+
+/// Every hot-path entry point of one network, on inputs the optimiser cannot see through.
+#[inline(never)]
+fn exercise<T: Scalar, N: ParamBytes<T>>() {
+    let mut net: N = black_box(N::zeroed());
+    let x: N::Input = black_box(*N::input_grad(&N::new_trace()));
+    let t: N::Output = black_box(*N::trace_output(&N::new_trace()));
+    let lr = black_box(T::HALF);
+
+    black_box(net.forward(&x));
+    let mut trace = N::new_trace();
+    black_box(net.forward_trace(&x, &mut trace));
+    let mut grads = N::zeroed();
+    black_box(net.backward(&mut trace, &t, &mut grads));
+    black_box(net.backward_accumulate(&mut trace, &t, &mut grads));
+    black_box(net.loss(&x, &t));
+    black_box(net.train_step(&x, &t, lr));
+    black_box(&mut net);
+
+    let xs = black_box([x; 4]);
+    let ts = black_box([t; 4]);
+    black_box(net.backward_batch(&xs, &ts, &mut grads));
+    black_box(net.train_step_batch(&xs, &ts, lr, &mut grads));
+    black_box(&mut net);
+
+    #[cfg(feature = "optimizers")]
+    exercise_optimizers::<T, N>(net, &grads, &x, &t, &xs, &ts, lr);
+}
+
+/// The training step with an optimizer: the optimizers themselves, and the checked `Trainer`.
+#[cfg(feature = "optimizers")]
+#[inline(never)]
+fn exercise_optimizers<T: Scalar, N: ParamBytes<T>>(
+    mut net: N,
+    grads: &N,
+    x: &N::Input,
+    t: &N::Output,
+    xs: &[N::Input; 4],
+    ts: &[N::Output; 4],
+    lr: T,
+) {
+    use backprop::{Adam, AdamW, Momentum, Optimizer, Sgd, Trainer};
+
+    let mut sgd = Sgd::new(lr).weight_decay(lr);
+    sgd.step(&mut net, grads);
+    black_box(sgd.try_step(&mut net, grads).ok());
+    let mut momentum = Momentum::nesterov(lr, black_box(T::HALF));
+    momentum.step(&mut net, grads);
+    black_box(momentum.try_step(&mut net, grads).ok());
+    let mut adam = AdamW::new(lr);
+    adam.step(&mut net, grads);
+    black_box(adam.try_step(&mut net, grads).ok());
+    let mut trainer = Trainer::new(net, Adam::new(lr));
+    black_box(trainer.try_step(x, t).ok());
+    black_box(trainer.try_step_batch(xs, ts).ok());
+    black_box(&mut trainer);
+}
+
+/// Gradient checking and serialisation: not the hot path, but neither should panic.
+#[cfg(feature = "tools")]
+#[inline(never)]
+fn exercise_tools<T: Scalar, N: ParamBytes<T>>() {
+    use backprop::{GradCheck, GradCheckMode, gradcheck};
+
+    let net: N = black_box(N::zeroed());
+    let x: N::Input = black_box(*N::input_grad(&N::new_trace()));
+    let t: N::Output = black_box(*N::trace_output(&N::new_trace()));
+    black_box(gradcheck(&net, &x, &t, &GradCheck::default()));
+    let directions = GradCheck {
+        mode: GradCheckMode::Directions { count: black_box(3), seed: 1 },
+        ..GradCheck::default()
+    };
+    black_box(gradcheck(&net, &x, &t, &directions));
+
+    let mut bytes = [0u8; 4096];
+    let len = black_box(&net).to_bytes(&mut bytes);
+    black_box(len.ok());
+    let mut loaded: N = black_box(N::zeroed());
+    let input = black_box(&bytes[..]);
+    black_box(loaded.load_bytes(input).err());
+    black_box(&mut loaded);
+}
+
+fn run() {
+    exercise::<f32, Regressor<f32>>();
+    exercise::<f64, Regressor<f64>>();
+    exercise::<f32, Detector<f32>>();
+    exercise::<f64, Detector<f64>>();
+    exercise::<f32, Classifier<f32>>();
+    exercise::<f64, Classifier<f64>>();
+    #[cfg(feature = "tools")]
+    {
+        exercise_tools::<f32, Regressor<f32>>();
+        exercise_tools::<f64, Detector<f64>>();
+        exercise_tools::<f64, Classifier<f64>>();
+    }
+    #[cfg(feature = "canary")]
+    {
+        // An index the optimiser cannot prove in bounds: its panic path must break the link.
+        let data = black_box([1u8, 2, 3]);
+        black_box(data[black_box(7)]);
+    }
+}
+
+#[cfg(target_os = "none")]
+mod bare_metal {
+    /// The entry point the linker starts from (`ld.lld`'s default, `_start`).
+    #[unsafe(no_mangle)]
+    pub extern "C" fn _start() -> ! {
+        loop {
+            super::run();
+        }
+    }
+
+    unsafe extern "Rust" {
+        /// Defined nowhere: referencing it from reachable code fails the link.
+        fn backprop_hot_path_reached_a_panic() -> !;
+    }
+
+    #[panic_handler]
+    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
+        // SAFETY: never called in a linked binary; if a call to it were reachable, there would be
+        // no binary, because the symbol is undefined.
+        unsafe { backprop_hot_path_reached_a_panic() }
+    }
+}
+
+#[cfg(not(target_os = "none"))]
+fn main() {
+    run();
+    println!("no-panic: hot path exercised on the host; the proof is the bare-metal link");
+}
