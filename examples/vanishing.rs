@@ -25,7 +25,6 @@
 //! stacks and the products of derivatives against `0.25^k`, on a log scale, sigmoid against relu.
 
 // The generated `new` takes one argument per layer: eleven for the deepest stacks.
-#![allow(clippy::too_many_arguments)]
 
 mod common;
 

@@ -19,7 +19,34 @@ network! {
     }
 }
 
+network! {
+    /// Eight layers: one `new` argument per layer, past clippy's default limit of seven.
+    #[loss(HalfSquaredError)]
+    pub struct Deep {
+        input: 2,
+        l1: Dense<2, Tanh>,
+        l2: Dense<2, Tanh>,
+        l3: Dense<2, Tanh>,
+        l4: Dense<2, Tanh>,
+        l5: Dense<2, Tanh>,
+        l6: Dense<2, Tanh>,
+        l7: Dense<2, Tanh>,
+        out: Dense<1, Identity>,
+    }
+}
+
 fn main() {
+    let deep = Deep::<f32>::new(
+        Dense::zeroed(),
+        Dense::zeroed(),
+        Dense::zeroed(),
+        Dense::zeroed(),
+        Dense::zeroed(),
+        Dense::zeroed(),
+        Dense::zeroed(),
+        Dense::zeroed(),
+    );
+    println!("deep network output: {:?}", deep.forward(&[1.0, 0.5]));
     let mut net =
         Toy::<f64>::new(Dense::new([[0.4, 0.2], [-0.2, 0.4]], [0.0, 0.0]), Dense::new([[0.5, -0.4]], [0.1]));
     let mut trace = ToyTrace::zeroed();

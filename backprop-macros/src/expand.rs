@@ -101,6 +101,10 @@ pub fn expand(model: &Model) -> TokenStream {
         .map(|s| size_check(name, s))
         .collect();
 
+    // One argument per layer: clippy's default limit is seven.
+    let many_arguments =
+        if layers.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
+
     quote! {
         #(#attrs)*
         #[doc = ""]
@@ -163,6 +167,7 @@ pub fn expand(model: &Model) -> TokenStream {
             pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
 
             /// A network from its layers (a `const fn`, so weights can live in a `static`).
+            #many_arguments
             pub const fn new(#( #names: #private::Dense<T, #in_args, #out_args> ),*) -> Self {
                 Self { #(#names),* }
             }
