@@ -27,6 +27,20 @@ network! {
     pub struct Toy { input: 2, hidden: Dense<2, Sigmoid>, output: Dense<1, Sigmoid> }
 }
 
+network! {
+    /// A size expression that starts with a block: valid Rust, and a valid size (found by the
+    /// front end's property test, which once produced a spec like it).
+    #[loss(HalfSquaredError)]
+    pub struct BlockFirst { input: { 1 } + 1, hidden: Dense<{ HIDDEN } - 2, Tanh>, output: Dense<1, Identity> }
+}
+
+#[test]
+fn sizes_may_start_with_a_block() {
+    assert_eq!(BlockFirst::<f64>::INPUTS, 2);
+    assert_eq!(BlockFirst::<f64>::PARAMS, 2 * 3 + 3 + 3 + 1);
+    assert_eq!(BlockFirst::<f64>::zeroed().forward(&[1.0, 2.0]), [0.0]);
+}
+
 /// Weights baked into a `static` through the `const fn` constructors.
 static BAKED: Toy<f32> =
     Toy::new(Dense::new([[0.4, 0.2], [-0.2, 0.4]], [0.0, 0.0]), Dense::new([[0.5, -0.4]], [0.1]));

@@ -81,7 +81,7 @@ impl Elementwise for Identity {
 
 /// The logistic function `f(z) = 1 / (1 + e^-z)`, `f'(z) = a (1 - a)`, at most `0.25`.
 ///
-/// Computed without overflow for any `z`: `e^z / (1 + e^z)` for negative `z`.
+/// Computed as `1 / (1 + e^-z)`, which is finite and never NaN for any `z` (see [`sigmoid`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Sigmoid;
 
@@ -98,15 +98,14 @@ impl Elementwise for Sigmoid {
     }
 }
 
-/// The logistic function, stable for any `z` (no `e^z` overflow).
+/// The logistic function `1 / (1 + e^-z)`, for any `z`.
+///
+/// No branch on the sign of `z` (a mispredicted branch per neuron costs more than the
+/// arithmetic): for very negative `z`, `e^-z` overflows to `+inf` and the result is `+0` where the
+/// exact value is subnormal anyway (below `1.2e-38` in `f32`, `2.2e-308` in `f64`); never NaN.
 #[inline(always)]
 pub fn sigmoid<T: Scalar>(z: T) -> T {
-    if z >= T::ZERO {
-        T::ONE / (T::ONE + (-z).exp())
-    } else {
-        let e = z.exp();
-        e / (T::ONE + e)
-    }
+    T::ONE / (T::ONE + (-z).exp())
 }
 
 /// `f(z) = tanh(z)`, `f'(z) = 1 - a²`.

@@ -1,22 +1,14 @@
-//! The dense layer `z = W x + b` and its const-generic kernels.
+//! The dense layer `z = W x + b`, and the per-layer steps of the forward and backward passes
+//! that generated networks call: one sample at a time, or a tile of samples at once.
 //!
-//! Every loop of a generated network lives here, written once for all sizes. The kernels are
-//! arranged so that LLVM vectorises them without fast-math:
-//!
-//! - forward is a row-wise dot product (`W` is stored `[out][in]`, so a row is contiguous), summed
-//!   in [`LANES`] independent accumulators: floating-point addition is not reassociated by the
-//!   compiler, so one accumulator would run at one add per add-latency;
-//! - backward is a sequence of `axpy`s over the same rows (`dx += delta_o · W_o`,
-//!   `dW_o += delta_o · x`), which need no reduction and vectorise as they are;
-//! - the fused SGD step updates row `o` right after reading it for `dx`, so a training step
-//!   touches `W` once in the backward pass instead of twice.
+//! The loops themselves are the kernels of [`kernel`](crate::kernel), whose documentation explains
+//! their design (register blocking, fusion of the SGD update, exact arithmetic in a fixed order,
+//! AVX2 chosen at run time with the `std` feature).
 
 use crate::Scalar;
 use crate::activation::Activation;
-use crate::network::{LayerTrace, Params};
-
-/// Independent accumulators in the dot-product kernel: eight `f32` fill one 256-bit vector.
-pub const LANES: usize = 8;
+use crate::kernel;
+use crate::network::{LayerBatch, LayerTrace, Params};
 
 /// A dense (fully connected) layer with `I` inputs and `O` outputs: `z = W x + b`.
 ///
@@ -74,9 +66,7 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// `z = W x + b`.
     #[inline]
     pub fn affine(&self, x: &[T; I], z: &mut [T; O]) {
-        for ((z, row), &b) in z.iter_mut().zip(&self.w).zip(&self.b) {
-            *z = b + dot(row, x);
-        }
+        kernel::gemv(&self.w, &self.b, x, z);
     }
 
     /// Inference: `A(W x + b)`, storing nothing.
@@ -107,81 +97,116 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
         grad: &mut Self,
         dx: &mut [T; I],
     ) {
-        dx.fill(T::ZERO);
-        for ((row, grad_row), &d) in self.w.iter().zip(&mut grad.w).zip(delta) {
-            axpy(d, row, dx);
-            store_scaled::<T, I, ACCUMULATE>(d, x, grad_row);
-        }
-        store_scaled::<T, O, ACCUMULATE>(T::ONE, delta, &mut grad.b);
+        kernel::backward(&self.w, &mut grad.w, x, delta, dx, ACCUMULATE);
+        bias_grad::<T, O, ACCUMULATE>(delta, &mut grad.b);
     }
 
     /// As [`backward`](Self::backward), for the first layer when `dL/dx` is not wanted.
     #[inline]
     pub fn backward_params<const ACCUMULATE: bool>(&self, x: &[T; I], delta: &[T; O], grad: &mut Self) {
-        for (grad_row, &d) in grad.w.iter_mut().zip(delta) {
-            store_scaled::<T, I, ACCUMULATE>(d, x, grad_row);
-        }
-        store_scaled::<T, O, ACCUMULATE>(T::ONE, delta, &mut grad.b);
+        kernel::outer(&mut grad.w, x, delta, ACCUMULATE);
+        bias_grad::<T, O, ACCUMULATE>(delta, &mut grad.b);
     }
 
     /// Backward and SGD update in one pass over `W`: writes `dx = Wᵀ delta` with the weights as
-    /// they were, then applies `W -= lr · delta xᵀ`, `b -= lr · delta`, row by row.
+    /// they were, then applies `W -= lr · delta xᵀ`, `b -= lr · delta`.
     #[inline]
     pub fn backward_sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T, dx: &mut [T; I]) {
-        dx.fill(T::ZERO);
-        for (row, &d) in self.w.iter_mut().zip(delta) {
-            axpy(d, row, dx);
-            axpy(-lr * d, x, row);
-        }
-        axpy(-lr, delta, &mut self.b);
+        kernel::backward_sgd(&mut self.w, x, delta, -lr, dx);
+        bias_sgd(&mut self.b, delta, lr);
     }
 
     /// The SGD update `W -= lr · delta xᵀ`, `b -= lr · delta`, for the first layer (no `dx`).
     #[inline]
     pub fn sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T) {
-        for (row, &d) in self.w.iter_mut().zip(delta) {
-            axpy(-lr * d, x, row);
+        kernel::sgd(&mut self.w, x, delta, -lr);
+        bias_sgd(&mut self.b, delta, lr);
+    }
+
+    /// The forward pass over a tile of samples (at most [`BATCH_TILE`](kernel::BATCH_TILE); any
+    /// more are ignored): `out.z[s] = W xs[s] + b`, `out.a[s] = A(out.z[s])`, each equal to what
+    /// [`forward`](Self::forward) computes for that sample alone.
+    #[inline]
+    pub fn forward_batch<A: Activation>(&self, xs: &[[T; I]], out: &mut LayerBatch<T, O>) {
+        let xs = &xs[..xs.len().min(kernel::BATCH_TILE)];
+        out.len = xs.len();
+        let (z, a) = (&mut out.z[..xs.len()], &mut out.a[..xs.len()]);
+        kernel::gemm(&self.w, &self.b, xs, z);
+        for (z, a) in z.iter().zip(a) {
+            A::forward(z, a);
         }
-        axpy(-lr, delta, &mut self.b);
+    }
+
+    /// Backward over a tile: from this layer's `this.delta`, writes `below.delta = Wᵀ delta` for
+    /// every sample (`dL/da` of the layer below, which its activation then turns into `dL/dz`),
+    /// and adds `Σ_s delta_s a_sᵀ` and `Σ_s delta_s` to `grad`.
+    #[inline]
+    pub fn backward_batch(&self, below: &mut LayerBatch<T, I>, this: &LayerBatch<T, O>, grad: &mut Self) {
+        kernel::gemm_t(&self.w, this.deltas(), below.deltas_mut());
+        kernel::gemm_outer(&mut grad.w, &mut grad.b, below.outputs(), this.deltas());
+    }
+
+    /// As [`backward_batch`](Self::backward_batch), for the first layer, whose input `xs` is the
+    /// samples themselves: adds to `grad` only.
+    #[inline]
+    pub fn backward_batch_params(&self, xs: &[[T; I]], this: &LayerBatch<T, O>, grad: &mut Self) {
+        kernel::gemm_outer(&mut grad.w, &mut grad.b, xs, this.deltas());
+    }
+
+    /// Backward over a tile with the SGD step fused: writes `below.delta = Wᵀ delta` (with the
+    /// weights as they were), `grad = scale · Σ_s delta_s a_sᵀ` (the mean gradient for
+    /// `scale = 1 / samples`), then `W -= lr · grad`; the same for the biases.
+    #[inline]
+    pub fn backward_batch_sgd(
+        &mut self,
+        below: &mut LayerBatch<T, I>,
+        this: &LayerBatch<T, O>,
+        scale: T,
+        lr: T,
+        grad: &mut Self,
+    ) {
+        kernel::gemm_t(&self.w, this.deltas(), below.deltas_mut());
+        kernel::gemm_outer_sgd(
+            &mut self.w,
+            &mut self.b,
+            &mut grad.w,
+            &mut grad.b,
+            below.outputs(),
+            this.deltas(),
+            scale,
+            lr,
+        );
+    }
+
+    /// As [`backward_batch_sgd`](Self::backward_batch_sgd), for the first layer (input `xs`).
+    #[inline]
+    pub fn batch_sgd(&mut self, xs: &[[T; I]], this: &LayerBatch<T, O>, scale: T, lr: T, grad: &mut Self) {
+        kernel::gemm_outer_sgd(
+            &mut self.w,
+            &mut self.b,
+            &mut grad.w,
+            &mut grad.b,
+            xs,
+            this.deltas(),
+            scale,
+            lr,
+        );
     }
 }
 
-/// `Σ a_i b_i`, summed in [`LANES`] independent accumulators (then a pairwise reduction).
+/// `grad_b = delta`, or `grad_b += delta` when `ACCUMULATE`.
 #[inline(always)]
-pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
-    let (a_chunks, a_tail) = a.as_chunks::<LANES>();
-    let (b_chunks, b_tail) = b.as_chunks::<LANES>();
-    let mut acc = [T::ZERO; LANES];
-    for (x, y) in a_chunks.iter().zip(b_chunks) {
-        for k in 0..LANES {
-            acc[k] += x[k] * y[k];
-        }
-    }
-    for ((acc, &x), &y) in acc.iter_mut().zip(a_tail).zip(b_tail) {
-        *acc += x * y;
-    }
-    // Pairwise reduction: 8 -> 4 -> 2 -> 1.
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
-}
-
-/// `y += alpha · x`.
-#[inline(always)]
-pub fn axpy<T: Scalar, const N: usize>(alpha: T, x: &[T; N], y: &mut [T; N]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += alpha * x;
+fn bias_grad<T: Scalar, const O: usize, const ACCUMULATE: bool>(delta: &[T; O], grad_b: &mut [T; O]) {
+    for (g, &d) in grad_b.iter_mut().zip(delta) {
+        *g = if ACCUMULATE { *g + d } else { d };
     }
 }
 
-/// `y = alpha · x`, or `y += alpha · x` when `ACCUMULATE`.
+/// `b -= lr · delta`, written `b += (-lr) · delta` as the weights' update is.
 #[inline(always)]
-fn store_scaled<T: Scalar, const N: usize, const ACCUMULATE: bool>(alpha: T, x: &[T; N], y: &mut [T; N]) {
-    if ACCUMULATE {
-        axpy(alpha, x, y);
-    } else {
-        for (y, &x) in y.iter_mut().zip(x) {
-            *y = alpha * x;
-        }
+fn bias_sgd<T: Scalar, const O: usize>(b: &mut [T; O], delta: &[T; O], lr: T) {
+    for (b, &d) in b.iter_mut().zip(delta) {
+        *b += -lr * d;
     }
 }
 
@@ -202,7 +227,7 @@ mod tests {
         let a: [f64; 19] = core::array::from_fn(|i| i as f64);
         let b: [f64; 19] = core::array::from_fn(|i| 1.0 - i as f64 * 0.5);
         let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-        assert_eq!(dot(&a, &b), naive);
+        assert_eq!(kernel::dot(&a, &b), naive);
     }
 
     #[test]

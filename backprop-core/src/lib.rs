@@ -18,11 +18,15 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "std")]
+extern crate std;
+
 pub mod activation;
 pub mod dense;
 pub mod error;
 pub mod gradcheck;
 pub mod init;
+pub mod kernel;
 pub mod loss;
 pub mod network;
 pub mod optim;
@@ -39,7 +43,9 @@ pub use gradcheck::{
 };
 pub use init::Init;
 pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
-pub use network::{LayerInfo, LayerTrace, Network, ParamIndex, Params, locate_param};
+pub use network::{
+    LayerBatch, LayerInfo, LayerTrace, Network, ParamIndex, Params, locate_param, train_step_batch_unfused,
+};
 pub use optim::{Adam, AdamW, Momentum, Optimizer, Sgd};
 pub use rng::{RandomSource, Rng, shuffle};
 pub use scalar::Scalar;

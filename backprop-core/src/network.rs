@@ -133,6 +133,97 @@ impl<T: Scalar, const N: usize> Default for LayerTrace<T, N> {
     }
 }
 
+/// What the batched passes store for one layer over a tile of up to
+/// [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples: `z`, `a` and `delta` per sample, and how many
+/// samples the last forward pass wrote.
+///
+/// Generated networks keep one per layer on the stack during a mini-batch step:
+/// `3 · BATCH_TILE · N` scalars for a layer of `N` neurons (49 KiB for the 128 `f32` neurons of a
+/// 784-128-10 network), whatever the batch size.
+///
+/// ```
+/// use backprop_core::{Dense, Identity, LayerBatch};
+/// let layer = Dense::<f64, 2, 1>::new([[1.0, 2.0]], [0.5]);
+/// let mut out = LayerBatch::zeroed();
+/// layer.forward_batch::<Identity>(&[[1.0, 1.0], [0.0, 2.0]], &mut out);
+/// assert_eq!(out.outputs(), &[[3.5], [4.5]]);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerBatch<T, const N: usize> {
+    /// Samples written by the last forward pass (at most `BATCH_TILE`).
+    pub len: usize,
+    /// Pre-activations, one row per sample.
+    pub z: [[T; N]; crate::kernel::BATCH_TILE],
+    /// Activations, one row per sample.
+    pub a: [[T; N]; crate::kernel::BATCH_TILE],
+    /// Error signals `dL/dz`, one row per sample.
+    pub delta: [[T; N]; crate::kernel::BATCH_TILE],
+}
+
+impl<T: Scalar, const N: usize> LayerBatch<T, N> {
+    /// An empty tile.
+    pub const fn zeroed() -> Self {
+        let zero = [[T::ZERO; N]; crate::kernel::BATCH_TILE];
+        Self { len: 0, z: zero, a: zero, delta: zero }
+    }
+
+    /// The activations of the samples written, one row per sample.
+    #[inline]
+    pub fn outputs(&self) -> &[[T; N]] {
+        &self.a[..self.len.min(crate::kernel::BATCH_TILE)]
+    }
+
+    /// The error signals of the samples written.
+    #[inline]
+    pub fn deltas(&self) -> &[[T; N]] {
+        &self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
+    }
+
+    /// The error signals of the samples written, mutably.
+    #[inline]
+    pub fn deltas_mut(&mut self) -> &mut [[T; N]] {
+        &mut self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
+    }
+
+    /// For the output layer: the summed loss of the samples, with each sample's `delta = dL/dz`
+    /// written. Targets past the samples written are ignored.
+    #[inline]
+    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, targets: &[[T; N]]) -> T {
+        let mut total = T::ZERO;
+        let n = self.len.min(crate::kernel::BATCH_TILE);
+        for (((z, a), d), t) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]).zip(targets) {
+            total += L::loss_and_delta(z, a, t, d);
+        }
+        total
+    }
+
+    /// For a hidden layer: turns every sample's `delta` from `dL/da` into `dL/dz`.
+    #[inline]
+    pub fn activation_backward<A: Activation>(&mut self) {
+        let n = self.len.min(crate::kernel::BATCH_TILE);
+        for ((z, a), d) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]) {
+            A::backward(z, a, d);
+        }
+    }
+}
+
+/// The mini-batch SGD step as [`Network::train_step_batch`] defines it, unfused: the mean
+/// gradient by [`Network::backward_batch`], then `p -= lr · g`. Generated networks use it for
+/// batches larger than one tile.
+pub fn train_step_batch_unfused<T: Scalar, N: Network<T>, const B: usize>(
+    net: &mut N,
+    inputs: &[N::Input; B],
+    targets: &[N::Output; B],
+    lr: T,
+    grads: &mut N,
+) -> T {
+    let loss = net.backward_batch(inputs, targets, grads);
+    for (p, &g) in net.params_mut().iter_mut().zip(grads.params()) {
+        *p -= lr * g;
+    }
+    loss
+}
+
 /// A description of one layer, for reports and serialisation headers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct LayerInfo {
@@ -322,10 +413,6 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
         lr: T,
         grads: &mut Self,
     ) -> T {
-        let loss = self.backward_batch(inputs, targets, grads);
-        for (p, &g) in self.params_mut().iter_mut().zip(grads.params()) {
-            *p -= lr * g;
-        }
-        loss
+        train_step_batch_unfused(self, inputs, targets, lr, grads)
     }
 }

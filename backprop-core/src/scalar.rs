@@ -11,8 +11,12 @@ mod sealed {
 
 /// A floating-point scalar: implemented for `f32` and `f64`, and sealed.
 ///
-/// Every kernel of the crate is generic over it. The transcendental functions come from `libm`,
-/// so results are the same with and without `std`, on every target.
+/// Every kernel of the crate is generic over it. The transcendental functions (`exp`, `ln`,
+/// `ln_1p`, `tanh`) come from the platform's maths library with the `std` feature (on x86_64
+/// Linux, glibc's, which picks FMA versions at run time), and from `libm` without it, as on bare
+/// metal; both are within an ulp or so of the exact value, but not always the same ulp, so a
+/// network trained with and without `std` can differ in the last bits. Square roots are exact
+/// either way, and initialisers use `libm` always: equal seeds give equal weights on every target.
 ///
 /// ```
 /// use backprop_core::Scalar;
@@ -144,7 +148,29 @@ macro_rules! impl_scalar {
     };
 }
 
+#[cfg(feature = "std")]
+impl_scalar!(
+    f32,
+    4,
+    std::primitive::f32::exp,
+    std::primitive::f32::ln,
+    std::primitive::f32::ln_1p,
+    std::primitive::f32::tanh,
+    libm::sqrtf
+);
+#[cfg(feature = "std")]
+impl_scalar!(
+    f64,
+    8,
+    std::primitive::f64::exp,
+    std::primitive::f64::ln,
+    std::primitive::f64::ln_1p,
+    std::primitive::f64::tanh,
+    libm::sqrt
+);
+#[cfg(not(feature = "std"))]
 impl_scalar!(f32, 4, libm::expf, libm::logf, libm::log1pf, libm::tanhf, libm::sqrtf);
+#[cfg(not(feature = "std"))]
 impl_scalar!(f64, 8, libm::exp, libm::log, libm::log1p, libm::tanh, libm::sqrt);
 
 #[cfg(test)]

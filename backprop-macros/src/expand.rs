@@ -88,6 +88,17 @@ pub fn expand(model: &Model) -> TokenStream {
     let below_acts: Vec<&TokenStream> = rev_layers.iter().map(|&i| &acts[i - 1]).collect();
     let first = names[0];
 
+    // Mini-batches: one `LayerBatch` per layer, a local named `<layer>_tile` (no name of a
+    // parameter ends in `_tile`, so no layer can shadow one).
+    let tiles: Vec<Ident> = names.iter().map(|n| format_ident!("{}_tile", n)).collect();
+    let tile_inputs: Vec<TokenStream> = std::iter::once(quote!(input))
+        .chain(tiles[..tiles.len() - 1].iter().map(|t| quote!(#t.outputs())))
+        .collect();
+    let last_tile = &tiles[tiles.len() - 1];
+    let first_tile = &tiles[0];
+    let back_tiles: Vec<&Ident> = rev_layers.iter().map(|&i| &tiles[i]).collect();
+    let below_tiles: Vec<&Ident> = rev_layers.iter().map(|&i| &tiles[i - 1]).collect();
+
     let layer_infos = (0..layers.len()).map(|i| {
         let (n, i_, o_, a) = (names[i].to_string(), ins[i], outs[i], act_names[i]);
         quote!(#private::LayerInfo { name: #n, inputs: #i_, outputs: #o_, activation: #a })
@@ -220,6 +231,35 @@ pub fn expand(model: &Model) -> TokenStream {
                 trace.#last.loss::<#loss_path, #out_act>(target)
             }
 
+            /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+            /// sum of their losses.
+            fn backward_tile(&self, input: &[[T; #input_size]], target: &[[T; #output_size]], grads: &mut Self) -> T {
+                #( let mut #tiles = #private::LayerBatch::<T, #out_args>::zeroed(); )*
+                #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
+                #(
+                    self.#back_names.backward_batch(&mut #below_tiles, &#back_tiles, &mut grads.#back_names);
+                    #below_tiles.activation_backward::<#below_acts>();
+                )*
+                self.#first.backward_batch_params(input, &#first_tile, &mut grads.#first);
+                loss
+            }
+
+            /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+            /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+            /// the error signal reaches it. Returns the sum of their losses before the step.
+            fn train_tile(&mut self, input: &[[T; #input_size]], target: &[[T; #output_size]], scale: T, lr: T, grads: &mut Self) -> T {
+                #( let mut #tiles = #private::LayerBatch::<T, #out_args>::zeroed(); )*
+                #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
+                #(
+                    self.#back_names.backward_batch_sgd(&mut #below_tiles, &#back_tiles, scale, lr, &mut grads.#back_names);
+                    #below_tiles.activation_backward::<#below_acts>();
+                )*
+                self.#first.batch_sgd(input, &#first_tile, scale, lr, &mut grads.#first);
+                loss
+            }
+
             /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
             /// each layer as soon as its error signal is known. Returns the loss before the step.
             pub fn train_step(&mut self, input: &[T; #input_size], target: &[T; #output_size], lr: T) -> T {
@@ -262,6 +302,21 @@ pub fn expand(model: &Model) -> TokenStream {
             fn trace_output(trace: &#trace<T>) -> &[T; #output_size] { &trace.#last.a }
             fn loss(&self, x: &[T; #input_size], target: &[T; #output_size]) -> T { Self::loss(self, x, target) }
             fn train_step(&mut self, x: &[T; #input_size], target: &[T; #output_size], lr: T) -> T { Self::train_step(self, x, target, lr) }
+
+            /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+            fn backward_batch_accumulate<const B: usize>(&self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], grads: &mut Self) -> T {
+                let tiles = inputs.chunks(#private::kernel::BATCH_TILE).zip(targets.chunks(#private::kernel::BATCH_TILE));
+                tiles.fold(T::ZERO, |loss, (input, target)| loss + self.backward_tile(input, target, grads))
+            }
+
+            /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+            fn train_step_batch<const B: usize>(&mut self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], lr: T, grads: &mut Self) -> T {
+                if B == 0 || B > #private::kernel::BATCH_TILE {
+                    return #private::train_step_batch_unfused(self, inputs, targets, lr, grads);
+                }
+                let scale = T::ONE / T::from_f64(B as f64);
+                self.train_tile(inputs, targets, scale, lr, grads) * scale
+            }
         }
     }
 }
@@ -325,12 +380,15 @@ fn loss_path(private: &TokenStream, loss: Loss) -> TokenStream {
 }
 
 /// A size as a const generic argument: a literal, a single name or a block as written, any
-/// other expression inside braces (`Dense<T, { 2 * N }, 4>`), as Rust requires.
+/// other expression inside braces (`Dense<T, { 2 * N }, 4>`), as Rust requires. An expression
+/// that starts with a block (`{ 4 } + 4`) is also parenthesised, or the braces would make its
+/// block a statement of their own.
 fn const_arg(tokens: &TokenStream) -> TokenStream {
     let mut iter = tokens.clone().into_iter();
     match (iter.next(), iter.next()) {
         (Some(TokenTree::Literal(_) | TokenTree::Ident(_)), None) => tokens.clone(),
         (Some(TokenTree::Group(g)), None) if g.delimiter() == Delimiter::Brace => tokens.clone(),
+        (Some(TokenTree::Group(g)), Some(_)) if g.delimiter() == Delimiter::Brace => quote!({ (#tokens) }),
         _ => quote!({ #tokens }),
     }
 }

@@ -127,11 +127,13 @@ fn expansion_does_not_grow_with_the_sizes() {
     assert_eq!(lines(&small), lines(&large));
     assert_eq!(small, large);
 
-    // One more layer adds a bounded number of lines, whatever its width.
+    // One more layer adds a bounded number of lines, whatever its width: its field, its trace,
+    // and one call per pass (forward, forward with trace, backward, the training step, and the
+    // two passes over a tile of samples), some of which prettyplease wraps over several lines.
     let deeper =
         expanded_numbers_aside(&TOY.replace("output: Dense<1", "extra: Dense<500, Relu>,\n output: Dense<1"));
     let added = lines(&deeper) - lines(&small);
-    assert!((5..=40).contains(&added), "one more layer added {added} lines");
+    assert!((5..=80).contains(&added), "one more layer added {added} lines");
 }
 
 /// As [`expanded`], with every integer literal of the code replaced by `0`, and every number in

@@ -163,6 +163,68 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
                 ::backprop::__private::Softmax,
             >(target)
     }
+    /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+    /// sum of their losses.
+    fn backward_tile(
+        &self,
+        input: &[[T; 64]],
+        target: &[[T; 10]],
+        grads: &mut Self,
+    ) -> T {
+        let mut hidden_tile = ::backprop::__private::LayerBatch::<T, 32>::zeroed();
+        let mut output_tile = ::backprop::__private::LayerBatch::<T, 10>::zeroed();
+        self.hidden
+            .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
+        self.output
+            .forward_batch::<
+                ::backprop::__private::Softmax,
+            >(hidden_tile.outputs(), &mut output_tile);
+        let loss = output_tile
+            .loss_delta::<
+                ::backprop::__private::SoftmaxCrossEntropy,
+                ::backprop::__private::Softmax,
+            >(target);
+        self.output.backward_batch(&mut hidden_tile, &output_tile, &mut grads.output);
+        hidden_tile.activation_backward::<::backprop::__private::Relu>();
+        self.hidden.backward_batch_params(input, &hidden_tile, &mut grads.hidden);
+        loss
+    }
+    /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+    /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+    /// the error signal reaches it. Returns the sum of their losses before the step.
+    fn train_tile(
+        &mut self,
+        input: &[[T; 64]],
+        target: &[[T; 10]],
+        scale: T,
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        let mut hidden_tile = ::backprop::__private::LayerBatch::<T, 32>::zeroed();
+        let mut output_tile = ::backprop::__private::LayerBatch::<T, 10>::zeroed();
+        self.hidden
+            .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
+        self.output
+            .forward_batch::<
+                ::backprop::__private::Softmax,
+            >(hidden_tile.outputs(), &mut output_tile);
+        let loss = output_tile
+            .loss_delta::<
+                ::backprop::__private::SoftmaxCrossEntropy,
+                ::backprop::__private::Softmax,
+            >(target);
+        self.output
+            .backward_batch_sgd(
+                &mut hidden_tile,
+                &output_tile,
+                scale,
+                lr,
+                &mut grads.output,
+            );
+        hidden_tile.activation_backward::<::backprop::__private::Relu>();
+        self.hidden.batch_sgd(input, &hidden_tile, scale, lr, &mut grads.hidden);
+        loss
+    }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
     pub fn train_step(&mut self, input: &[T; 64], target: &[T; 10], lr: T) -> T {
@@ -239,5 +301,41 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dig
     }
     fn train_step(&mut self, x: &[T; 64], target: &[T; 10], lr: T) -> T {
         Self::train_step(self, x, target, lr)
+    }
+    /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+    fn backward_batch_accumulate<const B: usize>(
+        &self,
+        inputs: &[[T; 64]; B],
+        targets: &[[T; 10]; B],
+        grads: &mut Self,
+    ) -> T {
+        let tiles = inputs
+            .chunks(::backprop::__private::kernel::BATCH_TILE)
+            .zip(targets.chunks(::backprop::__private::kernel::BATCH_TILE));
+        tiles
+            .fold(
+                T::ZERO,
+                |loss, (input, target)| loss + self.backward_tile(input, target, grads),
+            )
+    }
+    /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+    fn train_step_batch<const B: usize>(
+        &mut self,
+        inputs: &[[T; 64]; B],
+        targets: &[[T; 10]; B],
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        if B == 0 || B > ::backprop::__private::kernel::BATCH_TILE {
+            return ::backprop::__private::train_step_batch_unfused(
+                self,
+                inputs,
+                targets,
+                lr,
+                grads,
+            );
+        }
+        let scale = T::ONE / T::from_f64(B as f64);
+        self.train_tile(inputs, targets, scale, lr, grads) * scale
     }
 }

@@ -205,6 +205,93 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
                 ::backprop::__private::Sigmoid,
             >(target)
     }
+    /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+    /// sum of their losses.
+    fn backward_tile(
+        &self,
+        input: &[[T; FEATURES]],
+        target: &[[T; 1]],
+        grads: &mut Self,
+    ) -> T {
+        let mut wide_tile = ::backprop::__private::LayerBatch::<
+            T,
+            { 2 * FEATURES },
+        >::zeroed();
+        let mut narrow_tile = ::backprop::__private::LayerBatch::<T, HIDDEN>::zeroed();
+        let mut output_tile = ::backprop::__private::LayerBatch::<T, 1>::zeroed();
+        self.wide.forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
+        self.narrow
+            .forward_batch::<
+                ::backprop::__private::Tanh,
+            >(wide_tile.outputs(), &mut narrow_tile);
+        self.output
+            .forward_batch::<
+                ::backprop::__private::Sigmoid,
+            >(narrow_tile.outputs(), &mut output_tile);
+        let loss = output_tile
+            .loss_delta::<
+                ::backprop::__private::BinaryCrossEntropy,
+                ::backprop::__private::Sigmoid,
+            >(target);
+        self.output.backward_batch(&mut narrow_tile, &output_tile, &mut grads.output);
+        narrow_tile.activation_backward::<::backprop::__private::Tanh>();
+        self.narrow.backward_batch(&mut wide_tile, &narrow_tile, &mut grads.narrow);
+        wide_tile.activation_backward::<::backprop::__private::Relu>();
+        self.wide.backward_batch_params(input, &wide_tile, &mut grads.wide);
+        loss
+    }
+    /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+    /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+    /// the error signal reaches it. Returns the sum of their losses before the step.
+    fn train_tile(
+        &mut self,
+        input: &[[T; FEATURES]],
+        target: &[[T; 1]],
+        scale: T,
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        let mut wide_tile = ::backprop::__private::LayerBatch::<
+            T,
+            { 2 * FEATURES },
+        >::zeroed();
+        let mut narrow_tile = ::backprop::__private::LayerBatch::<T, HIDDEN>::zeroed();
+        let mut output_tile = ::backprop::__private::LayerBatch::<T, 1>::zeroed();
+        self.wide.forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
+        self.narrow
+            .forward_batch::<
+                ::backprop::__private::Tanh,
+            >(wide_tile.outputs(), &mut narrow_tile);
+        self.output
+            .forward_batch::<
+                ::backprop::__private::Sigmoid,
+            >(narrow_tile.outputs(), &mut output_tile);
+        let loss = output_tile
+            .loss_delta::<
+                ::backprop::__private::BinaryCrossEntropy,
+                ::backprop::__private::Sigmoid,
+            >(target);
+        self.output
+            .backward_batch_sgd(
+                &mut narrow_tile,
+                &output_tile,
+                scale,
+                lr,
+                &mut grads.output,
+            );
+        narrow_tile.activation_backward::<::backprop::__private::Tanh>();
+        self.narrow
+            .backward_batch_sgd(
+                &mut wide_tile,
+                &narrow_tile,
+                scale,
+                lr,
+                &mut grads.narrow,
+            );
+        wide_tile.activation_backward::<::backprop::__private::Relu>();
+        self.wide.batch_sgd(input, &wide_tile, scale, lr, &mut grads.wide);
+        loss
+    }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
     pub fn train_step(&mut self, input: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
@@ -284,5 +371,41 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Siz
     }
     fn train_step(&mut self, x: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
         Self::train_step(self, x, target, lr)
+    }
+    /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+    fn backward_batch_accumulate<const B: usize>(
+        &self,
+        inputs: &[[T; FEATURES]; B],
+        targets: &[[T; 1]; B],
+        grads: &mut Self,
+    ) -> T {
+        let tiles = inputs
+            .chunks(::backprop::__private::kernel::BATCH_TILE)
+            .zip(targets.chunks(::backprop::__private::kernel::BATCH_TILE));
+        tiles
+            .fold(
+                T::ZERO,
+                |loss, (input, target)| loss + self.backward_tile(input, target, grads),
+            )
+    }
+    /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+    fn train_step_batch<const B: usize>(
+        &mut self,
+        inputs: &[[T; FEATURES]; B],
+        targets: &[[T; 1]; B],
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        if B == 0 || B > ::backprop::__private::kernel::BATCH_TILE {
+            return ::backprop::__private::train_step_batch_unfused(
+                self,
+                inputs,
+                targets,
+                lr,
+                grads,
+            );
+        }
+        let scale = T::ONE / T::from_f64(B as f64);
+        self.train_tile(inputs, targets, scale, lr, grads) * scale
     }
 }

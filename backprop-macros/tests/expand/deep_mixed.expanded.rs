@@ -285,6 +285,150 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
                 ::backprop::__private::Identity,
             >(target)
     }
+    /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+    /// sum of their losses.
+    fn backward_tile(&self, input: &[[T; 8]], target: &[[T; 2]], grads: &mut Self) -> T {
+        let mut rectified_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
+        let mut squashed_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
+        let mut leaky_tile = ::backprop::__private::LayerBatch::<T, 12>::zeroed();
+        let mut smooth_tile = ::backprop::__private::LayerBatch::<T, 8>::zeroed();
+        let mut gate_tile = ::backprop::__private::LayerBatch::<T, 4>::zeroed();
+        let mut output_tile = ::backprop::__private::LayerBatch::<T, 2>::zeroed();
+        self.rectified
+            .forward_batch::<::backprop::__private::Relu>(input, &mut rectified_tile);
+        self.squashed
+            .forward_batch::<
+                ::backprop::__private::Tanh,
+            >(rectified_tile.outputs(), &mut squashed_tile);
+        self.leaky
+            .forward_batch::<
+                ::backprop::__private::LeakyRelu,
+            >(squashed_tile.outputs(), &mut leaky_tile);
+        self.smooth
+            .forward_batch::<
+                ::backprop::__private::Softplus,
+            >(leaky_tile.outputs(), &mut smooth_tile);
+        self.gate
+            .forward_batch::<
+                ::backprop::__private::Sigmoid,
+            >(smooth_tile.outputs(), &mut gate_tile);
+        self.output
+            .forward_batch::<
+                ::backprop::__private::Identity,
+            >(gate_tile.outputs(), &mut output_tile);
+        let loss = output_tile
+            .loss_delta::<
+                ::backprop::__private::HalfSquaredError,
+                ::backprop::__private::Identity,
+            >(target);
+        self.output.backward_batch(&mut gate_tile, &output_tile, &mut grads.output);
+        gate_tile.activation_backward::<::backprop::__private::Sigmoid>();
+        self.gate.backward_batch(&mut smooth_tile, &gate_tile, &mut grads.gate);
+        smooth_tile.activation_backward::<::backprop::__private::Softplus>();
+        self.smooth.backward_batch(&mut leaky_tile, &smooth_tile, &mut grads.smooth);
+        leaky_tile.activation_backward::<::backprop::__private::LeakyRelu>();
+        self.leaky.backward_batch(&mut squashed_tile, &leaky_tile, &mut grads.leaky);
+        squashed_tile.activation_backward::<::backprop::__private::Tanh>();
+        self.squashed
+            .backward_batch(&mut rectified_tile, &squashed_tile, &mut grads.squashed);
+        rectified_tile.activation_backward::<::backprop::__private::Relu>();
+        self.rectified
+            .backward_batch_params(input, &rectified_tile, &mut grads.rectified);
+        loss
+    }
+    /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+    /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+    /// the error signal reaches it. Returns the sum of their losses before the step.
+    fn train_tile(
+        &mut self,
+        input: &[[T; 8]],
+        target: &[[T; 2]],
+        scale: T,
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        let mut rectified_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
+        let mut squashed_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
+        let mut leaky_tile = ::backprop::__private::LayerBatch::<T, 12>::zeroed();
+        let mut smooth_tile = ::backprop::__private::LayerBatch::<T, 8>::zeroed();
+        let mut gate_tile = ::backprop::__private::LayerBatch::<T, 4>::zeroed();
+        let mut output_tile = ::backprop::__private::LayerBatch::<T, 2>::zeroed();
+        self.rectified
+            .forward_batch::<::backprop::__private::Relu>(input, &mut rectified_tile);
+        self.squashed
+            .forward_batch::<
+                ::backprop::__private::Tanh,
+            >(rectified_tile.outputs(), &mut squashed_tile);
+        self.leaky
+            .forward_batch::<
+                ::backprop::__private::LeakyRelu,
+            >(squashed_tile.outputs(), &mut leaky_tile);
+        self.smooth
+            .forward_batch::<
+                ::backprop::__private::Softplus,
+            >(leaky_tile.outputs(), &mut smooth_tile);
+        self.gate
+            .forward_batch::<
+                ::backprop::__private::Sigmoid,
+            >(smooth_tile.outputs(), &mut gate_tile);
+        self.output
+            .forward_batch::<
+                ::backprop::__private::Identity,
+            >(gate_tile.outputs(), &mut output_tile);
+        let loss = output_tile
+            .loss_delta::<
+                ::backprop::__private::HalfSquaredError,
+                ::backprop::__private::Identity,
+            >(target);
+        self.output
+            .backward_batch_sgd(
+                &mut gate_tile,
+                &output_tile,
+                scale,
+                lr,
+                &mut grads.output,
+            );
+        gate_tile.activation_backward::<::backprop::__private::Sigmoid>();
+        self.gate
+            .backward_batch_sgd(
+                &mut smooth_tile,
+                &gate_tile,
+                scale,
+                lr,
+                &mut grads.gate,
+            );
+        smooth_tile.activation_backward::<::backprop::__private::Softplus>();
+        self.smooth
+            .backward_batch_sgd(
+                &mut leaky_tile,
+                &smooth_tile,
+                scale,
+                lr,
+                &mut grads.smooth,
+            );
+        leaky_tile.activation_backward::<::backprop::__private::LeakyRelu>();
+        self.leaky
+            .backward_batch_sgd(
+                &mut squashed_tile,
+                &leaky_tile,
+                scale,
+                lr,
+                &mut grads.leaky,
+            );
+        squashed_tile.activation_backward::<::backprop::__private::Tanh>();
+        self.squashed
+            .backward_batch_sgd(
+                &mut rectified_tile,
+                &squashed_tile,
+                scale,
+                lr,
+                &mut grads.squashed,
+            );
+        rectified_tile.activation_backward::<::backprop::__private::Relu>();
+        self.rectified
+            .batch_sgd(input, &rectified_tile, scale, lr, &mut grads.rectified);
+        loss
+    }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
     pub fn train_step(&mut self, input: &[T; 8], target: &[T; 2], lr: T) -> T {
@@ -388,5 +532,41 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dee
     }
     fn train_step(&mut self, x: &[T; 8], target: &[T; 2], lr: T) -> T {
         Self::train_step(self, x, target, lr)
+    }
+    /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+    fn backward_batch_accumulate<const B: usize>(
+        &self,
+        inputs: &[[T; 8]; B],
+        targets: &[[T; 2]; B],
+        grads: &mut Self,
+    ) -> T {
+        let tiles = inputs
+            .chunks(::backprop::__private::kernel::BATCH_TILE)
+            .zip(targets.chunks(::backprop::__private::kernel::BATCH_TILE));
+        tiles
+            .fold(
+                T::ZERO,
+                |loss, (input, target)| loss + self.backward_tile(input, target, grads),
+            )
+    }
+    /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+    fn train_step_batch<const B: usize>(
+        &mut self,
+        inputs: &[[T; 8]; B],
+        targets: &[[T; 2]; B],
+        lr: T,
+        grads: &mut Self,
+    ) -> T {
+        if B == 0 || B > ::backprop::__private::kernel::BATCH_TILE {
+            return ::backprop::__private::train_step_batch_unfused(
+                self,
+                inputs,
+                targets,
+                lr,
+                grads,
+            );
+        }
+        let scale = T::ONE / T::from_f64(B as f64);
+        self.train_tile(inputs, targets, scale, lr, grads) * scale
     }
 }

@@ -1,0 +1,737 @@
+//! The matrix kernels behind [`Dense`](crate::Dense): one sample (matrix-vector) and a tile of
+//! samples (matrix-matrix), forward, backward and the fused SGD update.
+//!
+//! # Design
+//!
+//! The sizes of every matrix are const generics, so LLVM sees exact trip counts and the kernels
+//! are written as plain Rust that it vectorises; there is no `unsafe` and no intrinsic here.
+//! What makes them fast is the shape of the loops, in the manner of `matrixmultiply` and `gemm`:
+//!
+//! - **Register blocking.** Every inner loop keeps a small tile of results in registers: 8 rows of
+//!   `W x` (8 lanes each) forward; a block of 16 columns of `Wᵀ delta` backward; 4 samples by 3
+//!   neurons forward on a batch; 6 by 16 for the batched outer products. That is 8 to 12
+//!   independent accumulator vectors, enough to cover the latency of the adds with two vector
+//!   pipes busy, while each value loaded from memory is used several times.
+//! - **Fusion.** The SGD update of a layer happens in the same pass over `W` that computes
+//!   `Wᵀ delta` (which reads the weights as they were), so a training step reads and writes `W`
+//!   once in the backward pass, instead of once for the gradient and once more for the update.
+//! - **Exact arithmetic, fixed order.** No fast-math and no fused multiply-add: each product is
+//!   rounded, then added, in an order fixed by the sizes alone. So results do not depend on the
+//!   CPU or on the instruction set chosen at run time: the portable build, the AVX2 build and a
+//!   Cortex-M agree bit for bit (up to `exp` and friends from the platform's maths library with
+//!   the `std` feature). The cost is nil on AMD Zen, whose separate multiply and add pipes reach
+//!   the FMA peak with `mul` + `add`; on Intel cores it would be up to 2× on the largest batched
+//!   products. Every dot product, whatever the kernel, is computed the same way (8 lanes, lane
+//!   `k` summing the indices `k mod 8` in order, then a fixed pairwise reduction), so a sample's
+//!   output is the same alone or in a batch.
+//! - **Runtime dispatch.** With the `std` feature on `x86_64`, each kernel is also compiled with
+//!   AVX2 enabled (`#[target_feature]`), and the first call of a kernel big enough to gain
+//!   checks the CPU once (`is_x86_feature_detected!`, cached). A build with `-C target-cpu=...`
+//!   that already has AVX2, and every `no_std` build, uses the kernels as compiled.
+//!
+//! Accumulators start at `-0.0`, the exact identity of floating-point addition, so lanes that a
+//! small layer never uses are folded away by the compiler.
+
+// Loops over constant ranges with an index, rather than iterators with `enumerate`, are
+// deliberate here: each index is provably in bounds even with overflow checks on (an
+// `enumerate` counter is overflow-checked), which the no-panic test requires.
+#![allow(clippy::needless_range_loop)]
+
+use crate::Scalar;
+
+/// Lanes of every dot product: eight `f32` fill one 256-bit vector.
+pub const LANES: usize = 8;
+
+/// Samples processed together by the batched kernels (see [`LayerBatch`]).
+pub const BATCH_TILE: usize = 32;
+
+/// Rows of `W x` computed together for one sample.
+const GEMV_ROWS: usize = 8;
+/// Columns of `Wᵀ delta` (and of the outer products) kept in registers.
+const COLS: usize = 16;
+/// Samples × neurons of the batched forward tile.
+const TILE_SAMPLES: usize = 4;
+const TILE_ROWS: usize = 3;
+/// Rows (samples for `Wᵀ delta`, neurons for `delta xᵀ`) of the batched outer-product tile.
+const OUTER_ROWS: usize = 6;
+
+/// Kernels at least this big (multiply-adds) are worth the run-time CPU check.
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+const DISPATCH_MIN: usize = 256;
+
+/// `true` when the kernels compiled for AVX2 may run (checked once, then cached by `std`).
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+#[inline(always)]
+fn has_avx2() -> bool {
+    std::is_x86_feature_detected!("avx2")
+}
+
+/// Calls `$imp::<generics>(args)`, through a copy compiled with AVX2 when the CPU has it and the
+/// kernel has at least `$work` multiply-adds (see the module documentation).
+macro_rules! dispatch {
+    ($work:expr, $imp:ident::<$($g:ident),*>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?) => {{
+        #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+        {
+            #[target_feature(enable = "avx2")]
+            fn with_avx2<T: Scalar, $(const $g: usize),*>($($arg: $ty),*) $(-> $ret)? {
+                $imp::<T, $($g),*>($($arg),*)
+            }
+            if $work >= DISPATCH_MIN && has_avx2() {
+                // SAFETY: the CPU supports AVX2, checked just above.
+                return unsafe { with_avx2::<T, $($g),*>($($arg),*) };
+            }
+        }
+        $imp::<T, $($g),*>($($arg),*)
+    }};
+}
+
+/// Sum of the 8 lanes in a fixed order.
+#[inline(always)]
+fn reduce<T: Scalar>(acc: [T; LANES]) -> T {
+    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
+    ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
+}
+
+/// The dot products of `S` vectors with `R` rows, `out[s][r] = xs[s] · rows[r]`, each in 8 lanes.
+#[inline(always)]
+fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
+    xs: [&[T; I]; S],
+    rows: [&[T; I]; R],
+) -> [[T; R]; S] {
+    let mut acc = [[[-T::ZERO; LANES]; R]; S];
+    // Chunks are taken from each array where they are used (not kept in an array of slices), so
+    // that their lengths stay constants and no index needs a check.
+    for c in 0..I / LANES {
+        for s in 0..S {
+            let x = &xs[s].as_chunks::<LANES>().0[c];
+            for r in 0..R {
+                let w = &rows[r].as_chunks::<LANES>().0[c];
+                for k in 0..LANES {
+                    acc[s][r][k] += w[k] * x[k];
+                }
+            }
+        }
+    }
+    for k in 0..I % LANES {
+        for s in 0..S {
+            let x = xs[s].as_chunks::<LANES>().1[k];
+            for r in 0..R {
+                acc[s][r][k] += rows[r].as_chunks::<LANES>().1[k] * x;
+            }
+        }
+    }
+    acc.map(|per_sample| per_sample.map(reduce))
+}
+
+/// `Σ a_i b_i`, as every kernel computes it (8 lanes, then a pairwise reduction).
+#[inline]
+pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
+    dot_tile::<T, N, 1, 1>([a], [b])[0][0]
+}
+
+/// `z = W x + b`: 8 rows at a time.
+#[inline]
+pub fn gemv<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    x: &[T; I],
+    z: &mut [T; O],
+) {
+    dispatch!(I * O, gemv_impl::<I, O>(w: &[[T; I]; O], b: &[T; O], x: &[T; I], z: &mut [T; O]))
+}
+
+#[inline(always)]
+fn gemv_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    x: &[T; I],
+    z: &mut [T; O],
+) {
+    let (w_blocks, w_rest) = w.as_chunks::<GEMV_ROWS>();
+    let (b_blocks, b_rest) = b.as_chunks::<GEMV_ROWS>();
+    let (z_blocks, z_rest) = z.as_chunks_mut::<GEMV_ROWS>();
+    for ((w, b), z) in w_blocks.iter().zip(b_blocks).zip(z_blocks) {
+        let [d] = dot_tile::<T, I, 1, GEMV_ROWS>([x], w.each_ref());
+        for ((z, &b), d) in z.iter_mut().zip(b).zip(d) {
+            *z = b + d;
+        }
+    }
+    for ((w, &b), z) in w_rest.iter().zip(b_rest).zip(z_rest) {
+        *z = b + dot_tile::<T, I, 1, 1>([x], [w])[0][0];
+    }
+}
+
+/// `dx = Wᵀ delta` and `grad = delta xᵀ` (`+=` when `accumulate`), in one pass over `W`, a block
+/// of columns of `dx` in registers while the rows stream by.
+#[inline]
+pub fn backward<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    dx: &mut [T; I],
+    accumulate: bool,
+) {
+    dispatch!(I * O, backward_impl::<I, O>(
+        w: &[[T; I]; O], grad: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], dx: &mut [T; I], accumulate: bool
+    ))
+}
+
+#[inline(always)]
+fn backward_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    dx: &mut [T; I],
+    accumulate: bool,
+) {
+    // Loops over constant ranges, and chunks taken from each array where they are used: every
+    // index is provably in bounds, with or without overflow checks (see the no-panic test).
+    for c in 0..I / COLS {
+        let x = &x.as_chunks::<COLS>().0[c];
+        let mut acc = [-T::ZERO; COLS];
+        for ((w, g), &d) in w.iter().zip(grad.iter_mut()).zip(delta) {
+            let w = &w.as_chunks::<COLS>().0[c];
+            for k in 0..COLS {
+                acc[k] += d * w[k];
+            }
+            outer_row(accumulate, d, x, &mut g.as_chunks_mut::<COLS>().0[c]);
+        }
+        dx.as_chunks_mut::<COLS>().0[c] = acc;
+    }
+    for k in 0..I % COLS {
+        let x = x.as_chunks::<COLS>().1[k];
+        let mut acc = -T::ZERO;
+        for ((w, g), &d) in w.iter().zip(grad.iter_mut()).zip(delta) {
+            acc += d * w.as_chunks::<COLS>().1[k];
+            let g = &mut g.as_chunks_mut::<COLS>().1[k];
+            *g = if accumulate { *g + d * x } else { d * x };
+        }
+        dx.as_chunks_mut::<COLS>().1[k] = acc;
+    }
+}
+
+/// `dx = Wᵀ delta` with the weights as they are, then `W += step · delta xᵀ` (`step = -lr`), in
+/// one pass over `W`.
+#[inline]
+pub fn backward_sgd<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+    dx: &mut [T; I],
+) {
+    dispatch!(I * O, backward_sgd_impl::<I, O>(
+        w: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], step: T, dx: &mut [T; I]
+    ))
+}
+
+#[inline(always)]
+fn backward_sgd_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+    dx: &mut [T; I],
+) {
+    for c in 0..I / COLS {
+        let x = &x.as_chunks::<COLS>().0[c];
+        let mut acc = [-T::ZERO; COLS];
+        for (w, &d) in w.iter_mut().zip(delta) {
+            let w = &mut w.as_chunks_mut::<COLS>().0[c];
+            let scaled = step * d;
+            for k in 0..COLS {
+                acc[k] += d * w[k];
+                w[k] += scaled * x[k];
+            }
+        }
+        dx.as_chunks_mut::<COLS>().0[c] = acc;
+    }
+    for k in 0..I % COLS {
+        let x = x.as_chunks::<COLS>().1[k];
+        let mut acc = -T::ZERO;
+        for (w, &d) in w.iter_mut().zip(delta) {
+            let w = &mut w.as_chunks_mut::<COLS>().1[k];
+            acc += d * *w;
+            *w += (step * d) * x;
+        }
+        dx.as_chunks_mut::<COLS>().1[k] = acc;
+    }
+}
+
+/// `grad = delta xᵀ` (`+=` when `accumulate`), row by row: the first layer, which needs no `dx`.
+#[inline]
+pub fn outer<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    accumulate: bool,
+) {
+    dispatch!(I * O, outer_impl::<I, O>(grad: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], accumulate: bool))
+}
+
+#[inline(always)]
+fn outer_impl<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    accumulate: bool,
+) {
+    for (g, &d) in grad.iter_mut().zip(delta) {
+        outer_row(accumulate, d, x, g);
+    }
+}
+
+/// `W += step · delta xᵀ` (`step = -lr`), row by row: the first layer's SGD update.
+#[inline]
+pub fn sgd<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+) {
+    dispatch!(I * O, sgd_impl::<I, O>(w: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], step: T))
+}
+
+#[inline(always)]
+fn sgd_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+) {
+    for (w, &d) in w.iter_mut().zip(delta) {
+        let scaled = step * d;
+        for (w, &x) in w.iter_mut().zip(x) {
+            *w += scaled * x;
+        }
+    }
+}
+
+/// `g = d · x`, or `g += d · x`.
+#[inline(always)]
+fn outer_row<T: Scalar, const N: usize>(accumulate: bool, d: T, x: &[T; N], g: &mut [T; N]) {
+    if accumulate {
+        for (g, &x) in g.iter_mut().zip(x) {
+            *g += d * x;
+        }
+    } else {
+        for (g, &x) in g.iter_mut().zip(x) {
+            *g = d * x;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tile of samples: matrix-matrix products. Samples are slices (at most `BATCH_TILE` of them),
+// the layer's sizes are const generics.
+
+/// `zs[s] = W xs[s] + b` for every sample: tiles of 4 samples × 3 neurons, so each weight loaded
+/// serves 4 samples and each input chunk 3 neurons. Each `zs[s]` equals [`gemv`] of `xs[s]`.
+#[inline]
+pub fn gemm<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    xs: &[[T; I]],
+    zs: &mut [[T; O]],
+) {
+    dispatch!(I * O * 4, gemm_impl::<I, O>(w: &[[T; I]; O], b: &[T; O], xs: &[[T; I]], zs: &mut [[T; O]]))
+}
+
+#[inline(always)]
+fn gemm_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    xs: &[[T; I]],
+    zs: &mut [[T; O]],
+) {
+    let (x_tiles, x_rest) = xs.as_chunks::<TILE_SAMPLES>();
+    let (z_tiles, z_rest) = zs.as_chunks_mut::<TILE_SAMPLES>();
+    for (x, z) in x_tiles.iter().zip(z_tiles.iter_mut()) {
+        let x = x.each_ref();
+        for j in 0..O / TILE_ROWS {
+            let w = &w.as_chunks::<TILE_ROWS>().0[j];
+            let b = &b.as_chunks::<TILE_ROWS>().0[j];
+            let d = dot_tile::<T, I, TILE_SAMPLES, TILE_ROWS>(x, w.each_ref());
+            for (z, d) in z.iter_mut().zip(d) {
+                let z = &mut z.as_chunks_mut::<TILE_ROWS>().0[j];
+                for ((z, &b), d) in z.iter_mut().zip(b).zip(d) {
+                    *z = b + d;
+                }
+            }
+        }
+        for r in 0..O % TILE_ROWS {
+            let w = &w.as_chunks::<TILE_ROWS>().1[r];
+            let b = b.as_chunks::<TILE_ROWS>().1[r];
+            let d = dot_tile::<T, I, TILE_SAMPLES, 1>(x, [w]);
+            for (z, [d]) in z.iter_mut().zip(d) {
+                z.as_chunks_mut::<TILE_ROWS>().1[r] = b + d;
+            }
+        }
+    }
+    for (x, z) in x_rest.iter().zip(z_rest) {
+        gemv_impl(w, b, x, z);
+    }
+}
+
+/// `dxs[s] = Wᵀ deltas[s]` for every sample: tiles of 6 samples × 16 columns, summed over the
+/// neurons in order (as [`backward`] does for one sample).
+#[inline]
+pub fn gemm_t<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    deltas: &[[T; O]],
+    dxs: &mut [[T; I]],
+) {
+    dispatch!(I * O * 4, gemm_t_impl::<I, O>(w: &[[T; I]; O], deltas: &[[T; O]], dxs: &mut [[T; I]]))
+}
+
+#[inline(always)]
+fn gemm_t_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    deltas: &[[T; O]],
+    dxs: &mut [[T; I]],
+) {
+    let (d_tiles, d_rest) = deltas.as_chunks::<OUTER_ROWS>();
+    let (dx_tiles, dx_rest) = dxs.as_chunks_mut::<OUTER_ROWS>();
+    for (d, dx) in d_tiles.iter().zip(dx_tiles.iter_mut()) {
+        gemm_t_tile::<T, I, O, OUTER_ROWS>(w, d, dx);
+    }
+    for (d, dx) in d_rest.iter().zip(dx_rest) {
+        gemm_t_tile::<T, I, O, 1>(w, core::array::from_ref(d), core::array::from_mut(dx));
+    }
+}
+
+#[inline(always)]
+fn gemm_t_tile<T: Scalar, const I: usize, const O: usize, const S: usize>(
+    w: &[[T; I]; O],
+    deltas: &[[T; O]; S],
+    dxs: &mut [[T; I]; S],
+) {
+    for c in 0..I / COLS {
+        let mut acc = [[-T::ZERO; COLS]; S];
+        for o in 0..O {
+            let w = &w[o].as_chunks::<COLS>().0[c];
+            for s in 0..S {
+                let d = deltas[s][o];
+                for k in 0..COLS {
+                    acc[s][k] += d * w[k];
+                }
+            }
+        }
+        for (dx, acc) in dxs.iter_mut().zip(acc) {
+            dx.as_chunks_mut::<COLS>().0[c] = acc;
+        }
+    }
+    for k in 0..I % COLS {
+        let mut acc = [-T::ZERO; S];
+        for o in 0..O {
+            let w = w[o].as_chunks::<COLS>().1[k];
+            for s in 0..S {
+                acc[s] += deltas[s][o] * w;
+            }
+        }
+        for (dx, acc) in dxs.iter_mut().zip(acc) {
+            dx.as_chunks_mut::<COLS>().1[k] = acc;
+        }
+    }
+}
+
+/// The SGD part of [`gemm_outer_impl`]: the layer's weights and biases, `1 / samples`, and the
+/// learning rate.
+type Sgd<'a, T, const I: usize, const O: usize> = (&'a mut [[T; I]; O], &'a mut [T; O], T, T);
+
+/// `grad += Σ_s deltas[s] xs[s]ᵀ`, `grad_b += Σ_s deltas[s]`: the batched outer products, in tiles
+/// of 6 neurons × 16 columns summed over the samples in registers.
+#[inline]
+pub fn gemm_outer<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+) {
+    gemm_outer_sgd_opt(grad, grad_b, xs, deltas, None);
+}
+
+/// The mean gradient and the SGD step on it, fused: `grad = scale · Σ_s deltas[s] xs[s]ᵀ`,
+/// `W -= lr · grad` (and the same for the biases), in one pass over `W`.
+#[inline]
+#[allow(clippy::too_many_arguments)] // a kernel's operands
+pub fn gemm_outer_sgd<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    b: &mut [T; O],
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    scale: T,
+    lr: T,
+) {
+    gemm_outer_sgd_opt(grad, grad_b, xs, deltas, Some((w, b, scale, lr)));
+}
+
+#[inline]
+fn gemm_outer_sgd_opt<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    sgd: Option<Sgd<'_, T, I, O>>,
+) {
+    dispatch!(I * O * 4, gemm_outer_impl::<I, O>(
+        grad: &mut [[T; I]; O], grad_b: &mut [T; O], xs: &[[T; I]], deltas: &[[T; O]], sgd: Option<Sgd<'_, T, I, O>>
+    ))
+}
+
+#[inline(always)]
+fn gemm_outer_impl<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    sgd: Option<Sgd<'_, T, I, O>>,
+) {
+    let n = xs.len().min(deltas.len());
+    let (xs, deltas) = (&xs[..n], &deltas[..n]);
+    // A tile's error signals are picked from each sample's `delta` by a constant index: the
+    // `j`-th chunk of 6 neurons, or the `r`-th neuron past the last whole chunk.
+    match sgd {
+        None => {
+            for j in 0..O / OUTER_ROWS {
+                let g = &mut grad.as_chunks_mut::<OUTER_ROWS>().0[j];
+                outer_tile(g, None, xs, deltas, |d: &[T; O]| d.as_chunks::<OUTER_ROWS>().0[j]);
+            }
+            for r in 0..O % OUTER_ROWS {
+                let g = core::array::from_mut(&mut grad.as_chunks_mut::<OUTER_ROWS>().1[r]);
+                outer_tile(g, None, xs, deltas, |d: &[T; O]| [d.as_chunks::<OUTER_ROWS>().1[r]]);
+            }
+            for o in 0..O {
+                grad_b[o] += column_sum(deltas, o);
+            }
+        }
+        Some((w, b, scale, lr)) => {
+            for j in 0..O / OUTER_ROWS {
+                let g = &mut grad.as_chunks_mut::<OUTER_ROWS>().0[j];
+                let w = &mut w.as_chunks_mut::<OUTER_ROWS>().0[j];
+                outer_tile(g, Some((w, scale, lr)), xs, deltas, |d: &[T; O]| {
+                    d.as_chunks::<OUTER_ROWS>().0[j]
+                });
+            }
+            for r in 0..O % OUTER_ROWS {
+                let g = core::array::from_mut(&mut grad.as_chunks_mut::<OUTER_ROWS>().1[r]);
+                let w = core::array::from_mut(&mut w.as_chunks_mut::<OUTER_ROWS>().1[r]);
+                outer_tile(g, Some((w, scale, lr)), xs, deltas, |d: &[T; O]| {
+                    [d.as_chunks::<OUTER_ROWS>().1[r]]
+                });
+            }
+            for o in 0..O {
+                grad_b[o] = column_sum(deltas, o) * scale;
+                b[o] -= lr * grad_b[o];
+            }
+        }
+    }
+}
+
+/// `Σ_s deltas[s][o]`.
+#[inline(always)]
+fn column_sum<T: Scalar, const O: usize>(deltas: &[[T; O]], o: usize) -> T {
+    let mut sum = -T::ZERO;
+    for d in deltas {
+        if let Some(&d) = d.get(o) {
+            sum += d;
+        }
+    }
+    sum
+}
+
+/// `R` rows of the outer products, whose error signals `column` picks from each sample's
+/// `delta`: `grad += Σ`, or with `sgd = (w, scale, lr)`, `grad = scale · Σ` and `w -= lr · grad`.
+#[inline(always)]
+fn outer_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
+    grad: &mut [[T; I]; R],
+    mut sgd: Option<(&mut [[T; I]; R], T, T)>,
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    column: impl Fn(&[T; O]) -> [T; R],
+) {
+    let (scale, lr) = sgd.as_ref().map_or((T::ONE, T::ZERO), |s| (s.1, s.2));
+    for c in 0..I / COLS {
+        let mut acc = [[-T::ZERO; COLS]; R];
+        for (x, d) in xs.iter().zip(deltas) {
+            let x = &x.as_chunks::<COLS>().0[c];
+            let d = column(d);
+            for r in 0..R {
+                for k in 0..COLS {
+                    acc[r][k] += d[r] * x[k];
+                }
+            }
+        }
+        for r in 0..R {
+            let g = &mut grad[r].as_chunks_mut::<COLS>().0[c];
+            match &mut sgd {
+                None => {
+                    for (g, a) in g.iter_mut().zip(acc[r]) {
+                        *g += a;
+                    }
+                }
+                Some((w, _, _)) => {
+                    let w = &mut w[r].as_chunks_mut::<COLS>().0[c];
+                    for ((g, w), a) in g.iter_mut().zip(w).zip(acc[r]) {
+                        *g = a * scale;
+                        *w -= lr * *g;
+                    }
+                }
+            }
+        }
+    }
+    for k in 0..I % COLS {
+        let mut acc = [-T::ZERO; R];
+        for (x, d) in xs.iter().zip(deltas) {
+            let x = x.as_chunks::<COLS>().1[k];
+            let d = column(d);
+            for r in 0..R {
+                acc[r] += d[r] * x;
+            }
+        }
+        for r in 0..R {
+            let g = &mut grad[r].as_chunks_mut::<COLS>().1[k];
+            match &mut sgd {
+                None => *g += acc[r],
+                Some((w, _, _)) => {
+                    *g = acc[r] * scale;
+                    w[r].as_chunks_mut::<COLS>().1[k] -= lr * *g;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in `[-1, 1)`, different for every `seed`.
+    fn fill<const N: usize>(seed: u64) -> [f64; N] {
+        let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        core::array::from_fn(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 52) as f64 - 1.0
+        })
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+    }
+
+    /// Every kernel against the textbook formula, and the kernels that must agree bit for bit
+    /// (one sample alone or in a tile, with or without the fused update) against each other.
+    fn check<const I: usize, const O: usize>() {
+        let w: [[f64; I]; O] = core::array::from_fn(|o| fill(o as u64 + 1));
+        let b: [f64; O] = fill(99);
+        let xs: [[f64; I]; 45] = core::array::from_fn(|s| fill(1000 + s as u64));
+        let deltas: [[f64; O]; 45] = core::array::from_fn(|s| fill(2000 + s as u64));
+        let x = &xs[0];
+        let delta = &deltas[0];
+
+        // Forward, one sample.
+        let mut z = [0.0; O];
+        gemv(&w, &b, x, &mut z);
+        for o in 0..O {
+            let naive: f64 = b[o] + (0..I).map(|i| w[o][i] * x[i]).sum::<f64>();
+            assert!(close(z[o], naive), "gemv {I}x{O}: {} vs {naive}", z[o]);
+            assert_eq!(z[o], b[o] + dot(&w[o], x));
+        }
+
+        // Backward, one sample: dx = Wᵀ delta, grad = delta xᵀ; fused SGD agrees bit for bit.
+        let mut grad = [[7.0; I]; O];
+        let mut dx = [0.0; I];
+        backward(&w, &mut grad, x, delta, &mut dx, false);
+        for i in 0..I {
+            let naive: f64 = (0..O).map(|o| delta[o] * w[o][i]).sum();
+            assert!(close(dx[i], naive), "backward dx {I}x{O}");
+        }
+        for o in 0..O {
+            for i in 0..I {
+                assert_eq!(grad[o][i], delta[o] * x[i]);
+            }
+        }
+        backward(&w, &mut grad, x, delta, &mut dx, true);
+        assert_eq!(grad[O - 1][I - 1], 2.0 * delta[O - 1] * x[I - 1]);
+        let mut outer_grad = [[7.0; I]; O];
+        outer(&mut outer_grad, x, delta, false);
+        outer(&mut outer_grad, x, delta, true);
+        assert_eq!(outer_grad, grad);
+
+        let step = -0.125;
+        let (mut fused, mut first) = (w, w);
+        let mut dx_fused = [0.0; I];
+        backward_sgd(&mut fused, x, delta, step, &mut dx_fused);
+        sgd(&mut first, x, delta, step);
+        assert_eq!(dx_fused, dx);
+        for o in 0..O {
+            for i in 0..I {
+                assert_eq!(fused[o][i], w[o][i] + (step * delta[o]) * x[i]);
+            }
+        }
+        assert_eq!(fused, first);
+
+        // A tile of samples: every sample exactly as alone, for every count up to a tile.
+        for n in [1, 3, 4, 5, 6, 7, 13, BATCH_TILE] {
+            let mut zs = [[0.0; O]; BATCH_TILE];
+            gemm(&w, &b, &xs[..n], &mut zs[..n]);
+            let mut dxs = [[0.0; I]; BATCH_TILE];
+            gemm_t(&w, &deltas[..n], &mut dxs[..n]);
+            for s in 0..n {
+                let mut z = [0.0; O];
+                gemv(&w, &b, &xs[s], &mut z);
+                assert_eq!(zs[s], z, "gemm {I}x{O}, {n} samples, sample {s}");
+                let mut dx = [0.0; I];
+                backward(&w, &mut [[0.0; I]; O], &xs[s], &deltas[s], &mut dx, false);
+                assert_eq!(dxs[s], dx, "gemm_t {I}x{O}, {n} samples, sample {s}");
+            }
+
+            // Outer products: the sum over the samples, accumulated or as a fused mean step.
+            let mut grad = [[1.0; I]; O];
+            let mut grad_b = [1.0; O];
+            gemm_outer(&mut grad, &mut grad_b, &xs[..n], &deltas[..n]);
+            let (mut wn, mut bn) = (w, b);
+            let (mut mean, mut mean_b) = ([[5.0; I]; O], [5.0; O]);
+            let (scale, lr) = (1.0 / n as f64, 0.25);
+            gemm_outer_sgd(&mut wn, &mut bn, &mut mean, &mut mean_b, &xs[..n], &deltas[..n], scale, lr);
+            for o in 0..O {
+                for i in 0..I {
+                    let naive: f64 = (0..n).map(|s| deltas[s][o] * xs[s][i]).sum();
+                    assert!(close(grad[o][i], 1.0 + naive), "gemm_outer {I}x{O}, {n} samples");
+                    assert!(close(mean[o][i], naive * scale));
+                    assert_eq!(wn[o][i], w[o][i] - lr * mean[o][i]);
+                }
+                let naive_b: f64 = (0..n).map(|s| deltas[s][o]).sum();
+                assert!(close(grad_b[o], 1.0 + naive_b) && close(mean_b[o], naive_b * scale));
+                assert_eq!(bn[o], b[o] - lr * mean_b[o]);
+            }
+        }
+    }
+
+    #[test]
+    fn kernels_match_the_formulas_for_every_remainder() {
+        // Sizes that exercise every tail: of the 8 lanes, the 16 columns, the 8-, 3- and 6-row
+        // blocks, and sizes below each.
+        check::<1, 1>();
+        check::<2, 3>();
+        check::<3, 2>();
+        check::<8, 8>();
+        check::<17, 7>();
+        check::<33, 13>();
+        check::<40, 6>();
+        check::<64, 19>();
+    }
+
+    #[test]
+    fn unused_lanes_cost_nothing_and_change_nothing() {
+        // `-0.0` is the identity of addition: a product of `-0.0` stays `-0.0`.
+        assert_eq!(dot(&[-0.0f64], &[1.0]).to_bits(), (-0.0f64).to_bits());
+        assert_eq!(dot(&[2.0f32, 3.0], &[4.0, 5.0]), 23.0);
+    }
+}
