@@ -55,9 +55,9 @@ const TILE_ROWS: usize = 3;
 /// Rows (samples for `Wᵀ delta`, neurons for `delta xᵀ`) of the batched outer-product tile.
 const OUTER_ROWS: usize = 6;
 
-/// Kernels at least this big (multiply-adds) are worth the run-time CPU check.
-#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-const DISPATCH_MIN: usize = 256;
+/// Kernels at least this big (multiply-adds) are compiled as functions of their own (and, with
+/// run-time dispatch, worth the check of the CPU); smaller ones are inlined into their caller.
+const OUTLINE_MIN: usize = 256;
 
 /// `true` when the kernels compiled for AVX2 may run (checked once, then cached by `std`).
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
@@ -66,23 +66,50 @@ fn has_avx2() -> bool {
     std::is_x86_feature_detected!("avx2")
 }
 
-/// Calls `$imp::<generics>(args)`, through a copy compiled with AVX2 when the CPU has it and the
-/// kernel has at least `$work` multiply-adds (see the module documentation).
+/// Calls `$imp::<generics>(args)`. A kernel of at least [`OUTLINE_MIN`] multiply-adds (`$work`)
+/// runs as a function of its own, never inlined: its register tile then compiles the same
+/// whatever the caller (inlined into a large generated function, LLVM was seen to keep the tile
+/// in memory, 10× slower); with the `std` feature on `x86_64` without AVX2 enabled at compile
+/// time, that function is the copy compiled for AVX2 when the CPU has it.
 macro_rules! dispatch {
-    ($work:expr, $imp:ident::<$($g:ident),*>($($arg:ident: $ty:ty),* $(,)?) $(-> $ret:ty)?) => {{
+    ($work:expr, $imp:ident::<$($g:ident),*>($($arg:ident: $ty:ty),* $(,)?)) => {{
+        #[inline(never)]
+        fn outlined<T: Scalar, $(const $g: usize),*>($($arg: $ty),*) {
+            $imp::<T, $($g),*>($($arg),*)
+        }
         #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
         {
             #[target_feature(enable = "avx2")]
-            fn with_avx2<T: Scalar, $(const $g: usize),*>($($arg: $ty),*) $(-> $ret)? {
+            fn with_avx2<T: Scalar, $(const $g: usize),*>($($arg: $ty),*) {
                 $imp::<T, $($g),*>($($arg),*)
             }
-            if $work >= DISPATCH_MIN && has_avx2() {
+            if $work >= OUTLINE_MIN && has_avx2() {
                 // SAFETY: the CPU supports AVX2, checked just above.
                 return unsafe { with_avx2::<T, $($g),*>($($arg),*) };
             }
         }
+        if $work >= OUTLINE_MIN {
+            return outlined::<T, $($g),*>($($arg),*);
+        }
         $imp::<T, $($g),*>($($arg),*)
     }};
+}
+
+/// `for $v in 0..$n { $body }`, unrolled: one copy of the body per index of the list (at least
+/// `$n` of them), each with `$v` a constant and guarded by `$v < $n`, which the compiler folds.
+/// LLVM does not unroll loops whose bodies are as large as a register tile, and a tile left in a
+/// loop is a tile in memory; with constant indices the tile lives in registers.
+macro_rules! unroll {
+    ($v:ident < $n:expr, [$($i:literal)*], $body:block) => {
+        const { assert!($n <= [$($i),*].len()) };
+        $(
+            if $i < $n {
+                #[allow(non_upper_case_globals, clippy::identity_op)]
+                let $v: usize = $i;
+                $body
+            }
+        )*
+    };
 }
 
 /// Sum of the 8 lanes in a fixed order.
@@ -92,33 +119,34 @@ fn reduce<T: Scalar>(acc: [T; LANES]) -> T {
     ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
 }
 
-/// The dot products of `S` vectors with `R` rows, `out[s][r] = xs[s] · rows[r]`, each in 8 lanes.
+/// The dot products of `S` vectors with `R` rows, `out[s][r] = xs[s] · rows[r]`, each in 8 lanes
+/// (`S ≤ 4`, `R ≤ 8`): a tile of `S · R` accumulator vectors.
 #[inline(always)]
 fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
-    xs: [&[T; I]; S],
-    rows: [&[T; I]; R],
+    xs: &[[T; I]; S],
+    rows: &[[T; I]; R],
 ) -> [[T; R]; S] {
     let mut acc = [[[-T::ZERO; LANES]; R]; S];
     // Chunks are taken from each array where they are used (not kept in an array of slices), so
     // that their lengths stay constants and no index needs a check.
     for c in 0..I / LANES {
-        for s in 0..S {
+        unroll!(s < S, [0 1 2 3], {
             let x = &xs[s].as_chunks::<LANES>().0[c];
-            for r in 0..R {
+            unroll!(r < R, [0 1 2 3 4 5 6 7], {
                 let w = &rows[r].as_chunks::<LANES>().0[c];
                 for k in 0..LANES {
                     acc[s][r][k] += w[k] * x[k];
                 }
-            }
-        }
+            });
+        });
     }
     for k in 0..I % LANES {
-        for s in 0..S {
+        unroll!(s < S, [0 1 2 3], {
             let x = xs[s].as_chunks::<LANES>().1[k];
-            for r in 0..R {
+            unroll!(r < R, [0 1 2 3 4 5 6 7], {
                 acc[s][r][k] += rows[r].as_chunks::<LANES>().1[k] * x;
-            }
-        }
+            });
+        });
     }
     acc.map(|per_sample| per_sample.map(reduce))
 }
@@ -126,7 +154,7 @@ fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
 /// `Σ a_i b_i`, as every kernel computes it (8 lanes, then a pairwise reduction).
 #[inline]
 pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
-    dot_tile::<T, N, 1, 1>([a], [b])[0][0]
+    dot_tile::<T, N, 1, 1>(core::array::from_ref(a), core::array::from_ref(b))[0][0]
 }
 
 /// `z = W x + b`: 8 rows at a time.
@@ -151,13 +179,13 @@ fn gemv_impl<T: Scalar, const I: usize, const O: usize>(
     let (b_blocks, b_rest) = b.as_chunks::<GEMV_ROWS>();
     let (z_blocks, z_rest) = z.as_chunks_mut::<GEMV_ROWS>();
     for ((w, b), z) in w_blocks.iter().zip(b_blocks).zip(z_blocks) {
-        let [d] = dot_tile::<T, I, 1, GEMV_ROWS>([x], w.each_ref());
+        let [d] = dot_tile::<T, I, 1, GEMV_ROWS>(core::array::from_ref(x), w);
         for ((z, &b), d) in z.iter_mut().zip(b).zip(d) {
             *z = b + d;
         }
     }
     for ((w, &b), z) in w_rest.iter().zip(b_rest).zip(z_rest) {
-        *z = b + dot_tile::<T, I, 1, 1>([x], [w])[0][0];
+        *z = b + dot_tile::<T, I, 1, 1>(core::array::from_ref(x), core::array::from_ref(w))[0][0];
     }
 }
 
@@ -349,11 +377,10 @@ fn gemm_impl<T: Scalar, const I: usize, const O: usize>(
     let (x_tiles, x_rest) = xs.as_chunks::<TILE_SAMPLES>();
     let (z_tiles, z_rest) = zs.as_chunks_mut::<TILE_SAMPLES>();
     for (x, z) in x_tiles.iter().zip(z_tiles.iter_mut()) {
-        let x = x.each_ref();
         for j in 0..O / TILE_ROWS {
             let w = &w.as_chunks::<TILE_ROWS>().0[j];
             let b = &b.as_chunks::<TILE_ROWS>().0[j];
-            let d = dot_tile::<T, I, TILE_SAMPLES, TILE_ROWS>(x, w.each_ref());
+            let d = dot_tile::<T, I, TILE_SAMPLES, TILE_ROWS>(x, w);
             for (z, d) in z.iter_mut().zip(d) {
                 let z = &mut z.as_chunks_mut::<TILE_ROWS>().0[j];
                 for ((z, &b), d) in z.iter_mut().zip(b).zip(d) {
@@ -364,7 +391,7 @@ fn gemm_impl<T: Scalar, const I: usize, const O: usize>(
         for r in 0..O % TILE_ROWS {
             let w = &w.as_chunks::<TILE_ROWS>().1[r];
             let b = b.as_chunks::<TILE_ROWS>().1[r];
-            let d = dot_tile::<T, I, TILE_SAMPLES, 1>(x, [w]);
+            let d = dot_tile::<T, I, TILE_SAMPLES, 1>(x, core::array::from_ref(w));
             for (z, [d]) in z.iter_mut().zip(d) {
                 z.as_chunks_mut::<TILE_ROWS>().1[r] = b + d;
             }
@@ -412,12 +439,12 @@ fn gemm_t_tile<T: Scalar, const I: usize, const O: usize, const S: usize>(
         let mut acc = [[-T::ZERO; COLS]; S];
         for o in 0..O {
             let w = &w[o].as_chunks::<COLS>().0[c];
-            for s in 0..S {
+            unroll!(s < S, [0 1 2 3 4 5], {
                 let d = deltas[s][o];
                 for k in 0..COLS {
                     acc[s][k] += d * w[k];
                 }
-            }
+            });
         }
         for (dx, acc) in dxs.iter_mut().zip(acc) {
             dx.as_chunks_mut::<COLS>().0[c] = acc;
@@ -427,9 +454,9 @@ fn gemm_t_tile<T: Scalar, const I: usize, const O: usize, const S: usize>(
         let mut acc = [-T::ZERO; S];
         for o in 0..O {
             let w = w[o].as_chunks::<COLS>().1[k];
-            for s in 0..S {
+            unroll!(s < S, [0 1 2 3 4 5], {
                 acc[s] += deltas[s][o] * w;
-            }
+            });
         }
         for (dx, acc) in dxs.iter_mut().zip(acc) {
             dx.as_chunks_mut::<COLS>().1[k] = acc;
@@ -560,11 +587,11 @@ fn outer_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
         for (x, d) in xs.iter().zip(deltas) {
             let x = &x.as_chunks::<COLS>().0[c];
             let d = column(d);
-            for r in 0..R {
+            unroll!(r < R, [0 1 2 3 4 5], {
                 for k in 0..COLS {
                     acc[r][k] += d[r] * x[k];
                 }
-            }
+            });
         }
         for r in 0..R {
             let g = &mut grad[r].as_chunks_mut::<COLS>().0[c];
@@ -589,9 +616,9 @@ fn outer_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
         for (x, d) in xs.iter().zip(deltas) {
             let x = x.as_chunks::<COLS>().1[k];
             let d = column(d);
-            for r in 0..R {
+            unroll!(r < R, [0 1 2 3 4 5], {
                 acc[r] += d[r] * x;
-            }
+            });
         }
         for r in 0..R {
             let g = &mut grad[r].as_chunks_mut::<COLS>().1[k];
