@@ -24,7 +24,7 @@ bench() { # name rustflags [criterion args...]
     shift 2
     echo "=== $name build: RUSTFLAGS=\"$flags\" CARGO_TARGET_DIR=target/bench-$name BENCH_SECS=$BENCH_SECS" >&2
     RUSTFLAGS="$flags" CARGO_TARGET_DIR="target/bench-$name" \
-        cargo bench -p backprop-bench --bench workloads -- "$@" >&2
+        cargo bench -p backprop-bench --features avx512 --bench workloads -- "$@" >&2
 }
 
 bench default "" "$@"

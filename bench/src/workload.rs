@@ -36,9 +36,22 @@ unsafe impl<T: Zeroable, const N: usize> Zeroable for [T; N] {}
 /// A zeroed `T` allocated directly on the heap: never built on the stack and moved (a W4 network
 /// is about 400 kB; the default build may not elide the copy of `Box::new(T::zeroed())`).
 pub fn boxed_zeroed<T: Zeroable>() -> Box<T> {
-    // SAFETY: `new_zeroed` returns a valid, aligned allocation with every byte zero, and the
-    // `Zeroable` contract says that all-zero bits are a valid `T`.
-    unsafe { Box::<T>::new_zeroed().assume_init() }
+    use std::alloc::{Layout, alloc_zeroed, handle_alloc_error};
+    let layout = Layout::new::<T>();
+    if layout.size() == 0 {
+        // SAFETY: a dangling, aligned pointer is a valid `Box` of a zero-sized type, and all-zero
+        // bits (no bits) are a valid `T` by the `Zeroable` contract.
+        return unsafe { Box::from_raw(core::ptr::NonNull::<T>::dangling().as_ptr()) };
+    }
+    // SAFETY: the layout has a non-zero size.
+    let ptr = unsafe { alloc_zeroed(layout) }.cast::<T>();
+    if ptr.is_null() {
+        handle_alloc_error(layout);
+    }
+    // SAFETY: `ptr` was allocated by the global allocator with `T`'s layout, as `Box` requires;
+    // every byte is zero, which is a valid `T` by the `Zeroable` contract. (`Box::new_zeroed`
+    // does the same, but needs Rust 1.92.)
+    unsafe { Box::from_raw(ptr) }
 }
 
 /// A generated network on the heap, initialised in place from [`WEIGHT_SEED`] with `Init::Auto`.
@@ -48,11 +61,12 @@ pub fn generated<N: Network<f32> + Zeroable>() -> Box<N> {
     net
 }
 
+/// `N` vectors of `D` values, on the heap.
+pub type Samples<const D: usize, const N: usize> = Box<[[f32; D]; N]>;
+
 /// `n` inputs uniform in `[0, 1)` and targets: one-hot for several outputs, `0` or `1` for one
 /// output; drawn from `seed`, in place on the heap.
-pub fn data<const I: usize, const O: usize, const N: usize>(
-    seed: u64,
-) -> (Box<[[f32; I]; N]>, Box<[[f32; O]; N]>) {
+pub fn data<const I: usize, const O: usize, const N: usize>(seed: u64) -> (Samples<I, N>, Samples<O, N>) {
     let mut rng = Rng::new(seed);
     let mut xs = boxed_zeroed::<[[f32; I]; N]>();
     let mut ts = boxed_zeroed::<[[f32; O]; N]>();

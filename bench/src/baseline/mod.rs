@@ -31,6 +31,9 @@ use core::marker::PhantomData;
 
 use crate::workload::Zeroable;
 
+/// The kernels, activation and head a network is made with (types only, no data).
+type Kinds<T> = PhantomData<fn() -> T>;
+
 /// A dense layer `z = W x + b` with `I` inputs and `O` outputs.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
@@ -237,7 +240,7 @@ pub struct Mlp2<K, A, L, const I: usize, const H: usize, const O: usize> {
     pub hidden: Layer<I, H>,
     /// The output layer.
     pub output: Layer<H, O>,
-    kinds: PhantomData<fn() -> (K, A, L)>,
+    kinds: Kinds<(K, A, L)>,
 }
 
 // SAFETY: two `Layer`s and a zero-sized marker.
@@ -363,7 +366,7 @@ pub struct Deep<K> {
     pub hidden: [Layer<DEEP_WIDTH, DEEP_WIDTH>; DEEP_DEPTH],
     /// The output layer.
     pub output: Layer<DEEP_WIDTH, 1>,
-    kinds: PhantomData<fn() -> K>,
+    kinds: Kinds<K>,
 }
 
 // SAFETY: `Layer`s and a zero-sized marker.

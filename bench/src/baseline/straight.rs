@@ -5,6 +5,9 @@
 //! vectorise: without fast-math the compiler must add the products in source order, one add per
 //! add-latency. The gradient and update loops (no reduction) vectorise as they are.
 
+// The index loops are the point of this baseline: the formulas as written in a textbook.
+#![allow(clippy::needless_range_loop)]
+
 use super::act::{Relu, Sigmoid, SigmoidHalfSquared, SoftmaxCrossEntropy, Tanh};
 use super::{Kernels, Layer, Mlp2};
 
