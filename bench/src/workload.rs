@@ -64,7 +64,7 @@ pub fn generated<N: Network<f32> + Zeroable>() -> Box<N> {
 /// `N` vectors of `D` values, on the heap.
 pub type Samples<const D: usize, const N: usize> = Box<[[f32; D]; N]>;
 
-/// `n` inputs uniform in `[0, 1)` and targets: one-hot for several outputs, `0` or `1` for one
+/// `N` inputs uniform in `[0, 1)` and targets: one-hot for several outputs, `0` or `1` for one
 /// output; drawn from `seed`, in place on the heap.
 pub fn data<const I: usize, const O: usize, const N: usize>(seed: u64) -> (Samples<I, N>, Samples<O, N>) {
     let mut rng = Rng::new(seed);
