@@ -23,7 +23,8 @@ bench() { # name rustflags [criterion args...]
     local name=$1 flags=$2
     shift 2
     echo "=== $name build: RUSTFLAGS=\"$flags\" CARGO_TARGET_DIR=target/bench-$name BENCH_SECS=$BENCH_SECS" >&2
-    RUSTFLAGS="$flags" CARGO_TARGET_DIR="target/bench-$name" \
+    # Absolute: criterion runs in bench/ and resolves CARGO_TARGET_DIR from there.
+    RUSTFLAGS="$flags" CARGO_TARGET_DIR="$PWD/target/bench-$name" \
         cargo bench -p backprop-bench --features avx512 --bench workloads -- "$@" >&2
 }
 
