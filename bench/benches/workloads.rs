@@ -1,0 +1,194 @@
+//! Issue 6's benchmarks: every workload, inference and train step, for the generated network and
+//! both hand-written baselines in the same run, and the FMA peak.
+//!
+//! ```text
+//! cargo bench -p backprop-bench --bench workloads            # BENCH_SECS=1.5 by default
+//! cargo run -p backprop-bench --bin report -- target/criterion
+//! ```
+//!
+//! Criterion ids: `<workload>/{infer,train}/{generated,straight,accum}` and
+//! `fma_peak/{avx2_256,avx512_512,portable}`. `BENCH_SECS` sets the measurement time of each
+//! benchmark (the warm-up is a third of it).
+//!
+//! Single-sample benchmarks cycle through `SAMPLES` fixed samples (the index wraps with a mask),
+//! so the network keeps learning something and the branch predictor cannot memorise one input.
+//! Each implementation trains its own copy of the same initial weights.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use backprop::Network;
+use backprop_bench::baseline::{Baseline, accum, straight};
+use backprop_bench::workload::{BATCH, DATA_SEED, LR, SAMPLES, Zeroable, boxed_zeroed, data, generated};
+use backprop_bench::{nets, peak};
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main,
+    measurement::WallTime,
+};
+
+/// The measurement time from `BENCH_SECS` (seconds, default 1.5).
+fn seconds() -> f64 {
+    match std::env::var("BENCH_SECS") {
+        Ok(s) => s.trim().parse().unwrap_or_else(|_| panic!("BENCH_SECS={s:?} is not a number of seconds")),
+        Err(_) => 1.5,
+    }
+}
+
+fn config() -> Criterion {
+    let secs = seconds();
+    Criterion::default()
+        .warm_up_time(Duration::from_secs_f64(secs / 3.0))
+        .measurement_time(Duration::from_secs_f64(secs))
+        .sample_size(40)
+        .without_plots()
+}
+
+/// The three implementations of one workload, one sample per step.
+fn single<N, S, A, const I: usize, const O: usize>(c: &mut Criterion, id: &str)
+where
+    N: Network<f32, Input = [f32; I], Output = [f32; O]> + Zeroable,
+    S: Baseline<I, O>,
+    A: Baseline<I, O>,
+{
+    const MASK: usize = SAMPLES - 1;
+    let mut net = generated::<N>();
+    let (mut s, mut s_grads) = (boxed_zeroed::<S>(), boxed_zeroed::<S>());
+    let (mut a, mut a_grads) = (boxed_zeroed::<A>(), boxed_zeroed::<A>());
+    s.load(net.params());
+    a.load(net.params());
+    let (xs, ts) = data::<I, O, SAMPLES>(DATA_SEED);
+    let mut group = c.benchmark_group(id);
+
+    let mut k = 0;
+    group.bench_function(BenchmarkId::new("infer", "generated"), |b| {
+        b.iter(|| {
+            k = (k + 1) & MASK;
+            net.forward(black_box(&xs[k]))
+        })
+    });
+    group.bench_function(BenchmarkId::new("infer", "straight"), |b| {
+        b.iter(|| {
+            k = (k + 1) & MASK;
+            s.forward(black_box(&xs[k]))
+        })
+    });
+    group.bench_function(BenchmarkId::new("infer", "accum"), |b| {
+        b.iter(|| {
+            k = (k + 1) & MASK;
+            a.forward(black_box(&xs[k]))
+        })
+    });
+
+    group.bench_function(BenchmarkId::new("train", "generated"), |b| {
+        b.iter(|| {
+            k = (k + 1) & MASK;
+            net.train_step(black_box(&xs[k]), black_box(&ts[k]), black_box(LR))
+        })
+    });
+    group.bench_function(BenchmarkId::new("train", "straight"), |b| {
+        b.iter(|| {
+            k = (k + 1) & MASK;
+            s.train_step(black_box(&xs[k]), black_box(&ts[k]), black_box(LR), &mut s_grads)
+        })
+    });
+    group.bench_function(BenchmarkId::new("train", "accum"), |b| {
+        b.iter(|| {
+            k = (k + 1) & MASK;
+            a.train_step(black_box(&xs[k]), black_box(&ts[k]), black_box(LR), &mut a_grads)
+        })
+    });
+    group.finish();
+}
+
+/// The three implementations on mini-batches of [`BATCH`]: inference is `BATCH` forward passes,
+/// a train step the mean loss and one update.
+fn batch<N, S, A, const I: usize, const O: usize>(c: &mut Criterion, id: &str)
+where
+    N: Network<f32, Input = [f32; I], Output = [f32; O]> + Zeroable,
+    S: Baseline<I, O>,
+    A: Baseline<I, O>,
+{
+    let (mut net, mut n_grads) = (generated::<N>(), boxed_zeroed::<N>());
+    let (mut s, mut s_grads) = (boxed_zeroed::<S>(), boxed_zeroed::<S>());
+    let (mut a, mut a_grads) = (boxed_zeroed::<A>(), boxed_zeroed::<A>());
+    s.load(net.params());
+    a.load(net.params());
+    let (xs, ts) = data::<I, O, BATCH>(DATA_SEED);
+    let mut group = c.benchmark_group(id);
+    group.sampling_mode(SamplingMode::Flat);
+
+    fn infer_all<const I: usize, const O: usize>(
+        g: &mut BenchmarkGroup<'_, WallTime>,
+        name: &str,
+        xs: &[[f32; I]],
+        f: impl Fn(&[f32; I]) -> [f32; O],
+    ) {
+        g.bench_function(BenchmarkId::new("infer", name), |b| {
+            b.iter(|| {
+                for x in xs {
+                    black_box(f(black_box(x)));
+                }
+            })
+        });
+    }
+    infer_all(&mut group, "generated", &xs[..], |x| net.forward(x));
+    infer_all(&mut group, "straight", &xs[..], |x| s.forward(x));
+    infer_all(&mut group, "accum", &xs[..], |x| a.forward(x));
+
+    group.bench_function(BenchmarkId::new("train", "generated"), |b| {
+        b.iter(|| net.train_step_batch::<BATCH>(black_box(&xs), black_box(&ts), black_box(LR), &mut n_grads))
+    });
+    group.bench_function(BenchmarkId::new("train", "straight"), |b| {
+        b.iter(|| s.train_step_batch::<BATCH>(black_box(&xs), black_box(&ts), black_box(LR), &mut s_grads))
+    });
+    group.bench_function(BenchmarkId::new("train", "accum"), |b| {
+        b.iter(|| a.train_step_batch::<BATCH>(black_box(&xs), black_box(&ts), black_box(LR), &mut a_grads))
+    });
+    group.finish();
+}
+
+/// The FMA peak: every kernel this CPU can run (see `backprop_bench::peak`).
+fn fma_peak(c: &mut Criterion) {
+    let mut group = c.benchmark_group("fma_peak");
+    let mut any = false;
+    if peak::fma_avx2(0.5).is_some() {
+        any = true;
+        group.bench_function("avx2_256", |b| b.iter(|| peak::fma_avx2(black_box(0.5))));
+    }
+    if peak::fma_avx512(0.5).is_some() {
+        any = true;
+        group.bench_function("avx512_512", |b| b.iter(|| peak::fma_avx512(black_box(0.5))));
+    }
+    if !any {
+        group.bench_function("portable", |b| b.iter(|| peak::fma_portable(black_box(0.5))));
+    }
+    group.finish();
+}
+
+fn w1(c: &mut Criterion) {
+    single::<nets::Toy, straight::Toy, accum::Toy, 2, 1>(c, "w1_toy");
+}
+
+fn w2(c: &mut Criterion) {
+    single::<nets::Xor, straight::Xor, accum::Xor, 2, 1>(c, "w2_xor");
+}
+
+fn w3(c: &mut Criterion) {
+    single::<nets::Digits, straight::Digits, accum::Digits, 64, 10>(c, "w3_digits");
+}
+
+fn w4(c: &mut Criterion) {
+    single::<nets::Mnist, straight::Mnist, accum::Mnist, 784, 10>(c, "w4_mnist_b1");
+    batch::<nets::Mnist, straight::Mnist, accum::Mnist, 784, 10>(c, "w4_mnist_b32");
+}
+
+fn w5(c: &mut Criterion) {
+    single::<nets::Deep, straight::Deep, accum::Deep, 16, 1>(c, "w5_deep");
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = fma_peak, w1, w2, w3, w4, w5
+}
+criterion_main!(benches);

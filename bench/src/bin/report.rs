@@ -1,0 +1,200 @@
+//! Prints the Markdown tables of `BENCHMARKS.md` from criterion's results.
+//!
+//! ```text
+//! cargo run -p backprop-bench --bin report -- [CRITERION_DIR] [TITLE]
+//! ```
+//!
+//! `CRITERION_DIR` defaults to `target/criterion`. For every benchmark the median
+//! (`median.point_estimate` of `<group>/<function>/<impl>/new/estimates.json`, in ns) is read;
+//! missing results print as `n/a`. The output depends only on those files: same results, same
+//! text.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use backprop_bench::peak;
+use backprop_bench::workload::{WORKLOADS, Workload};
+
+/// The implementations, in column order: criterion id and column title.
+const IMPLS: [(&str, &str); 3] =
+    [("generated", "generated"), ("straight", "straight loops"), ("accum", "16 accumulators")];
+
+/// The FMA peak kernels: criterion id, title, and flops per call.
+const PEAK: [(&str, &str, usize); 3] = [
+    ("avx2_256", "AVX2 `_mm256_fmadd_ps` (8 lanes)", 8),
+    ("avx512_512", "AVX-512 `_mm512_fmadd_ps` (16 lanes)", 16),
+    ("portable", "portable `f32::mul_add` (8 lanes)", peak::PORTABLE_LANES),
+];
+
+/// The median in ns of one benchmark, if it ran.
+fn median(dir: &Path, parts: &[&str]) -> Option<f64> {
+    let mut path = dir.to_path_buf();
+    path.extend(parts);
+    path.extend(["new", "estimates.json"]);
+    let json = std::fs::read_to_string(path).ok()?;
+    point_estimate(&json, "median")
+}
+
+/// `<key>.point_estimate` from criterion's `estimates.json`: the first `"point_estimate"` after
+/// `"<key>":` (each estimate is `{"confidence_interval": {...}, "point_estimate": x, ...}`).
+fn point_estimate(json: &str, key: &str) -> Option<f64> {
+    let start = json.find(&format!("\"{key}\":"))?;
+    let rest = &json[start..];
+    let value = &rest[rest.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
+    let end = value.find([',', '}'])?;
+    value[..end].trim().parse().ok()
+}
+
+/// A time in ns, with about four significant digits.
+fn ns(t: f64) -> String {
+    if t >= 100_000.0 {
+        format!("{:.0}", t)
+    } else if t >= 100.0 {
+        format!("{t:.1}")
+    } else {
+        format!("{t:.2}")
+    }
+}
+
+/// A flop count: exact below a million, else in MFLOP.
+fn flops(f: f64) -> String {
+    if f < 1e6 { format!("{f:.0}") } else { format!("{:.2} M", f / 1e6) }
+}
+
+fn cell(value: Option<String>) -> String {
+    value.unwrap_or_else(|| "n/a".into())
+}
+
+/// One build's report.
+fn report(dir: &Path, title: &str) -> String {
+    let mut out = String::new();
+    let w = &mut out;
+    writeln!(w, "### {title}\n").unwrap();
+    writeln!(w, "Criterion medians from `{}`.\n", dir.display()).unwrap();
+
+    // The peak.
+    writeln!(
+        w,
+        "FMA peak of one core, measured ({} chains × {} iterations per call):\n",
+        peak::CHAINS,
+        peak::ITERS
+    )
+    .unwrap();
+    writeln!(w, "| kernel | ns per call | GFLOP/s |").unwrap();
+    writeln!(w, "|---|---:|---:|").unwrap();
+    let mut best_peak: Option<f64> = None;
+    for (id, name, lanes) in PEAK {
+        if let Some(t) = median(dir, &["fma_peak", id]) {
+            let gflops = peak::flops(lanes) / t;
+            best_peak = Some(best_peak.map_or(gflops, |b: f64| b.max(gflops)));
+            writeln!(w, "| {name} | {} | {gflops:.1} |", ns(t)).unwrap();
+        }
+    }
+    let peak_text = best_peak.map_or("n/a".into(), |p| format!("**{p:.1} GFLOP/s**"));
+    writeln!(w, "\nPeak (the fastest kernel): {peak_text}.\n").unwrap();
+
+    // Times.
+    writeln!(w, "Time per step (ns, median; lower is better) and generated / best hand-written:\n").unwrap();
+    write!(w, "| workload | mode | flops per step |").unwrap();
+    for (_, name) in IMPLS {
+        write!(w, " {name} |").unwrap();
+    }
+    writeln!(w, " generated / best hand-written |").unwrap();
+    writeln!(w, "|---|---|---:|---:|---:|---:|---:|").unwrap();
+    let rows = rows(dir);
+    for row in &rows {
+        write!(w, "| {} | {} | {} |", row.workload.name, row.mode, flops(row.flops)).unwrap();
+        for t in row.times {
+            write!(w, " {} |", cell(t.map(ns))).unwrap();
+        }
+        let ratio = match row.times {
+            [Some(g), s, a] => {
+                [s, a].into_iter().flatten().reduce(f64::min).map(|best| format!("{:.2}", g / best))
+            }
+            _ => None,
+        };
+        writeln!(w, " {} |", cell(ratio)).unwrap();
+    }
+
+    // Throughput.
+    writeln!(w, "\nAchieved GFLOP/s (nominal flops / median time) and share of the measured peak:\n")
+        .unwrap();
+    write!(w, "| workload | mode |").unwrap();
+    for (_, name) in IMPLS {
+        write!(w, " {name} |").unwrap();
+    }
+    writeln!(w).unwrap();
+    writeln!(w, "|---|---|---:|---:|---:|").unwrap();
+    for row in &rows {
+        write!(w, "| {} | {} |", row.workload.name, row.mode).unwrap();
+        for t in row.times {
+            let text = t.map(|t| {
+                let gflops = row.flops / t;
+                match best_peak {
+                    Some(p) => format!("{gflops:.2} ({:.1}%)", 100.0 * gflops / p),
+                    None => format!("{gflops:.2}"),
+                }
+            });
+            write!(w, " {} |", cell(text)).unwrap();
+        }
+        writeln!(w).unwrap();
+    }
+    out
+}
+
+/// One line of the tables.
+struct Row {
+    workload: Workload,
+    mode: &'static str,
+    flops: f64,
+    /// Median ns per step of each of [`IMPLS`].
+    times: [Option<f64>; 3],
+}
+
+fn rows(dir: &Path) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for workload in WORKLOADS {
+        for (mode, flops) in [("inference", workload.infer_flops()), ("train", workload.train_flops())] {
+            let function = if mode == "inference" { "infer" } else { "train" };
+            let times = IMPLS.map(|(id, _)| median(dir, &[workload.id, function, id]));
+            rows.push(Row { workload, mode, flops, times });
+        }
+    }
+    rows
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().map_or_else(|| PathBuf::from("target/criterion"), PathBuf::from);
+    let title = args.next().unwrap_or_else(|| "Results".into());
+    if !dir.is_dir() {
+        eprintln!(
+            "report: no criterion results in {} (run `cargo bench -p backprop-bench` first)",
+            dir.display()
+        );
+        std::process::exit(1);
+    }
+    print!("{}", report(&dir, &title));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_median_not_the_mean() {
+        let json = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":21.7,"standard_error":0.04},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":21.6,"upper_bound":21.8},"point_estimate":21.664075061539826,"standard_error":0.045}}"#;
+        assert_eq!(point_estimate(json, "median"), Some(21.664075061539826));
+        assert_eq!(point_estimate(json, "mean"), Some(21.7));
+        assert_eq!(point_estimate(json, "slope"), None);
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(ns(21.664), "21.66");
+        assert_eq!(ns(1234.56), "1234.6");
+        assert_eq!(ns(1_234_567.8), "1234568");
+        assert_eq!(flops(48.0), "48");
+        assert_eq!(flops(3_219_456.0), "3.22 M");
+    }
+}

@@ -1,0 +1,154 @@
+//! The single-precision FMA peak of this core, measured rather than taken from a data sheet.
+//!
+//! Each kernel runs [`CHAINS`] independent dependency chains `acc = acc · m + c` of fused
+//! multiply-adds over [`ITERS`] iterations, all in registers, with no load or store. A chain
+//! issues one FMA per FMA-latency, so with `CHAINS ≥ latency × pipes` (4 cycles × 2 pipes on
+//! Zen 4 and most recent x86 cores) every FMA pipe is busy every cycle. `m` is just below one and
+//! `c` small, so the values stay normal (no denormal slow path) and finite.
+//!
+//! - [`fma_avx2`]: 256-bit `vfmadd` (`_mm256_fmadd_ps`, 8 lanes). On Zen 4 this is the peak: two
+//!   256-bit FMA pipes.
+//! - [`fma_avx512`]: 512-bit `vfmadd` (`_mm512_fmadd_ps`, 16 lanes; with the crate feature
+//!   `avx512`, which needs Rust 1.89). Zen 4 splits each into two
+//!   256-bit halves, so it reaches the same flops per cycle, not twice; cores with two full-width
+//!   512-bit units (Intel server parts, Zen 5) double the peak.
+//! - [`fma_portable`]: `f32::mul_add` on arrays, for targets without the x86 kernels.
+//!
+//! The report takes the fastest as the peak. A flop is one lane of a multiply or an add: one FMA
+//! lane is 2 flops.
+
+use core::hint::black_box;
+
+/// Independent FMA chains per kernel.
+pub const CHAINS: usize = 12;
+
+/// Iterations of each kernel call (each runs every chain once).
+pub const ITERS: usize = 1 << 14;
+
+/// Flops of one call of a kernel with `lanes` `f32` lanes per vector.
+pub const fn flops(lanes: usize) -> f64 {
+    (CHAINS * lanes * 2 * ITERS) as f64
+}
+
+/// The multiplier and addend of the chains: the values converge to `c / (1 - m) = 1`.
+const M: f32 = 0.999_9;
+const C: f32 = 1.0e-4;
+
+/// 256-bit FMAs in [`CHAINS`] chains; `None` when the CPU lacks AVX2 and FMA (or is not x86_64).
+/// [`flops`]`(8)` per call.
+pub fn fma_avx2(seed: f32) -> Option<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: the CPU has AVX2 and FMA (checked just above).
+        return Some(unsafe { x86::fma256(seed) });
+    }
+    let _ = seed;
+    None
+}
+
+/// 512-bit FMAs in [`CHAINS`] chains; `None` when the CPU lacks AVX-512F, is not x86_64, or the
+/// crate's `avx512` feature (Rust 1.89 or newer) is off. [`flops`]`(16)` per call.
+pub fn fma_avx512(seed: f32) -> Option<f32> {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return Some(unsafe { x86::fma512(seed) });
+    }
+    let _ = seed;
+    None
+}
+
+/// Lanes of the portable kernel's vectors.
+pub const PORTABLE_LANES: usize = 8;
+
+/// [`CHAINS`] chains of [`PORTABLE_LANES`]-wide `f32::mul_add`: what the compiler makes of it for
+/// the target (a software `fmaf` call per lane without hardware FMA). [`flops`]`(8)` per call.
+pub fn fma_portable(seed: f32) -> f32 {
+    let mut acc = [[0.0f32; PORTABLE_LANES]; CHAINS];
+    for (k, chain) in acc.iter_mut().enumerate() {
+        *chain = [seed + k as f32; PORTABLE_LANES];
+    }
+    let (m, c) = (black_box(M), black_box(C));
+    for _ in 0..ITERS {
+        for chain in &mut acc {
+            for v in chain.iter_mut() {
+                *v = v.mul_add(m, c);
+            }
+        }
+    }
+    acc.as_flattened().iter().sum()
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use core::arch::x86_64::*;
+    use core::hint::black_box;
+
+    use super::{C, CHAINS, ITERS, M};
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn fma256(seed: f32) -> f32 {
+        let mut acc: [__m256; CHAINS] = core::array::from_fn(|k| _mm256_set1_ps(seed + k as f32));
+        let m = _mm256_set1_ps(black_box(M));
+        let c = _mm256_set1_ps(black_box(C));
+        for _ in 0..ITERS {
+            for a in &mut acc {
+                *a = _mm256_fmadd_ps(*a, m, c);
+            }
+        }
+        // Every lane of every chain reaches the result, so none of the work can be dropped.
+        let mut sum = acc[0];
+        for &a in &acc[1..] {
+            sum = _mm256_add_ps(sum, a);
+        }
+        let half = _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps::<1>(sum));
+        let pairs = _mm_add_ps(half, _mm_movehl_ps(half, half));
+        _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<1>(pairs, pairs)))
+    }
+
+    /// AVX-512 intrinsics and `target_feature(enable = "avx512f")` are stable since Rust 1.89,
+    /// hence the crate feature: the workspace's minimum is 1.88.
+    #[cfg(feature = "avx512")]
+    #[allow(clippy::incompatible_msrv)]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn fma512(seed: f32) -> f32 {
+        let mut acc: [__m512; CHAINS] = core::array::from_fn(|k| _mm512_set1_ps(seed + k as f32));
+        let m = _mm512_set1_ps(black_box(M));
+        let c = _mm512_set1_ps(black_box(C));
+        for _ in 0..ITERS {
+            for a in &mut acc {
+                *a = _mm512_fmadd_ps(*a, m, c);
+            }
+        }
+        let mut sum = acc[0];
+        for &a in &acc[1..] {
+            sum = _mm512_add_ps(sum, a);
+        }
+        _mm512_reduce_add_ps(sum)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every chain is `1 + mⁿ (x₀ - 1)` after `n` steps: the kernels compute what they claim,
+    /// whichever of them runs here.
+    #[test]
+    fn kernels_agree_with_the_closed_form() {
+        let seed = 0.5f32;
+        let decay = f64::from(M).powi(ITERS as i32);
+        let per_lane: f64 = (0..CHAINS).map(|k| 1.0 + decay * (f64::from(seed) + k as f64 - 1.0)).sum();
+        let close = |got: f32, lanes: usize| {
+            let want = per_lane * lanes as f64;
+            assert!((f64::from(got) - want).abs() <= 1e-3 * want, "{got} vs {want}");
+        };
+        close(fma_portable(seed), PORTABLE_LANES);
+        if let Some(v) = fma_avx2(seed) {
+            close(v, 8);
+        }
+        if let Some(v) = fma_avx512(seed) {
+            close(v, 16);
+        }
+    }
+}
