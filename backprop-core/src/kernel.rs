@@ -8,7 +8,7 @@
 //! What makes them fast is the shape of the loops, in the manner of `matrixmultiply` and `gemm`:
 //!
 //! - **Register blocking.** Every inner loop keeps a small tile of results in registers: 8 rows of
-//!   `W x` (8 lanes each) forward; a block of 16 columns of `Wᵀ delta` backward; 4 samples by 3
+//!   `W x` (8 lanes each) forward; a block of 16 columns of `Wᵀ delta` backward; 2 samples by 4
 //!   neurons forward on a batch; 6 by 16 for the batched outer products. That is 8 to 12
 //!   independent accumulator vectors, enough to cover the latency of the adds with two vector
 //!   pipes busy, while each value loaded from memory is used several times.
@@ -50,8 +50,8 @@ const GEMV_ROWS: usize = 8;
 /// Columns of `Wᵀ delta` (and of the outer products) kept in registers.
 const COLS: usize = 16;
 /// Samples × neurons of the batched forward tile.
-const TILE_SAMPLES: usize = 4;
-const TILE_ROWS: usize = 3;
+const TILE_SAMPLES: usize = 2;
+const TILE_ROWS: usize = 4;
 /// Rows (samples for `Wᵀ delta`, neurons for `delta xᵀ`) of the batched outer-product tile.
 const OUTER_ROWS: usize = 6;
 
@@ -355,8 +355,8 @@ fn outer_row<T: Scalar, const N: usize>(accumulate: bool, d: T, x: &[T; N], g: &
 // A tile of samples: matrix-matrix products. Samples are slices (at most `BATCH_TILE` of them),
 // the layer's sizes are const generics.
 
-/// `zs[s] = W xs[s] + b` for every sample: tiles of 4 samples × 3 neurons, so each weight loaded
-/// serves 4 samples and each input chunk 3 neurons. Each `zs[s]` equals [`gemv`] of `xs[s]`.
+/// `zs[s] = W xs[s] + b` for every sample: tiles of 2 samples × 4 neurons, so each weight loaded
+/// serves 2 samples and each input chunk 4 neurons (the shape that vectorises best here). Each `zs[s]` equals [`gemv`] of `xs[s]`.
 #[inline]
 pub fn gemm<T: Scalar, const I: usize, const O: usize>(
     w: &[[T; I]; O],
@@ -753,6 +753,7 @@ mod tests {
         check::<33, 13>();
         check::<40, 6>();
         check::<64, 19>();
+        check::<300, 20>();
     }
 
     #[test]
