@@ -743,17 +743,22 @@ mod tests {
 
     #[test]
     fn kernels_match_the_formulas_for_every_remainder() {
-        // Sizes that exercise every tail: of the 8 lanes, the 16 columns, the 8-, 3- and 6-row
-        // blocks, and sizes below each.
+        // Sizes that exercise every tail: of the 8 lanes, the 16 columns, the 8-row, 4-row and
+        // 6-row blocks, and sizes below each.
         check::<1, 1>();
-        check::<2, 3>();
         check::<3, 2>();
-        check::<8, 8>();
         check::<17, 7>();
-        check::<33, 13>();
-        check::<40, 6>();
-        check::<64, 19>();
-        check::<300, 20>();
+        // Under Miri (run in CI for the unsafe parameter views), the small sizes suffice: the
+        // kernels are safe code.
+        #[cfg(not(miri))]
+        {
+            check::<2, 3>();
+            check::<8, 8>();
+            check::<33, 13>();
+            check::<40, 6>();
+            check::<64, 19>();
+            check::<300, 20>();
+        }
     }
 
     #[test]

@@ -18,10 +18,14 @@
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
 pub mod activation;
+#[cfg(feature = "alloc")]
+pub mod boxed;
 pub mod dense;
 pub mod error;
 pub mod gradcheck;
@@ -36,6 +40,8 @@ pub mod serialize;
 pub mod train;
 
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
+#[cfg(feature = "alloc")]
+pub use boxed::boxed_zeroed;
 pub use dense::Dense;
 pub use error::TrainError;
 pub use gradcheck::{

@@ -491,9 +491,9 @@ pub struct Trainer<T: Scalar, N: Network<T>, O: Optimizer<T, N>> {
     pub net: N,
     /// Its optimizer.
     pub optimizer: O,
-    grads: N,
-    steps: u64,
-    _scalar: core::marker::PhantomData<T>,
+    pub(crate) grads: N,
+    pub(crate) steps: u64,
+    pub(crate) _scalar: core::marker::PhantomData<T>,
 }
 
 impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
