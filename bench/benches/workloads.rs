@@ -165,6 +165,35 @@ fn fma_peak(c: &mut Criterion) {
     group.finish();
 }
 
+/// The activation cost alone, which bounds the tiny networks (W1, W2): 1,024 values in
+/// `[-5, 5)`, through the crate's activations (`Activation::forward`) and through `std`'s and
+/// `libm`'s functions written out.
+fn activations(c: &mut Criterion) {
+    use backprop::{Activation, Scalar, Sigmoid, Tanh};
+    let z: [f32; ACTIVATION_VALUES] =
+        core::array::from_fn(|i| i as f32 * (10.0 / ACTIVATION_VALUES as f32) - 5.0);
+    let mut a = [0.0f32; ACTIVATION_VALUES];
+    let mut group = c.benchmark_group("activations");
+    let mut bench = |name: &str, f: &dyn Fn(&[f32; ACTIVATION_VALUES], &mut [f32; ACTIVATION_VALUES])| {
+        let (function, source) = name.split_once('/').expect("function/source");
+        group.bench_function(BenchmarkId::new(function, source), |b| {
+            b.iter(|| f(black_box(&z), black_box(&mut a)))
+        });
+    };
+    bench("exp/backprop", &|z, a| a.iter_mut().zip(z).for_each(|(a, &z)| *a = Scalar::exp(z)));
+    bench("exp/std", &|z, a| a.iter_mut().zip(z).for_each(|(a, &z)| *a = z.exp()));
+    bench("exp/libm", &|z, a| a.iter_mut().zip(z).for_each(|(a, &z)| *a = libm::expf(z)));
+    bench("sigmoid/backprop", &|z, a| Sigmoid::forward(z, a));
+    bench("sigmoid/std", &|z, a| a.iter_mut().zip(z).for_each(|(a, &z)| *a = 1.0 / (1.0 + (-z).exp())));
+    bench("tanh/backprop", &|z, a| Tanh::forward(z, a));
+    bench("tanh/std", &|z, a| a.iter_mut().zip(z).for_each(|(a, &z)| *a = z.tanh()));
+    bench("tanh/libm", &|z, a| a.iter_mut().zip(z).for_each(|(a, &z)| *a = libm::tanhf(z)));
+    group.finish();
+}
+
+/// Values per call of the activation benchmarks.
+const ACTIVATION_VALUES: usize = 1024;
+
 fn w1(c: &mut Criterion) {
     single::<nets::Toy, straight::Toy, accum::Toy, 2, 1>(c, "w1_toy");
 }
@@ -189,6 +218,6 @@ fn w5(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fma_peak, w1, w2, w3, w4, w5
+    targets = fma_peak, activations, w1, w2, w3, w4, w5
 }
 criterion_main!(benches);

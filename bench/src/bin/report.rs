@@ -93,6 +93,20 @@ fn report(dir: &Path, title: &str) -> String {
     let peak_text = best_peak.map_or("n/a".into(), |p| format!("**{p:.1} GFLOP/s**"));
     writeln!(w, "\nPeak (the fastest kernel): {peak_text}.\n").unwrap();
 
+    // The activations alone.
+    writeln!(w, "Activation cost alone, ns per value (1,024 `f32` values in [-5, 5)):\n").unwrap();
+    writeln!(w, "| function | backprop | std (glibc) | libm |").unwrap();
+    writeln!(w, "|---|---:|---:|---:|").unwrap();
+    for function in ["exp", "sigmoid", "tanh"] {
+        write!(w, "| {function} |").unwrap();
+        for source in ["backprop", "std", "libm"] {
+            let t = median(dir, &["activations", function, source]).map(|t| format!("{:.2}", t / 1024.0));
+            write!(w, " {} |", t.unwrap_or_else(|| "".into())).unwrap();
+        }
+        writeln!(w).unwrap();
+    }
+    writeln!(w).unwrap();
+
     // Times.
     writeln!(w, "Time per step (ns, median; lower is better) and generated / best hand-written:\n").unwrap();
     write!(w, "| workload | mode | flops per step |").unwrap();
