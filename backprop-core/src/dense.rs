@@ -1,7 +1,7 @@
 //! The dense layer `z = W x + b`, and the per-layer steps of the forward and backward passes
 //! that generated networks call: one sample at a time, or a tile of samples at once.
 //!
-//! The loops themselves are the kernels of [`kernel`](crate::kernel), whose documentation explains
+//! The loops themselves are the kernels of [`kernel`](mod@crate::kernel), whose documentation explains
 //! their design (register blocking, fusion of the SGD update, exact arithmetic in a fixed order,
 //! AVX2 chosen at run time with the `std` feature).
 

@@ -42,7 +42,7 @@ use crate::Scalar;
 /// Lanes of every dot product: eight `f32` fill one 256-bit vector.
 pub const LANES: usize = 8;
 
-/// Samples processed together by the batched kernels (see [`LayerBatch`]).
+/// Samples processed together by the batched kernels (see [`LayerBatch`](crate::LayerBatch)).
 pub const BATCH_TILE: usize = 32;
 
 /// Rows of `W x` computed together for one sample.
