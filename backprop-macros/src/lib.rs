@@ -3,10 +3,10 @@
 //! Do not depend on this crate: use `backprop::network!`, a `macro_rules!` shim that passes
 //! `$crate` here, so generated code finds its runtime even when `backprop` is renamed.
 //!
-//! The macro runs in three stages (private modules): `parse` (syntax, spans kept), `model` (checks, every error
-//! collected), `expand` (glue code calling `backprop-core`'s kernels; never fails). The first
-//! two form the front end, `front`, which returns `Ok` or `Err` for any token stream and never
-//! panics (a property test in this crate feeds it random and mutated specs).
+//! The macro runs in three stages, private modules: `parse` (syntax, spans kept), `model`
+//! (checks, every error collected), `expand` (glue code calling `backprop-core`'s kernels; never
+//! fails). The first two form the front end, `front`, which returns `Ok` or `Err` for any token
+//! stream and never panics (a property test in this crate feeds it random and mutated specs).
 
 mod ctxt;
 mod expand;
