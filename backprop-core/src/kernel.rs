@@ -125,6 +125,7 @@ fn reduce<T: Scalar>(acc: [T; LANES]) -> T {
 fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
     xs: &[[T; I]; S],
     rows: &[[T; I]; R],
+    inlined: bool,
 ) -> [[T; R]; S] {
     let mut acc = [[[-T::ZERO; LANES]; R]; S];
     // Chunks are taken from each array where they are used (not kept in an array of slices), so
@@ -148,13 +149,29 @@ fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
             });
         });
     }
-    acc.map(|per_sample| per_sample.map(reduce))
+    // The reduction, the same either way. In a small kernel (`inlined` into its caller, see
+    // `OUTLINE_MIN`), the tile reduces with plain unrolled code: `array::map` goes through closures that
+    // LLVM does not always inline into a large caller (seen: three out-of-line calls in a 2-2-1
+    // training step, a quarter of its time). A large one (in a function of its own) uses `map`,
+    // whose stores LLVM does not bundle across rows: unrolled, they led it to vectorise the main
+    // loop across rows too, with gathers (seen: the 784-128 forward pass 3× slower).
+    if inlined {
+        let mut out = [[T::ZERO; R]; S];
+        unroll!(s < S, [0 1 2 3], {
+            unroll!(r < R, [0 1 2 3 4 5 6 7], {
+                out[s][r] = reduce(acc[s][r]);
+            });
+        });
+        out
+    } else {
+        acc.map(|per_sample| per_sample.map(reduce))
+    }
 }
 
 /// `Σ a_i b_i`, as every kernel computes it (8 lanes, then a pairwise reduction).
 #[inline]
 pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
-    dot_tile::<T, N, 1, 1>(core::array::from_ref(a), core::array::from_ref(b))[0][0]
+    dot_tile::<T, N, 1, 1>(core::array::from_ref(a), core::array::from_ref(b), N < OUTLINE_MIN)[0][0]
 }
 
 /// `z = W x + b`: 8 rows at a time.
@@ -179,13 +196,17 @@ fn gemv_impl<T: Scalar, const I: usize, const O: usize>(
     let (b_blocks, b_rest) = b.as_chunks::<GEMV_ROWS>();
     let (z_blocks, z_rest) = z.as_chunks_mut::<GEMV_ROWS>();
     for ((w, b), z) in w_blocks.iter().zip(b_blocks).zip(z_blocks) {
-        let [d] = dot_tile::<T, I, 1, GEMV_ROWS>(core::array::from_ref(x), w);
+        let [d] = dot_tile::<T, I, 1, GEMV_ROWS>(core::array::from_ref(x), w, I * O < OUTLINE_MIN);
         for ((z, &b), d) in z.iter_mut().zip(b).zip(d) {
             *z = b + d;
         }
     }
     for ((w, &b), z) in w_rest.iter().zip(b_rest).zip(z_rest) {
-        *z = b + dot_tile::<T, I, 1, 1>(core::array::from_ref(x), core::array::from_ref(w))[0][0];
+        *z = b + dot_tile::<T, I, 1, 1>(
+            core::array::from_ref(x),
+            core::array::from_ref(w),
+            I * O < OUTLINE_MIN,
+        )[0][0];
     }
 }
 
@@ -382,7 +403,7 @@ fn gemm_impl<T: Scalar, const I: usize, const O: usize>(
         for j in 0..O / TILE_ROWS {
             let w = &w.as_chunks::<TILE_ROWS>().0[j];
             let b = &b.as_chunks::<TILE_ROWS>().0[j];
-            let d = dot_tile::<T, I, TILE_SAMPLES, TILE_ROWS>(x, w);
+            let d = dot_tile::<T, I, TILE_SAMPLES, TILE_ROWS>(x, w, I * O * 4 < OUTLINE_MIN);
             for (z, d) in z.iter_mut().zip(d) {
                 let z = &mut z.as_chunks_mut::<TILE_ROWS>().0[j];
                 for ((z, &b), d) in z.iter_mut().zip(b).zip(d) {
@@ -393,7 +414,7 @@ fn gemm_impl<T: Scalar, const I: usize, const O: usize>(
         for r in 0..O % TILE_ROWS {
             let w = &w.as_chunks::<TILE_ROWS>().1[r];
             let b = b.as_chunks::<TILE_ROWS>().1[r];
-            let d = dot_tile::<T, I, TILE_SAMPLES, 1>(x, core::array::from_ref(w));
+            let d = dot_tile::<T, I, TILE_SAMPLES, 1>(x, core::array::from_ref(w), I * O * 4 < OUTLINE_MIN);
             for (z, [d]) in z.iter_mut().zip(d) {
                 z.as_chunks_mut::<TILE_ROWS>().1[r] = b + d;
             }
