@@ -25,8 +25,8 @@
 //!   `k` summing the indices `k mod 8` in order, then a fixed pairwise reduction), so a sample's
 //!   output is the same alone or in a batch.
 //! - **Runtime dispatch.** With the `std` feature on `x86_64`, each kernel is also compiled with
-//!   AVX2 enabled (`#[target_feature]`), and the first call of a kernel big enough to gain
-//!   checks the CPU once (`is_x86_feature_detected!`, cached). A build with `-C target-cpu=...`
+//!   AVX2 enabled (`#[target_feature]`); a call of a kernel big enough to gain reads the CPU's
+//!   features (`is_x86_feature_detected!`, detected once, then one cached load). A build with `-C target-cpu=...`
 //!   that already has AVX2, and every `no_std` build, uses the kernels as compiled.
 //!
 //! Accumulators start at `-0.0`, the exact identity of floating-point addition, so lanes that a
