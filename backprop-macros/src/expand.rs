@@ -189,12 +189,14 @@ pub fn expand(model: &Model) -> TokenStream {
             }
 
             /// Inference: the output for one input, storing nothing.
+            #[inline]
             pub fn forward(&self, input: &[T; #input_size]) -> [T; #output_size] {
                 #( let #hidden_names = self.#hidden_names.infer::<#hidden_acts>(#hidden_prev); )*
                 self.#last.infer::<#out_act>(#last_prev)
             }
 
             /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+            #[inline]
             pub fn forward_trace(&self, input: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] {
                 trace.input = *input;
                 #( self.#names.forward::<#acts>(#trace_inputs, &mut trace.#names); )*
@@ -204,16 +206,19 @@ pub fn expand(model: &Model) -> TokenStream {
             /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
             /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
             /// `trace`; returns the loss.
+            #[inline]
             pub fn backward(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
                 self.backward_impl::<false>(trace, target, grads)
             }
 
             /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
             /// accumulating over a batch).
+            #[inline]
             pub fn backward_accumulate(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
                 self.backward_impl::<true>(trace, target, grads)
             }
 
+            #[inline]
             fn backward_impl<const ACCUMULATE: bool>(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
                 let loss = trace.#last.loss_delta::<#loss_path, #out_act>(target);
                 #(
@@ -225,6 +230,7 @@ pub fn expand(model: &Model) -> TokenStream {
             }
 
             /// The loss for one sample, storing nothing.
+            #[inline]
             pub fn loss(&self, input: &[T; #input_size], target: &[T; #output_size]) -> T {
                 let mut trace = #trace::zeroed();
                 self.forward_trace(input, &mut trace);
@@ -262,6 +268,7 @@ pub fn expand(model: &Model) -> TokenStream {
 
             /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
             /// each layer as soon as its error signal is known. Returns the loss before the step.
+            #[inline]
             pub fn train_step(&mut self, input: &[T; #input_size], target: &[T; #output_size], lr: T) -> T {
                 let mut trace = #trace::zeroed();
                 self.forward_trace(input, &mut trace);
@@ -292,15 +299,25 @@ pub fn expand(model: &Model) -> TokenStream {
             const LAYERS: &'static [#private::LayerInfo] = Self::LAYERS;
             const LOSS: &'static str = #loss_name;
 
+            #[inline]
             fn zeroed() -> Self { Self::zeroed() }
+            #[inline]
             fn new_trace() -> #trace<T> { #trace::zeroed() }
+            #[inline]
             fn forward(&self, x: &[T; #input_size]) -> [T; #output_size] { Self::forward(self, x) }
+            #[inline]
             fn forward_trace(&self, x: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] { Self::forward_trace(self, x, trace) }
+            #[inline]
             fn backward(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T { Self::backward(self, trace, target, grads) }
+            #[inline]
             fn backward_accumulate(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T { Self::backward_accumulate(self, trace, target, grads) }
+            #[inline]
             fn input_grad(trace: &#trace<T>) -> &[T; #input_size] { &trace.input_grad }
+            #[inline]
             fn trace_output(trace: &#trace<T>) -> &[T; #output_size] { &trace.#last.a }
+            #[inline]
             fn loss(&self, x: &[T; #input_size], target: &[T; #output_size]) -> T { Self::loss(self, x, target) }
+            #[inline]
             fn train_step(&mut self, x: &[T; #input_size], target: &[T; #output_size], lr: T) -> T { Self::train_step(self, x, target, lr) }
 
             /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.

@@ -83,11 +83,13 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
         }
     }
     /// Inference: the output for one input, storing nothing.
+    #[inline]
     pub fn forward(&self, input: &[T; 64]) -> [T; 10] {
         let hidden = self.hidden.infer::<::backprop::__private::Relu>(input);
         self.output.infer::<::backprop::__private::Softmax>(&hidden)
     }
     /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+    #[inline]
     pub fn forward_trace(&self, input: &[T; 64], trace: &mut DigitsTrace<T>) -> [T; 10] {
         trace.input = *input;
         self.hidden
@@ -101,6 +103,7 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
     /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
     /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
     /// `trace`; returns the loss.
+    #[inline]
     pub fn backward(
         &self,
         trace: &mut DigitsTrace<T>,
@@ -111,6 +114,7 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
     }
     /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
     /// accumulating over a batch).
+    #[inline]
     pub fn backward_accumulate(
         &self,
         trace: &mut DigitsTrace<T>,
@@ -119,6 +123,7 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
     ) -> T {
         self.backward_impl::<true>(trace, target, grads)
     }
+    #[inline]
     fn backward_impl<const ACCUMULATE: bool>(
         &self,
         trace: &mut DigitsTrace<T>,
@@ -153,6 +158,7 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
         loss
     }
     /// The loss for one sample, storing nothing.
+    #[inline]
     pub fn loss(&self, input: &[T; 64], target: &[T; 10]) -> T {
         let mut trace = DigitsTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -227,6 +233,7 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
     }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
+    #[inline]
     pub fn train_step(&mut self, input: &[T; 64], target: &[T; 10], lr: T) -> T {
         let mut trace = DigitsTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -262,18 +269,23 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dig
     const OUTPUTS: usize = Self::OUTPUTS;
     const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
     const LOSS: &'static str = "SoftmaxCrossEntropy";
+    #[inline]
     fn zeroed() -> Self {
         Self::zeroed()
     }
+    #[inline]
     fn new_trace() -> DigitsTrace<T> {
         DigitsTrace::zeroed()
     }
+    #[inline]
     fn forward(&self, x: &[T; 64]) -> [T; 10] {
         Self::forward(self, x)
     }
+    #[inline]
     fn forward_trace(&self, x: &[T; 64], trace: &mut DigitsTrace<T>) -> [T; 10] {
         Self::forward_trace(self, x, trace)
     }
+    #[inline]
     fn backward(
         &self,
         trace: &mut DigitsTrace<T>,
@@ -282,6 +294,7 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dig
     ) -> T {
         Self::backward(self, trace, target, grads)
     }
+    #[inline]
     fn backward_accumulate(
         &self,
         trace: &mut DigitsTrace<T>,
@@ -290,15 +303,19 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dig
     ) -> T {
         Self::backward_accumulate(self, trace, target, grads)
     }
+    #[inline]
     fn input_grad(trace: &DigitsTrace<T>) -> &[T; 64] {
         &trace.input_grad
     }
+    #[inline]
     fn trace_output(trace: &DigitsTrace<T>) -> &[T; 10] {
         &trace.output.a
     }
+    #[inline]
     fn loss(&self, x: &[T; 64], target: &[T; 10]) -> T {
         Self::loss(self, x, target)
     }
+    #[inline]
     fn train_step(&mut self, x: &[T; 64], target: &[T; 10], lr: T) -> T {
         Self::train_step(self, x, target, lr)
     }

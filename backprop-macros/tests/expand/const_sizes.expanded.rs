@@ -114,12 +114,14 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
         }
     }
     /// Inference: the output for one input, storing nothing.
+    #[inline]
     pub fn forward(&self, input: &[T; FEATURES]) -> [T; 1] {
         let wide = self.wide.infer::<::backprop::__private::Relu>(input);
         let narrow = self.narrow.infer::<::backprop::__private::Tanh>(&wide);
         self.output.infer::<::backprop::__private::Sigmoid>(&narrow)
     }
     /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+    #[inline]
     pub fn forward_trace(
         &self,
         input: &[T; FEATURES],
@@ -138,6 +140,7 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
     /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
     /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
     /// `trace`; returns the loss.
+    #[inline]
     pub fn backward(
         &self,
         trace: &mut SizedTrace<T>,
@@ -148,6 +151,7 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
     }
     /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
     /// accumulating over a batch).
+    #[inline]
     pub fn backward_accumulate(
         &self,
         trace: &mut SizedTrace<T>,
@@ -156,6 +160,7 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
     ) -> T {
         self.backward_impl::<true>(trace, target, grads)
     }
+    #[inline]
     fn backward_impl<const ACCUMULATE: bool>(
         &self,
         trace: &mut SizedTrace<T>,
@@ -195,6 +200,7 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
         loss
     }
     /// The loss for one sample, storing nothing.
+    #[inline]
     pub fn loss(&self, input: &[T; FEATURES], target: &[T; 1]) -> T {
         let mut trace = SizedTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -294,6 +300,7 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
     }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
+    #[inline]
     pub fn train_step(&mut self, input: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
         let mut trace = SizedTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -332,18 +339,23 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Siz
     const OUTPUTS: usize = Self::OUTPUTS;
     const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
     const LOSS: &'static str = "BinaryCrossEntropy";
+    #[inline]
     fn zeroed() -> Self {
         Self::zeroed()
     }
+    #[inline]
     fn new_trace() -> SizedTrace<T> {
         SizedTrace::zeroed()
     }
+    #[inline]
     fn forward(&self, x: &[T; FEATURES]) -> [T; 1] {
         Self::forward(self, x)
     }
+    #[inline]
     fn forward_trace(&self, x: &[T; FEATURES], trace: &mut SizedTrace<T>) -> [T; 1] {
         Self::forward_trace(self, x, trace)
     }
+    #[inline]
     fn backward(
         &self,
         trace: &mut SizedTrace<T>,
@@ -352,6 +364,7 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Siz
     ) -> T {
         Self::backward(self, trace, target, grads)
     }
+    #[inline]
     fn backward_accumulate(
         &self,
         trace: &mut SizedTrace<T>,
@@ -360,15 +373,19 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Siz
     ) -> T {
         Self::backward_accumulate(self, trace, target, grads)
     }
+    #[inline]
     fn input_grad(trace: &SizedTrace<T>) -> &[T; FEATURES] {
         &trace.input_grad
     }
+    #[inline]
     fn trace_output(trace: &SizedTrace<T>) -> &[T; 1] {
         &trace.output.a
     }
+    #[inline]
     fn loss(&self, x: &[T; FEATURES], target: &[T; 1]) -> T {
         Self::loss(self, x, target)
     }
+    #[inline]
     fn train_step(&mut self, x: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
         Self::train_step(self, x, target, lr)
     }

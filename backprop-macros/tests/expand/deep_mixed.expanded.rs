@@ -147,6 +147,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
         }
     }
     /// Inference: the output for one input, storing nothing.
+    #[inline]
     pub fn forward(&self, input: &[T; 8]) -> [T; 2] {
         let rectified = self.rectified.infer::<::backprop::__private::Relu>(input);
         let squashed = self.squashed.infer::<::backprop::__private::Tanh>(&rectified);
@@ -156,6 +157,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
         self.output.infer::<::backprop::__private::Identity>(&gate)
     }
     /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+    #[inline]
     pub fn forward_trace(&self, input: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {
         trace.input = *input;
         self.rectified
@@ -183,6 +185,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
     /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
     /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
     /// `trace`; returns the loss.
+    #[inline]
     pub fn backward(
         &self,
         trace: &mut DeepTrace<T>,
@@ -193,6 +196,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
     }
     /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
     /// accumulating over a batch).
+    #[inline]
     pub fn backward_accumulate(
         &self,
         trace: &mut DeepTrace<T>,
@@ -201,6 +205,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
     ) -> T {
         self.backward_impl::<true>(trace, target, grads)
     }
+    #[inline]
     fn backward_impl<const ACCUMULATE: bool>(
         &self,
         trace: &mut DeepTrace<T>,
@@ -275,6 +280,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
         loss
     }
     /// The loss for one sample, storing nothing.
+    #[inline]
     pub fn loss(&self, input: &[T; 8], target: &[T; 2]) -> T {
         let mut trace = DeepTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -431,6 +437,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
     }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
+    #[inline]
     pub fn train_step(&mut self, input: &[T; 8], target: &[T; 2], lr: T) -> T {
         let mut trace = DeepTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -493,18 +500,23 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dee
     const OUTPUTS: usize = Self::OUTPUTS;
     const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
     const LOSS: &'static str = "HalfSquaredError";
+    #[inline]
     fn zeroed() -> Self {
         Self::zeroed()
     }
+    #[inline]
     fn new_trace() -> DeepTrace<T> {
         DeepTrace::zeroed()
     }
+    #[inline]
     fn forward(&self, x: &[T; 8]) -> [T; 2] {
         Self::forward(self, x)
     }
+    #[inline]
     fn forward_trace(&self, x: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {
         Self::forward_trace(self, x, trace)
     }
+    #[inline]
     fn backward(
         &self,
         trace: &mut DeepTrace<T>,
@@ -513,6 +525,7 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dee
     ) -> T {
         Self::backward(self, trace, target, grads)
     }
+    #[inline]
     fn backward_accumulate(
         &self,
         trace: &mut DeepTrace<T>,
@@ -521,15 +534,19 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dee
     ) -> T {
         Self::backward_accumulate(self, trace, target, grads)
     }
+    #[inline]
     fn input_grad(trace: &DeepTrace<T>) -> &[T; 8] {
         &trace.input_grad
     }
+    #[inline]
     fn trace_output(trace: &DeepTrace<T>) -> &[T; 2] {
         &trace.output.a
     }
+    #[inline]
     fn loss(&self, x: &[T; 8], target: &[T; 2]) -> T {
         Self::loss(self, x, target)
     }
+    #[inline]
     fn train_step(&mut self, x: &[T; 8], target: &[T; 2], lr: T) -> T {
         Self::train_step(self, x, target, lr)
     }

@@ -83,11 +83,13 @@ impl<T: ::backprop::__private::Scalar> Toy<T> {
         }
     }
     /// Inference: the output for one input, storing nothing.
+    #[inline]
     pub fn forward(&self, input: &[T; 2]) -> [T; 1] {
         let hidden = self.hidden.infer::<::backprop::__private::Sigmoid>(input);
         self.output.infer::<::backprop::__private::Sigmoid>(&hidden)
     }
     /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+    #[inline]
     pub fn forward_trace(&self, input: &[T; 2], trace: &mut ToyTrace<T>) -> [T; 1] {
         trace.input = *input;
         self.hidden
@@ -101,6 +103,7 @@ impl<T: ::backprop::__private::Scalar> Toy<T> {
     /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
     /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
     /// `trace`; returns the loss.
+    #[inline]
     pub fn backward(
         &self,
         trace: &mut ToyTrace<T>,
@@ -111,6 +114,7 @@ impl<T: ::backprop::__private::Scalar> Toy<T> {
     }
     /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
     /// accumulating over a batch).
+    #[inline]
     pub fn backward_accumulate(
         &self,
         trace: &mut ToyTrace<T>,
@@ -119,6 +123,7 @@ impl<T: ::backprop::__private::Scalar> Toy<T> {
     ) -> T {
         self.backward_impl::<true>(trace, target, grads)
     }
+    #[inline]
     fn backward_impl<const ACCUMULATE: bool>(
         &self,
         trace: &mut ToyTrace<T>,
@@ -153,6 +158,7 @@ impl<T: ::backprop::__private::Scalar> Toy<T> {
         loss
     }
     /// The loss for one sample, storing nothing.
+    #[inline]
     pub fn loss(&self, input: &[T; 2], target: &[T; 1]) -> T {
         let mut trace = ToyTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -222,6 +228,7 @@ impl<T: ::backprop::__private::Scalar> Toy<T> {
     }
     /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
     /// each layer as soon as its error signal is known. Returns the loss before the step.
+    #[inline]
     pub fn train_step(&mut self, input: &[T; 2], target: &[T; 1], lr: T) -> T {
         let mut trace = ToyTrace::zeroed();
         self.forward_trace(input, &mut trace);
@@ -257,21 +264,27 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Toy
     const OUTPUTS: usize = Self::OUTPUTS;
     const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
     const LOSS: &'static str = "HalfSquaredError";
+    #[inline]
     fn zeroed() -> Self {
         Self::zeroed()
     }
+    #[inline]
     fn new_trace() -> ToyTrace<T> {
         ToyTrace::zeroed()
     }
+    #[inline]
     fn forward(&self, x: &[T; 2]) -> [T; 1] {
         Self::forward(self, x)
     }
+    #[inline]
     fn forward_trace(&self, x: &[T; 2], trace: &mut ToyTrace<T>) -> [T; 1] {
         Self::forward_trace(self, x, trace)
     }
+    #[inline]
     fn backward(&self, trace: &mut ToyTrace<T>, target: &[T; 1], grads: &mut Self) -> T {
         Self::backward(self, trace, target, grads)
     }
+    #[inline]
     fn backward_accumulate(
         &self,
         trace: &mut ToyTrace<T>,
@@ -280,15 +293,19 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Toy
     ) -> T {
         Self::backward_accumulate(self, trace, target, grads)
     }
+    #[inline]
     fn input_grad(trace: &ToyTrace<T>) -> &[T; 2] {
         &trace.input_grad
     }
+    #[inline]
     fn trace_output(trace: &ToyTrace<T>) -> &[T; 1] {
         &trace.output.a
     }
+    #[inline]
     fn loss(&self, x: &[T; 2], target: &[T; 1]) -> T {
         Self::loss(self, x, target)
     }
+    #[inline]
     fn train_step(&mut self, x: &[T; 2], target: &[T; 1], lr: T) -> T {
         Self::train_step(self, x, target, lr)
     }
