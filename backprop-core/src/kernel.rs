@@ -112,11 +112,27 @@ macro_rules! unroll {
     };
 }
 
-/// Sum of the 8 lanes in a fixed order.
+/// Sum of the 8 lanes of an accumulator in a fixed order, `lane(k)` giving lane `k`, for dot
+/// products of length `I`.
+///
+/// When `I < LANES`, lanes `I..` would hold only their starting `-0.0`. Adding `-0.0` is exact for
+/// every value (`+0 + -0 = +0`), so those lanes are left out: the sum is the same bit for bit.
 #[inline(always)]
-fn reduce<T: Scalar>(acc: [T; LANES]) -> T {
-    let [a0, a1, a2, a3, a4, a5, a6, a7] = acc;
-    ((a0 + a4) + (a2 + a6)) + ((a1 + a5) + (a3 + a7))
+fn reduce<T: Scalar, const I: usize>(lane: impl Fn(usize) -> T) -> T {
+    #[inline(always)]
+    fn add<T: Scalar>(a: Option<T>, b: Option<T>) -> Option<T> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, None) => a,
+            (None, b) => b,
+        }
+    }
+    let lane = |k: usize| if k < I { Some(lane(k)) } else { None };
+    let sum = add(
+        add(add(lane(0), lane(4)), add(lane(2), lane(6))),
+        add(add(lane(1), lane(5)), add(lane(3), lane(7))),
+    );
+    sum.unwrap_or(-T::ZERO)
 }
 
 /// The dot products of `S` vectors with `R` rows, `out[s][r] = xs[s] · rows[r]`, each in 8 lanes
@@ -127,6 +143,19 @@ fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
     rows: &[[T; I]; R],
     inlined: bool,
 ) -> [[T; R]; S] {
+    // Shorter than one chunk: each lane holds one product (`-0.0 + w_k x_k` is `w_k x_k` exactly),
+    // so the products go straight into the reduction, with no accumulator array. On a core
+    // without SIMD (Cortex-M), LLVM kept that array in memory and stored eight `-0.0`s per neuron
+    // before using two of them (seen: the 2-4-1 firmware's forward pass 25% longer).
+    if I < LANES {
+        let mut out = [[T::ZERO; R]; S];
+        unroll!(s < S, [0 1 2 3], {
+            unroll!(r < R, [0 1 2 3 4 5 6 7], {
+                out[s][r] = reduce::<T, I>(|k| rows[r][k] * xs[s][k]);
+            });
+        });
+        return out;
+    }
     let mut acc = [[[-T::ZERO; LANES]; R]; S];
     // Chunks are taken from each array where they are used (not kept in an array of slices), so
     // that their lengths stay constants and no index needs a check.
@@ -159,12 +188,12 @@ fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
         let mut out = [[T::ZERO; R]; S];
         unroll!(s < S, [0 1 2 3], {
             unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                out[s][r] = reduce(acc[s][r]);
+                out[s][r] = reduce::<T, I>(|k| acc[s][r][k]);
             });
         });
         out
     } else {
-        acc.map(|per_sample| per_sample.map(reduce))
+        acc.map(|per_sample| per_sample.map(|lanes| reduce::<T, I>(|k| lanes[k])))
     }
 }
 
