@@ -112,15 +112,14 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// they were, then applies `W -= lr · delta xᵀ`, `b -= lr · delta`.
     #[inline]
     pub fn backward_sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T, dx: &mut [T; I]) {
-        kernel::backward_sgd(&mut self.w, x, delta, -lr, dx);
         bias_sgd(&mut self.b, delta, lr);
+        kernel::backward_sgd(&mut self.w, x, delta, -lr, dx);
     }
 
     /// The SGD update `W -= lr · delta xᵀ`, `b -= lr · delta`, for the first layer (no `dx`).
     #[inline]
     pub fn sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T) {
-        kernel::sgd(&mut self.w, x, delta, -lr);
-        bias_sgd(&mut self.b, delta, lr);
+        kernel::sgd(&mut self.w, &mut self.b, x, delta, -lr);
     }
 
     /// The forward pass over a tile of samples (at most [`BATCH_TILE`](kernel::BATCH_TILE); any
@@ -223,7 +222,9 @@ mod tests {
     fn affine_and_dot() {
         let mut z = [0.0; 2];
         layer().affine(&[1.0, 2.0, 4.0], &mut z);
-        assert_eq!(z, [1.0 - 4.0 + 2.0 + 0.1, 0.25 + 12.0 - 0.2]);
+        // The kernels' order for 3 inputs: the bias starts lane 0, lanes 0 and 2 are added, then
+        // lane 1: `((b + w0 x0) + w2 x2) + w1 x1`.
+        assert_eq!(z, [((0.1 + 1.0) + 2.0) - 4.0, ((-0.2 + 0.25) + 12.0) + 0.0]);
         let a: [f64; 19] = core::array::from_fn(|i| i as f64);
         let b: [f64; 19] = core::array::from_fn(|i| 1.0 - i as f64 * 0.5);
         let naive: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
