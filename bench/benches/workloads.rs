@@ -159,6 +159,9 @@ fn fma_peak(c: &mut Criterion) {
         any = true;
         group.bench_function("avx512_512", |b| b.iter(|| peak::fma_avx512(black_box(0.5))));
     }
+    if peak::unfused_avx2(0.5).is_some() {
+        group.bench_function("unfused_avx2_256", |b| b.iter(|| peak::unfused_avx2(black_box(0.5))));
+    }
     if !any {
         group.bench_function("portable", |b| b.iter(|| peak::fma_portable(black_box(0.5))));
     }

@@ -16,6 +16,14 @@
 //!
 //! The report takes the fastest as the peak. A flop is one lane of a multiply or an add: one FMA
 //! lane is 2 flops.
+//!
+//! One more kernel measures a ceiling rather than the peak: [`unfused_avx2`], chains of a separate
+//! multiply and add (`_mm256_mul_ps` then `_mm256_add_ps`, the shape of a dot product's inner
+//! loop: `acc += x · c`, `x` loaded from memory), which is all the crate's
+//! kernels use (exact IEEE arithmetic in a fixed order, no fusion; see `backprop_core::kernel`).
+//! On Zen 4 it reaches the FMA peak (two multiply and two add pipes); on an Intel core with two
+//! 512-bit FMA units it cannot pass 3 of the 4 256-bit FP ports' worth of FMA work, let alone
+//! the 512-bit peak, and the report says how far that is.
 
 use core::hint::black_box;
 
@@ -33,6 +41,8 @@ pub const fn flops(lanes: usize) -> f64 {
 /// The multiplier and addend of the chains: the values converge to `c / (1 - m) = 1`.
 const M: f32 = 0.999_9;
 const C: f32 = 1.0e-4;
+/// The value every product of [`unfused_avx2`] multiplies by `C`.
+const UNFUSED_X: f32 = 0.75;
 
 /// 256-bit FMAs in [`CHAINS`] chains; `None` when the CPU lacks AVX2 and FMA (or is not x86_64).
 /// [`flops`]`(8)` per call.
@@ -53,6 +63,19 @@ pub fn fma_avx512(seed: f32) -> Option<f32> {
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU has AVX-512F (checked just above).
         return Some(unsafe { x86::fma512(seed) });
+    }
+    let _ = seed;
+    None
+}
+
+/// 256-bit multiplies and adds, unfused (`acc += x · c`, two roundings, `x` loaded from memory
+/// as in a dot product), in [`CHAINS`] chains: the ceiling of the crate's exact kernels on this core. `None` when the CPU
+/// lacks AVX2 (or is not x86_64). [`flops`]`(8)` per call, as for [`fma_avx2`].
+pub fn unfused_avx2(seed: f32) -> Option<f32> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return Some(unsafe { x86::unfused256(seed) });
     }
     let _ = seed;
     None
@@ -84,7 +107,7 @@ mod x86 {
     use core::arch::x86_64::*;
     use core::hint::black_box;
 
-    use super::{C, CHAINS, ITERS, M};
+    use super::{C, CHAINS, ITERS, M, UNFUSED_X};
 
     #[target_feature(enable = "avx2,fma")]
     pub(super) fn fma256(seed: f32) -> f32 {
@@ -96,7 +119,31 @@ mod x86 {
                 *a = _mm256_fmadd_ps(*a, m, c);
             }
         }
-        // Every lane of every chain reaches the result, so none of the work can be dropped.
+        sum256(&acc)
+    }
+
+    /// No `fma` in the enabled features, so nothing can fuse the multiply and the add. Shaped
+    /// like the kernels' inner loops, `acc += x · m` with `x` loaded from memory (a volatile
+    /// load, so the loop-invariant product cannot be hoisted): only the add is on each chain.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn unfused256(seed: f32) -> f32 {
+        let mut acc: [__m256; CHAINS] = core::array::from_fn(|k| _mm256_set1_ps(seed + k as f32));
+        let xs: [__m256; CHAINS] = [_mm256_set1_ps(UNFUSED_X); CHAINS];
+        let m = _mm256_set1_ps(black_box(C));
+        for _ in 0..ITERS {
+            for (a, x) in acc.iter_mut().zip(&xs) {
+                // SAFETY: `x` is a reference to an initialised, aligned vector.
+                let x = unsafe { core::ptr::read_volatile(x) };
+                *a = _mm256_add_ps(*a, _mm256_mul_ps(x, m));
+            }
+        }
+        sum256(&acc)
+    }
+
+    /// The sum of every lane of every chain: all the work reaches the result, so none of it can
+    /// be dropped.
+    #[target_feature(enable = "avx")]
+    fn sum256(acc: &[__m256; CHAINS]) -> f32 {
         let mut sum = acc[0];
         for &a in &acc[1..] {
             sum = _mm256_add_ps(sum, a);
@@ -146,6 +193,19 @@ mod tests {
         close(fma_portable(seed), PORTABLE_LANES);
         if let Some(v) = fma_avx2(seed) {
             close(v, 8);
+        }
+        // Unfused, every lane's sum is exactly the scalar f32 sequence (up to the final sum's order).
+        if let Some(v) = unfused_avx2(seed) {
+            let want: f64 = (0..CHAINS)
+                .map(|k| {
+                    let mut a = seed + k as f32;
+                    for _ in 0..ITERS {
+                        a += UNFUSED_X * C;
+                    }
+                    8.0 * f64::from(a)
+                })
+                .sum();
+            assert!((f64::from(v) - want).abs() <= 1e-6 * want, "{v} vs {want}");
         }
         if let Some(v) = fma_avx512(seed) {
             close(v, 16);

@@ -26,6 +26,10 @@ const PEAK: [(&str, &str, usize); 3] = [
     ("portable", "portable `f32::mul_add` (8 lanes)", peak::PORTABLE_LANES),
 ];
 
+/// The unfused multiply-add kernel (`peak::unfused_avx2`): criterion id, title, flops per call.
+const UNFUSED: (&str, &str, usize) =
+    ("unfused_avx2_256", "AVX2 `_mm256_mul_ps` + `_mm256_add_ps` (8 lanes)", 8);
+
 /// The median in ns of one benchmark, if it ran.
 fn median(dir: &Path, parts: &[&str]) -> Option<f64> {
     let mut path = dir.to_path_buf();
@@ -92,6 +96,18 @@ fn report(dir: &Path, title: &str) -> String {
     }
     let peak_text = best_peak.map_or("n/a".into(), |p| format!("**{p:.1} GFLOP/s**"));
     writeln!(w, "\nPeak (the fastest kernel): {peak_text}.\n").unwrap();
+    if let Some(t) = median(dir, &["fma_peak", UNFUSED.0]) {
+        let gflops = peak::flops(UNFUSED.2) / t;
+        let share = best_peak.map_or(String::new(), |p| format!(", {:.1}% of the peak", 100.0 * gflops / p));
+        writeln!(
+            w,
+            "Ceiling of the crate's exact kernels (multiply, then add; not a peak): {}, {} ns per call, \
+             **{gflops:.1} GFLOP/s**{share}.\n",
+            UNFUSED.1,
+            ns(t)
+        )
+        .unwrap();
+    }
 
     // The activations alone.
     writeln!(w, "Activation cost alone, ns per value (1,024 `f32` values in [-5, 5)):\n").unwrap();
