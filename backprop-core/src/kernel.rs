@@ -24,9 +24,9 @@
 //!   the FMA peak with `mul` + `add` (measured: 97% of it for a 784-128-10 batch step). On an
 //!   Intel core with two 512-bit FMA units (Golden Cove), 256-bit `mul` + `add` is capped at 37.5%
 //!   of the FMA peak (measured: 31–36%); FMA at 256 bits and AVX-512 copies of these kernels were
-//!   measured there and gained nothing (BENCHMARKS.md). Every dot product, whatever the kernel, is computed the same way (8 lanes, lane
-//!   `k` summing the indices `k mod 8` in order, then a fixed pairwise reduction), so a sample's
-//!   output is the same alone or in a batch.
+//!   measured there and gained nothing (BENCHMARKS.md). Every dot product, whatever the kernel,
+//!   is computed the same way (8 lanes, lane `k` summing the indices `k mod 8` in order, then a
+//!   fixed pairwise reduction), so a sample's output is the same alone or in a batch.
 //! - **Runtime dispatch.** With the `std` feature on `x86_64`, each kernel is also compiled with
 //!   AVX2 enabled (`#[target_feature]`); a call of a kernel big enough to gain reads the CPU's
 //!   features (`is_x86_feature_detected!`, detected once, then one cached load). A build with `-C target-cpu=...`

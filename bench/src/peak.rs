@@ -21,9 +21,9 @@
 //! multiply and add (`_mm256_mul_ps` then `_mm256_add_ps`, the shape of a dot product's inner
 //! loop: `acc += x · c`, `x` loaded from memory), which is all the crate's
 //! kernels use (exact IEEE arithmetic in a fixed order, no fusion; see `backprop_core::kernel`).
-//! On Zen 4 it reaches the FMA peak (two multiply and two add pipes); on an Intel core with two
-//! 512-bit FMA units it cannot pass 3 of the 4 256-bit FP ports' worth of FMA work, let alone
-//! the 512-bit peak, and the report says how far that is.
+//! On Zen 4 it reaches the FMA peak (two multiply and two add pipes); on an Intel Golden Cove
+//! core, whose three 256-bit FP ports do at most 1.5 multiply-add pairs per cycle against two
+//! 512-bit FMAs, it cannot pass 37.5% of the peak, and the report says where it stands.
 
 use core::hint::black_box;
 
@@ -69,8 +69,9 @@ pub fn fma_avx512(seed: f32) -> Option<f32> {
 }
 
 /// 256-bit multiplies and adds, unfused (`acc += x · c`, two roundings, `x` loaded from memory
-/// as in a dot product), in [`CHAINS`] chains: the ceiling of the crate's exact kernels on this core. `None` when the CPU
-/// lacks AVX2 (or is not x86_64). [`flops`]`(8)` per call, as for [`fma_avx2`].
+/// as in a dot product), in [`CHAINS`] chains: the ceiling of the crate's exact kernels on this
+/// core. `None` when the CPU lacks AVX2 (or is not x86_64). [`flops`]`(8)` per call, as for
+/// [`fma_avx2`].
 pub fn unfused_avx2(seed: f32) -> Option<f32> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
