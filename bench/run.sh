@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Issue 6's benchmarks, both builds, one after the other, then both reports (Markdown) on stdout
-# and in target/bench-report.md.
+# Issue 6's benchmarks, both builds (default flags and -C target-cpu=native), each with the exact
+# kernels and with the opt-in `fma` feature, one after the other; then the four reports (Markdown)
+# on stdout and in target/bench-report.md.
 #
 #   bench/run.sh                    # everything, BENCH_SECS=1.5 s per benchmark (a few minutes)
 #   BENCH_SECS=0.2 bench/run.sh     # a quick smoke run
@@ -19,17 +20,20 @@ unset CARGO_ENCODED_RUSTFLAGS
 RUSTFLAGS="" cargo build --release --quiet -p backprop-bench --bin report
 REPORT=target/release/report
 
-bench() { # name rustflags [criterion args...]
-    local name=$1 flags=$2
-    shift 2
-    echo "=== $name build: RUSTFLAGS=\"$flags\" CARGO_TARGET_DIR=target/bench-$name BENCH_SECS=$BENCH_SECS" >&2
+bench() { # name rustflags features [criterion args...]
+    local name=$1 flags=$2 features=$3
+    shift 3
+    echo "=== $name build: RUSTFLAGS=\"$flags\" CARGO_TARGET_DIR=target/bench-$name BENCH_SECS=$BENCH_SECS" \
+        "--features $features" >&2
     # Absolute: criterion runs in bench/ and resolves CARGO_TARGET_DIR from there.
     RUSTFLAGS="$flags" CARGO_TARGET_DIR="$PWD/target/bench-$name" \
-        cargo bench -p backprop-bench --features avx512 --bench workloads -- "$@" >&2
+        cargo bench -p backprop-bench --features "$features" --bench workloads -- "$@" >&2
 }
 
-bench default "" "$@"
-bench native "-C target-cpu=native" "$@"
+bench default "" avx512 "$@"
+bench native "-C target-cpu=native" avx512 "$@"
+bench default-fma "" avx512,fma "$@"
+bench native-fma "-C target-cpu=native" avx512,fma "$@"
 
 {
     echo "## Results"
@@ -40,4 +44,8 @@ bench native "-C target-cpu=native" "$@"
     "$REPORT" target/bench-default/criterion "Default build (no RUSTFLAGS)"
     echo
     "$REPORT" target/bench-native/criterion 'Native build (RUSTFLAGS="-C target-cpu=native")'
+    echo
+    "$REPORT" target/bench-default-fma/criterion 'Default build, `fma` feature (FMA kernels for big f32 layers)'
+    echo
+    "$REPORT" target/bench-native-fma/criterion 'Native build, `fma` feature (FMA kernels for big f32 layers)'
 } | tee target/bench-report.md

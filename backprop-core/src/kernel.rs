@@ -71,6 +71,67 @@ const OUTER_ROWS: usize = 6;
 /// run-time dispatch, worth the check of the CPU); smaller ones are inlined into their caller.
 const OUTLINE_MIN: usize = 256;
 
+/// With the `fma` feature, `f32` layers of at least this many multiply-adds per sample run the
+/// FMA kernels on CPUs with AVX-512F (every kernel of the layer, one sample or a batch, so a layer
+/// computes the same bits either way). Smaller layers keep the exact kernels: their time goes to
+/// latency and reductions, not to the multiply-adds.
+pub const FMA_MIN: usize = 4096;
+
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+mod fma;
+
+/// `true` when the kernels of an `I × O` layer of `T` are the FMA ones (see [`FMA_MIN`]): `T` is
+/// `f32`, the layer is big enough, the `fma` feature is on and the CPU has AVX-512F.
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+#[inline(always)]
+fn fused<T: Scalar, const I: usize, const O: usize>() -> bool {
+    T::TAG == 4 && I * O >= FMA_MIN && fma::available()
+}
+
+/// Views of `T` data as `f32` data, for the FMA kernels.
+///
+/// # Safety (every function)
+///
+/// `T` must be `f32`, which [`fused`] checks (`Scalar` is sealed and only `f32` has the tag 4):
+/// then `A` and `B` are the same type but for the name of the scalar, and nothing changes but
+/// the name.
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+mod view {
+    use crate::Scalar;
+
+    #[inline(always)]
+    pub(super) unsafe fn of<A, B>(a: &A) -> &B {
+        debug_assert!(size_of::<A>() == size_of::<B>() && align_of::<A>() == align_of::<B>());
+        // SAFETY: the module's contract.
+        unsafe { &*(a as *const A).cast::<B>() }
+    }
+
+    #[inline(always)]
+    pub(super) unsafe fn of_mut<A, B>(a: &mut A) -> &mut B {
+        debug_assert!(size_of::<A>() == size_of::<B>() && align_of::<A>() == align_of::<B>());
+        // SAFETY: the module's contract.
+        unsafe { &mut *(a as *mut A).cast::<B>() }
+    }
+
+    #[inline(always)]
+    pub(super) unsafe fn rows<T: Scalar, const N: usize>(a: &[[T; N]]) -> &[[f32; N]] {
+        // SAFETY: the module's contract.
+        unsafe { core::slice::from_raw_parts(a.as_ptr().cast(), a.len()) }
+    }
+
+    #[inline(always)]
+    pub(super) unsafe fn rows_mut<T: Scalar, const N: usize>(a: &mut [[T; N]]) -> &mut [[f32; N]] {
+        // SAFETY: the module's contract.
+        unsafe { core::slice::from_raw_parts_mut(a.as_mut_ptr().cast(), a.len()) }
+    }
+
+    /// A scalar (exact: `T` is `f32`).
+    #[inline(always)]
+    pub(super) fn scalar<T: Scalar>(v: T) -> f32 {
+        v.to_f64() as f32
+    }
+}
+
 /// `true` when the kernels compiled for AVX2 may run (checked once, then cached by `std`).
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[inline(always)]
@@ -289,6 +350,11 @@ pub fn gemv<T: Scalar, const I: usize, const O: usize>(
     x: &[T; I],
     z: &mut [T; O],
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe { fma::gemv::<I, O>(view::of(w), view::of(b), view::of(x), view::of_mut(z)) };
+    }
     dispatch!(I * O, gemv_impl::<I, O>(w: &[[T; I]; O], b: &[T; O], x: &[T; I], z: &mut [T; O]))
 }
 
@@ -326,6 +392,20 @@ pub fn backward<T: Scalar, const I: usize, const O: usize>(
     dx: &mut [T; I],
     accumulate: bool,
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe {
+            fma::backward::<I, O>(
+                view::of(w),
+                view::of_mut(grad),
+                view::of(x),
+                view::of(delta),
+                view::of_mut(dx),
+                accumulate,
+            )
+        };
+    }
     dispatch!(I * O, backward_impl::<I, O>(
         w: &[[T; I]; O], grad: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], dx: &mut [T; I], accumulate: bool
     ))
@@ -376,6 +456,19 @@ pub fn backward_sgd<T: Scalar, const I: usize, const O: usize>(
     step: T,
     dx: &mut [T; I],
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe {
+            fma::backward_sgd::<I, O>(
+                view::of_mut(w),
+                view::of(x),
+                view::of(delta),
+                view::scalar(step),
+                view::of_mut(dx),
+            )
+        };
+    }
     dispatch!(I * O, backward_sgd_impl::<I, O>(
         w: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], step: T, dx: &mut [T; I]
     ))
@@ -422,6 +515,11 @@ pub fn outer<T: Scalar, const I: usize, const O: usize>(
     delta: &[T; O],
     accumulate: bool,
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe { fma::outer::<I, O>(view::of_mut(grad), view::of(x), view::of(delta), accumulate) };
+    }
     dispatch!(I * O, outer_impl::<I, O>(grad: &mut [[T; I]; O], x: &[T; I], delta: &[T; O], accumulate: bool))
 }
 
@@ -451,6 +549,19 @@ pub fn sgd<T: Scalar, const I: usize, const O: usize>(
     delta: &[T; O],
     step: T,
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe {
+            fma::sgd::<I, O>(
+                view::of_mut(w),
+                view::of_mut(b),
+                view::of(x),
+                view::of(delta),
+                view::scalar(step),
+            )
+        };
+    }
     dispatch!(I * O, sgd_impl::<I, O>(w: &mut [[T; I]; O], b: &mut [T; O], x: &[T; I], delta: &[T; O], step: T))
 }
 
@@ -500,6 +611,11 @@ pub fn gemm<T: Scalar, const I: usize, const O: usize>(
     xs: &[[T; I]],
     zs: &mut [[T; O]],
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe { fma::gemm::<I, O>(view::of(w), view::of(b), view::rows(xs), view::rows_mut(zs)) };
+    }
     dispatch!(I * O * 4, gemm_impl::<I, O>(w: &[[T; I]; O], b: &[T; O], xs: &[[T; I]], zs: &mut [[T; O]]))
 }
 
@@ -548,6 +664,11 @@ pub fn gemm_t<T: Scalar, const I: usize, const O: usize>(
     deltas: &[[T; O]],
     dxs: &mut [[T; I]],
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe { fma::gemm_t::<I, O>(view::of(w), view::rows(deltas), view::rows_mut(dxs)) };
+    }
     dispatch!(I * O * 4, gemm_t_impl::<I, O>(w: &[[T; I]; O], deltas: &[[T; O]], dxs: &mut [[T; I]]))
 }
 
@@ -643,6 +764,22 @@ fn gemm_outer_sgd_opt<T: Scalar, const I: usize, const O: usize>(
     deltas: &[[T; O]],
     sgd: Option<Sgd<'_, T, I, O>>,
 ) {
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        let n = xs.len().min(deltas.len());
+        let (xs, deltas) = (&xs[..n], &deltas[..n]);
+        let (weights, biases) = match sgd {
+            Some((w, b, scale, lr)) => (Some((w, scale, lr)), Some((b, scale, lr))),
+            None => (None, None),
+        };
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        unsafe {
+            let weights =
+                weights.map(|(w, scale, lr)| (view::of_mut(w), view::scalar(scale), view::scalar(lr)));
+            fma::gemm_outer::<I, O>(view::of_mut(grad), weights, view::rows(xs), view::rows(deltas));
+        }
+        return outer_bias(grad_b, deltas, biases);
+    }
     dispatch!(I * O * 4, gemm_outer_impl::<I, O>(
         grad: &mut [[T; I]; O], grad_b: &mut [T; O], xs: &[[T; I]], deltas: &[[T; O]], sgd: Option<Sgd<'_, T, I, O>>
     ))
@@ -670,9 +807,7 @@ fn gemm_outer_impl<T: Scalar, const I: usize, const O: usize>(
                 let g = core::array::from_mut(&mut grad.as_chunks_mut::<OUTER_ROWS>().1[r]);
                 outer_tile(g, None, xs, deltas, |d: &[T; O]| [d.as_chunks::<OUTER_ROWS>().1[r]]);
             }
-            for o in 0..O {
-                grad_b[o] += column_sum(deltas, o);
-            }
+            outer_bias(grad_b, deltas, None);
         }
         Some((w, b, scale, lr)) => {
             for j in 0..O / OUTER_ROWS {
@@ -689,6 +824,26 @@ fn gemm_outer_impl<T: Scalar, const I: usize, const O: usize>(
                     [d.as_chunks::<OUTER_ROWS>().1[r]]
                 });
             }
+            outer_bias(grad_b, deltas, Some((b, scale, lr)));
+        }
+    }
+}
+
+/// The biases' part of the batched outer products: `grad_b += Σ_s deltas[s]`, or with
+/// `sgd = (b, scale, lr)`, `grad_b = scale · Σ` and `b -= lr · grad_b`.
+#[inline(always)]
+fn outer_bias<T: Scalar, const O: usize>(
+    grad_b: &mut [T; O],
+    deltas: &[[T; O]],
+    sgd: Option<(&mut [T; O], T, T)>,
+) {
+    match sgd {
+        None => {
+            for o in 0..O {
+                grad_b[o] += column_sum(deltas, o);
+            }
+        }
+        Some((b, scale, lr)) => {
             for o in 0..O {
                 grad_b[o] = column_sum(deltas, o) * scale;
                 b[o] -= lr * grad_b[o];
@@ -953,6 +1108,203 @@ mod tests {
             });
             let portable = reduce::<f32, 8>(|k| lanes[k]);
             assert_eq!(x86::reduce8(&lanes).to_bits(), portable.to_bits(), "{lanes:?}");
+        }
+    }
+
+    /// The `fma` feature's kernels, on a CPU with AVX-512F: bit for bit against their written
+    /// specification (16 lanes of `mul_add` in order from `-0.0`, then the fixed tree), close to the exact sums in `f64`, and the same bits for a sample
+    /// alone or in a batch and for `Wᵀ delta` whichever kernel computes it.
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    mod fused {
+        use super::*;
+        use std::boxed::Box;
+        use std::vec::Vec;
+
+        /// `n` arrays of `N` values of `fill`, on the heap (the sizes here overflow a test's stack).
+        fn rows<const N: usize>(n: usize, seed: u64) -> Box<[[f32; N]]> {
+            (0..n).map(|r| fill::<N>(seed + r as u64).map(|v| v as f32)).collect()
+        }
+
+        fn matrix<const I: usize, const O: usize>(seed: u64) -> Box<[[f32; I]; O]> {
+            rows::<I>(O, seed).try_into().unwrap()
+        }
+
+        /// The specification of every dot product of the FMA kernels.
+        fn spec_dot(a: &[f32], b: &[f32]) -> f32 {
+            let mut lanes = [-0.0f32; 16];
+            for i in 0..a.len() {
+                lanes[i % 16] = a[i].mul_add(b[i], lanes[i % 16]);
+            }
+            let eighths: [f32; 8] = core::array::from_fn(|j| lanes[j] + lanes[j + 8]);
+            let quarters: [f32; 4] = core::array::from_fn(|j| eighths[j] + eighths[j + 4]);
+            (quarters[0] + quarters[2]) + (quarters[1] + quarters[3])
+        }
+
+        /// `|got - exact| ≤ 2 · n · ε · Σ|terms|`, the classic bound for a sum of `n` rounded terms.
+        fn near(got: f32, exact: f64, magnitude: f64, n: usize) {
+            let bound = 2.0 * n as f64 * f64::from(f32::EPSILON) * magnitude + f64::from(f32::MIN_POSITIVE);
+            assert!((f64::from(got) - exact).abs() <= bound, "{got} vs {exact} (bound {bound})");
+        }
+
+        fn check<const I: usize, const O: usize>() {
+            assert!(I * O >= FMA_MIN);
+            if !fma::available() {
+                std::eprintln!("this CPU has no AVX-512F: the FMA kernels cannot run here");
+                return;
+            }
+            assert!(fused::<f32, I, O>() && !fused::<f64, I, O>());
+            let w = matrix::<I, O>(1);
+            let b = fill::<O>(99).map(|v| v as f32);
+            let xs = rows::<I>(BATCH_TILE, 1000);
+            let deltas = rows::<O>(BATCH_TILE, 2000);
+            let (x, delta) = (&xs[0], &deltas[0]);
+
+            // Forward: the specification, bit for bit, and near the exact sum.
+            let mut z = [0.0f32; O];
+            gemv(&w, &b, x, &mut z);
+            for o in 0..O {
+                assert_eq!(z[o].to_bits(), (b[o] + spec_dot(&w[o], x)).to_bits(), "gemv {I}x{O} row {o}");
+                let exact: f64 =
+                    f64::from(b[o]) + (0..I).map(|i| f64::from(w[o][i]) * f64::from(x[i])).sum::<f64>();
+                let magnitude: f64 =
+                    f64::from(b[o].abs()) + (0..I).map(|i| f64::from((w[o][i] * x[i]).abs())).sum::<f64>();
+                near(z[o], exact, magnitude, I + 1);
+            }
+
+            // Backward: `Wᵀ delta` as specified (the sum over the rows in order), the gradient.
+            let spec_dx: Vec<f32> =
+                (0..I).map(|i| (0..O).fold(-0.0f32, |acc, o| delta[o].mul_add(w[o][i], acc))).collect();
+            let mut grad = matrix::<I, O>(7);
+            let mut dx = [0.0f32; I];
+            backward(&w, &mut grad, x, delta, &mut dx, false);
+            assert_eq!(dx.as_slice(), spec_dx.as_slice(), "backward {I}x{O}");
+            let mut accumulated = grad.clone();
+            backward(&w, &mut accumulated, x, delta, &mut dx, true);
+            let mut outer_grad = matrix::<I, O>(8);
+            outer(&mut outer_grad, x, delta, false);
+            for o in 0..O {
+                for i in 0..I {
+                    assert_eq!(grad[o][i], delta[o] * x[i]);
+                    assert_eq!(accumulated[o][i], delta[o].mul_add(x[i], grad[o][i]));
+                }
+            }
+            assert_eq!(outer_grad, grad);
+            outer(&mut outer_grad, x, delta, true);
+            assert_eq!(outer_grad, accumulated);
+
+            // The fused updates: `w = fma(step·d, x, w)`, the same in both kernels.
+            let step = -0.125f32;
+            let (mut fused_w, mut first) = (w.clone(), w.clone());
+            let mut first_b = b;
+            let mut dx_fused = [0.0f32; I];
+            backward_sgd(&mut fused_w, x, delta, step, &mut dx_fused);
+            sgd(&mut first, &mut first_b, x, delta, step);
+            assert_eq!(dx_fused.as_slice(), spec_dx.as_slice());
+            for o in 0..O {
+                for i in 0..I {
+                    assert_eq!(fused_w[o][i], (step * delta[o]).mul_add(x[i], w[o][i]));
+                }
+                assert_eq!(first_b[o], b[o] + step * delta[o]);
+            }
+            assert_eq!(fused_w, first);
+
+            // A tile of samples: each sample as alone; the outer products summed as specified.
+            for n in [1, 3, 4, 5, 13, BATCH_TILE] {
+                let mut zs = std::vec![[0.0f32; O]; n];
+                gemm(&w, &b, &xs[..n], &mut zs);
+                let mut dxs = std::vec![[0.0f32; I]; n];
+                gemm_t(&w, &deltas[..n], &mut dxs);
+                for s in 0..n {
+                    let mut z = [0.0f32; O];
+                    gemv(&w, &b, &xs[s], &mut z);
+                    assert_eq!(zs[s], z, "gemm {I}x{O}, {n} samples, sample {s}");
+                    backward(&w, &mut grad, &xs[s], &deltas[s], &mut dx, false);
+                    assert_eq!(dxs[s], dx, "gemm_t {I}x{O}, {n} samples, sample {s}");
+                }
+
+                let mut summed = matrix::<I, O>(3);
+                let before = summed.clone();
+                let mut summed_b = [1.0f32; O];
+                gemm_outer(&mut summed, &mut summed_b, &xs[..n], &deltas[..n]);
+                let (mut wn, mut bn) = (w.clone(), b);
+                let (mut mean, mut mean_b) = (matrix::<I, O>(4), [5.0f32; O]);
+                let (scale, lr) = (1.0 / n as f32, 0.25f32);
+                gemm_outer_sgd(&mut wn, &mut bn, &mut mean, &mut mean_b, &xs[..n], &deltas[..n], scale, lr);
+                for o in 0..O {
+                    for i in 0..I {
+                        let sum = (0..n).fold(-0.0f32, |acc, s| deltas[s][o].mul_add(xs[s][i], acc));
+                        assert_eq!(summed[o][i], before[o][i] + sum, "gemm_outer {I}x{O}, {n} samples");
+                        assert_eq!(mean[o][i], sum * scale);
+                        assert_eq!(wn[o][i], (-lr).mul_add(mean[o][i], w[o][i]));
+                        let exact: f64 = (0..n).map(|s| f64::from(deltas[s][o]) * f64::from(xs[s][i])).sum();
+                        let magnitude: f64 = (0..n).map(|s| f64::from((deltas[s][o] * xs[s][i]).abs())).sum();
+                        near(sum, exact, magnitude, n);
+                    }
+                    // The biases: the exact kernels' loops, as in every build.
+                    let sum_b = deltas[..n].iter().fold(-0.0f32, |acc, d| acc + d[o]);
+                    assert_eq!(summed_b[o], 1.0 + sum_b);
+                    assert_eq!(mean_b[o], sum_b * scale);
+                    assert_eq!(bn[o], b[o] - lr * mean_b[o]);
+                }
+            }
+        }
+
+        #[test]
+        fn fma_kernels_follow_their_specification() {
+            // Every tail (of the 16 lanes, of the 8-, 4- and 2-chunk blocks, of the 8- and 4-row
+            // tiles), and the W4 layer.
+            check::<64, 64>();
+            check::<100, 45>();
+            check::<33, 130>();
+            check::<300, 17>();
+            check::<17, 241>();
+            check::<4100, 1>();
+            check::<784, 128>();
+        }
+
+        /// The aligned loads of rows that are a multiple of 16 long (`fma::dot_tile`) give the
+        /// same bits wherever the weights and the inputs lie: every offset from a 64-byte
+        /// boundary, for the weights and for the inputs independently.
+        #[test]
+        fn fma_results_do_not_depend_on_alignment() {
+            fn check<const I: usize, const O: usize>() {
+                if !fma::available() {
+                    return;
+                }
+                let w = matrix::<I, O>(21);
+                let b = fill::<O>(22).map(|v| v as f32);
+                let xs = rows::<I>(9, 23);
+                let want: Vec<[f32; O]> =
+                    xs.iter().map(|x| core::array::from_fn(|o| b[o] + spec_dot(&w[o], x))).collect();
+                // Room for any offset: 16 floats more than the data, plus the alignment itself.
+                let mut w_buffer = std::vec![0.0f32; I * O + 32];
+                let mut x_buffer = std::vec![0.0f32; 9 * I + 32];
+                for offset in 0..16 {
+                    let w_at = w_buffer.as_ptr().align_offset(64) + offset;
+                    let x_at = x_buffer.as_ptr().align_offset(64) + (offset * 7) % 16;
+                    w_buffer[w_at..w_at + I * O].copy_from_slice(w.as_flattened());
+                    x_buffer[x_at..x_at + 9 * I].copy_from_slice(xs.as_flattened());
+                    let (placed_w, _) = w_buffer[w_at..].as_chunks::<I>();
+                    let placed_w: &[[f32; I]; O] = placed_w[..O].try_into().unwrap();
+                    let placed_xs = &x_buffer[x_at..].as_chunks::<I>().0[..9];
+                    let mut zs = [[0.0f32; O]; 9];
+                    gemm(placed_w, &b, placed_xs, &mut zs);
+                    for s in 0..9 {
+                        let mut z = [0.0f32; O];
+                        gemv(placed_w, &b, &placed_xs[s], &mut z);
+                        assert_eq!(z, want[s], "gemv {I}x{O}, weights at offset {offset}, sample {s}");
+                        assert_eq!(zs[s], want[s], "gemm {I}x{O}, weights at offset {offset}, sample {s}");
+                    }
+                }
+            }
+            check::<64, 64>();
+            check::<784, 13>();
+        }
+
+        /// Below [`FMA_MIN`], and for `f64`, the exact kernels run, feature or not.
+        #[test]
+        fn small_layers_and_f64_keep_the_exact_kernels() {
+            assert!(!fused::<f32, 63, 65>() && !fused::<f64, 784, 128>());
         }
     }
 

@@ -7,7 +7,7 @@
 //! ```
 //!
 //! Criterion ids: `<workload>/{infer,train}/{generated,straight,accum}` and
-//! `fma_peak/{avx2_256,avx512_512,portable}`. `BENCH_SECS` sets the measurement time of each
+//! `fma_peak/{avx2_256,avx512_512,portable}`, `memory/{read_401k,rmw_401k}`. `BENCH_SECS` sets the measurement time of each
 //! benchmark (the warm-up is a third of it).
 //!
 //! Single-sample benchmarks cycle through `SAMPLES` fixed samples (the index wraps with a mask),
@@ -20,7 +20,7 @@ use std::time::Duration;
 use backprop::Network;
 use backprop_bench::baseline::{Baseline, accum, straight};
 use backprop_bench::workload::{BATCH, DATA_SEED, LR, SAMPLES, Zeroable, boxed_zeroed, data, generated};
-use backprop_bench::{nets, peak};
+use backprop_bench::{memory, nets, peak};
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main,
     measurement::WallTime,
@@ -168,6 +168,19 @@ fn fma_peak(c: &mut Criterion) {
     group.finish();
 }
 
+/// The memory floor of the W4 single-sample train step (see `backprop_bench::memory`).
+fn memory_floor(c: &mut Criterion) {
+    let mut m = memory::Matrix::boxed(0.001);
+    let x: [f32; memory::COLS] = core::array::from_fn(|i| (i % 7) as f32 * 0.01);
+    let d: [f32; memory::ROWS] = core::array::from_fn(|o| (o % 5) as f32 * -1e-6);
+    let mut group = c.benchmark_group("memory");
+    group.bench_function("read_401k", |b| b.iter(|| memory::read(black_box(&m))));
+    group.bench_function("rmw_401k", |b| {
+        b.iter(|| memory::read_modify_write(black_box(&mut m), black_box(&x), black_box(&d)))
+    });
+    group.finish();
+}
+
 /// The activation cost alone, which bounds the tiny networks (W1, W2): 1,024 values in
 /// `[-5, 5)`, through the crate's activations (`Activation::forward`) and through `std`'s and
 /// `libm`'s functions written out.
@@ -221,6 +234,6 @@ fn w5(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fma_peak, activations, w1, w2, w3, w4, w5
+    targets = fma_peak, memory_floor, activations, w1, w2, w3, w4, w5
 }
 criterion_main!(benches);

@@ -6,6 +6,7 @@
 //!   their linear-algebra kernels: [`baseline::straight`] (straight loops, one accumulator) and
 //!   [`baseline::accum`] (dot products in 16 independent accumulators, `axpy`-style backward).
 //! - [`peak`]: independent FMA chains, to measure the single-precision peak of the core.
+//! - [`memory`]: the memory floor of the W4 single-sample train step (its weights streamed from L2).
 //! - [`workload`]: shapes, flop counts and the deterministic data the benchmarks and the tests
 //!   share, and [`workload::boxed_zeroed`] to build large networks in place on the heap.
 //!
@@ -14,6 +15,7 @@
 //! the generated networks compute. See `BENCHMARKS.md` at the repository root.
 
 pub mod baseline;
+pub mod memory;
 pub mod peak;
 pub mod workload;
 

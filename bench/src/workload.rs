@@ -110,6 +110,14 @@ impl Workload {
         self.batch as f64 * self.macs() * 6.0 + self.macs() * 2.0
     }
 
+    /// Flops a train step actually executes: [`train_flops`](Self::train_flops) without the
+    /// first layer's `dx = Wᵀ delta` (`2·in·out` per sample), which the nominal count includes
+    /// and nobody computes.
+    pub fn executed_train_flops(&self) -> f64 {
+        let (i, o) = self.layers[0];
+        self.train_flops() - self.batch as f64 * 2.0 * (i * o) as f64
+    }
+
     /// `Σ in·out` over the layers.
     fn macs(&self) -> f64 {
         self.layers.iter().map(|&(i, o)| (i * o) as f64).sum()
@@ -148,6 +156,7 @@ mod tests {
         let macs = (784 * 128 + 128 * 10) as f64;
         assert_eq!(b32.infer_flops(), 32.0 * 2.0 * macs);
         assert_eq!(b32.train_flops(), 32.0 * 6.0 * macs + 2.0 * macs);
+        assert_eq!(b32.executed_train_flops(), b32.train_flops() - 32.0 * 2.0 * 784.0 * 128.0);
         assert_eq!(WORKLOADS[5].layers.len(), 9);
         assert_eq!(WORKLOADS[5].layers[8], (16, 1));
     }

@@ -109,6 +109,29 @@ fn report(dir: &Path, title: &str) -> String {
         .unwrap();
     }
 
+    // The memory floor of W4 batch 1.
+    if let (Some(read), Some(rmw)) =
+        (median(dir, &["memory", "read_401k"]), median(dir, &["memory", "rmw_401k"]))
+    {
+        let floor = read + rmw;
+        let w4 = WORKLOADS.iter().find(|w| w.id == "w4_mnist_b1").expect("W4 batch 1");
+        let share =
+            |flops: f64| best_peak.map_or("n/a".into(), |p| format!("{:.1}%", 100.0 * flops / floor / p));
+        writeln!(
+            w,
+            "Memory floor of the W4 batch-1 train step (its first layer's 401 kB of weights, in L2, \
+             read once, then read and written once; aligned, AVX2 loads): {} + {} = **{} ns**, so at \
+             most **{}** of the peak by the nominal count ({} flops), {} by the flops executed.\n",
+            ns(read),
+            ns(rmw),
+            ns(floor),
+            share(w4.train_flops()),
+            flops(w4.train_flops()),
+            share(w4.executed_train_flops()),
+        )
+        .unwrap();
+    }
+
     // The activations alone.
     writeln!(w, "Activation cost alone, ns per value (1,024 `f32` values in [-5, 5)):\n").unwrap();
     writeln!(w, "| function | backprop | std (glibc) | libm |").unwrap();
@@ -168,6 +191,27 @@ fn report(dir: &Path, title: &str) -> String {
             write!(w, " {} |", cell(text)).unwrap();
         }
         writeln!(w).unwrap();
+    }
+
+    // The train steps by what they execute.
+    writeln!(
+        w,
+        "\nGenerated train steps by the flops they execute (the nominal count includes the first \
+         layer's `dx`, which no implementation computes):\n"
+    )
+    .unwrap();
+    writeln!(w, "| workload | flops executed | GFLOP/s | share of the peak |").unwrap();
+    writeln!(w, "|---|---:|---:|---:|").unwrap();
+    for row in rows.iter().filter(|r| r.mode == "train") {
+        let executed = row.workload.executed_train_flops();
+        let (gflops, share) = match (row.times[0], best_peak) {
+            (Some(t), Some(p)) => {
+                (format!("{:.2}", executed / t), format!("{:.1}%", 100.0 * executed / t / p))
+            }
+            (Some(t), None) => (format!("{:.2}", executed / t), "n/a".into()),
+            _ => ("n/a".into(), "n/a".into()),
+        };
+        writeln!(w, "| {} | {} | {gflops} | {share} |", row.workload.name, flops(executed)).unwrap();
     }
     out
 }
