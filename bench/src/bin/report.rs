@@ -1,16 +1,18 @@
 //! Prints the Markdown tables of `BENCHMARKS.md` from criterion's results.
 //!
 //! ```text
-//! cargo run -p backprop-bench --bin report -- [CRITERION_DIR] [TITLE]
+//! cargo run -p backprop-bench --bin report -- [CRITERION_DIR[:CRITERION_DIR...]] [TITLE]
 //! ```
 //!
 //! `CRITERION_DIR` defaults to `target/criterion`. For every benchmark the median
 //! (`median.point_estimate` of `<group>/<function>/<impl>/new/estimates.json`, in ns) is read;
-//! missing results print as `n/a`. The output depends only on those files: same results, same
-//! text.
+//! missing results print as `n/a`. Given several directories (separated by `:`, the results of
+//! several runs, as `bench/interleaved.sh` makes them), each benchmark's time is the minimum of its
+//! medians over the runs: the run least disturbed by whatever else the machine was doing. The
+//! output depends only on those files: same results, same text.
 
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use backprop_bench::peak;
 use backprop_bench::workload::{WORKLOADS, Workload};
@@ -30,13 +32,17 @@ const PEAK: [(&str, &str, usize); 3] = [
 const UNFUSED: (&str, &str, usize) =
     ("unfused_avx2_256", "AVX2 `_mm256_mul_ps` + `_mm256_add_ps` (8 lanes)", 8);
 
-/// The median in ns of one benchmark, if it ran.
-fn median(dir: &Path, parts: &[&str]) -> Option<f64> {
-    let mut path = dir.to_path_buf();
-    path.extend(parts);
-    path.extend(["new", "estimates.json"]);
-    let json = std::fs::read_to_string(path).ok()?;
-    point_estimate(&json, "median")
+/// The median in ns of one benchmark, if it ran: the smallest over the runs in `dirs`.
+fn median(dirs: &[PathBuf], parts: &[&str]) -> Option<f64> {
+    dirs.iter()
+        .filter_map(|dir| {
+            let mut path = dir.clone();
+            path.extend(parts);
+            path.extend(["new", "estimates.json"]);
+            let json = std::fs::read_to_string(path).ok()?;
+            point_estimate(&json, "median")
+        })
+        .reduce(f64::min)
 }
 
 /// `<key>.point_estimate` from criterion's `estimates.json`: the first `"point_estimate"` after
@@ -70,11 +76,20 @@ fn cell(value: Option<String>) -> String {
 }
 
 /// One build's report.
-fn report(dir: &Path, title: &str) -> String {
+fn report(dir: &[PathBuf], title: &str) -> String {
     let mut out = String::new();
     let w = &mut out;
     writeln!(w, "### {title}\n").unwrap();
-    writeln!(w, "Criterion medians from `{}`.\n", dir.display()).unwrap();
+    match dir {
+        [one] => writeln!(w, "Criterion medians from `{}`.\n", one.display()).unwrap(),
+        runs => writeln!(
+            w,
+            "The minimum over {} runs of each criterion median, from `{}`.\n",
+            runs.len(),
+            runs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join("`, `")
+        )
+        .unwrap(),
+    }
 
     // The peak.
     writeln!(
@@ -132,19 +147,11 @@ fn report(dir: &Path, title: &str) -> String {
         .unwrap();
     }
 
-    // The activations alone.
-    writeln!(w, "Activation cost alone, ns per value (1,024 `f32` values in [-5, 5)):\n").unwrap();
-    writeln!(w, "| function | backprop | std (glibc) | libm |").unwrap();
-    writeln!(w, "|---|---:|---:|---:|").unwrap();
-    for function in ["exp", "sigmoid", "tanh"] {
-        write!(w, "| {function} |").unwrap();
-        for source in ["backprop", "std", "libm"] {
-            let t = median(dir, &["activations", function, source]).map(|t| format!("{:.2}", t / 1024.0));
-            write!(w, " {} |", t.unwrap_or_else(|| "".into())).unwrap();
-        }
-        writeln!(w).unwrap();
+    // The activations alone (if they ran: a filtered run may leave them out).
+    let ran = |function: &str| median(dir, &["activations", function, "backprop"]).is_some();
+    if ["exp", "sigmoid", "tanh"].into_iter().any(ran) {
+        activation_table(w, dir);
     }
-    writeln!(w).unwrap();
 
     // Times.
     writeln!(w, "Time per step (ns, median; lower is better) and generated / best hand-written:\n").unwrap();
@@ -216,6 +223,22 @@ fn report(dir: &Path, title: &str) -> String {
     out
 }
 
+/// The activation costs alone, ns per value.
+fn activation_table(w: &mut String, dir: &[PathBuf]) {
+    writeln!(w, "Activation cost alone, ns per value (1,024 `f32` values in [-5, 5)):\n").unwrap();
+    writeln!(w, "| function | backprop | std (glibc) | libm |").unwrap();
+    writeln!(w, "|---|---:|---:|---:|").unwrap();
+    for function in ["exp", "sigmoid", "tanh"] {
+        write!(w, "| {function} |").unwrap();
+        for source in ["backprop", "std", "libm"] {
+            let t = median(dir, &["activations", function, source]).map(|t| format!("{:.2}", t / 1024.0));
+            write!(w, " {} |", t.unwrap_or_else(|| "".into())).unwrap();
+        }
+        writeln!(w).unwrap();
+    }
+    writeln!(w).unwrap();
+}
+
 /// One line of the tables.
 struct Row {
     workload: Workload,
@@ -225,13 +248,16 @@ struct Row {
     times: [Option<f64>; 3],
 }
 
-fn rows(dir: &Path) -> Vec<Row> {
+fn rows(dir: &[PathBuf]) -> Vec<Row> {
     let mut rows = Vec::new();
     for workload in WORKLOADS {
         for (mode, flops) in [("inference", workload.infer_flops()), ("train", workload.train_flops())] {
             let function = if mode == "inference" { "infer" } else { "train" };
             let times = IMPLS.map(|(id, _)| median(dir, &[workload.id, function, id]));
-            rows.push(Row { workload, mode, flops, times });
+            // A filtered run leaves some workloads out: no line for them.
+            if times.iter().any(Option::is_some) {
+                rows.push(Row { workload, mode, flops, times });
+            }
         }
     }
     rows
@@ -239,16 +265,18 @@ fn rows(dir: &Path) -> Vec<Row> {
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = args.next().map_or_else(|| PathBuf::from("target/criterion"), PathBuf::from);
+    let dirs: Vec<PathBuf> = args
+        .next()
+        .map_or_else(|| vec![PathBuf::from("target/criterion")], |a| std::env::split_paths(&a).collect());
     let title = args.next().unwrap_or_else(|| "Results".into());
-    if !dir.is_dir() {
+    if let Some(missing) = dirs.iter().find(|d| !d.is_dir()) {
         eprintln!(
             "report: no criterion results in {} (run `cargo bench -p backprop-bench` first)",
-            dir.display()
+            missing.display()
         );
         std::process::exit(1);
     }
-    print!("{}", report(&dir, &title));
+    print!("{}", report(&dirs, &title));
 }
 
 #[cfg(test)]
