@@ -1,7 +1,7 @@
 //! Stage 2: the checked model of a network. Every error is spanned on the token at fault and all
 //! of them are collected in one [`Ctxt`] before expansion starts.
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::ToTokens;
 use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
 
@@ -432,9 +432,30 @@ fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
             cx.error_spanned_by(&size.expr, format!("{what} must be positive, found `-{written}`; {fix}"));
             None
         }
+        // `crate` not followed by `::` is a path expression to `syn`, but not in the braces the
+        // expansion puts a size in (`Dense<T, 2, { N }>`), where it reads as the start of an
+        // item: the expansion itself would not parse, so it stops here.
+        _ if has_bare_crate(tokens.clone()) => {
+            cx.error_spanned_by(&size.expr, format!("{what} `{tokens}` is not a constant expression; {fix}"));
+            None
+        }
         // A constant expression: checked by the compiler (see `expand.rs`).
         _ => Some(SizeModel { tokens, literal: None }),
     }
+}
+
+/// Whether the keyword `crate` appears anywhere in `tokens` other than at the start of a path
+/// (`crate::...`).
+fn has_bare_crate(tokens: TokenStream) -> bool {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    tokens.iter().enumerate().any(|(i, token)| match token {
+        TokenTree::Ident(ident) => {
+            let colon = |k: usize| matches!(tokens.get(k), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+            ident == "crate" && !(colon(i + 1) && colon(i + 2))
+        }
+        TokenTree::Group(group) => has_bare_crate(group.stream()),
+        _ => false,
+    })
 }
 
 fn lookup<K: Copy>(ident: &Ident, table: &[(&'static str, K)]) -> Option<K> {

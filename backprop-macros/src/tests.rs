@@ -111,6 +111,31 @@ fn snapshot_const_sizes() {
     snapshot("const_sizes", CONST_SIZES);
 }
 
+/// A size that `syn` reads as an expression but that does not parse in the braces the expansion
+/// puts it in (found by the property test below: `Dense<crate, Sigmoid>`, where `{ crate }` reads
+/// as the start of an item) is refused at the size, with the fix; a path that starts with `crate`
+/// is still a constant expression. (`super` alone parses there, and the compiler rejects it at the
+/// user's token as a module used as a value.)
+#[test]
+fn a_bare_crate_is_not_a_size() {
+    let fix = "write a positive integer such as `8`, or the name of a `const` of type `usize`";
+    for (spec, what) in [
+        (TOY.replace("Dense<2, Sigmoid>", "Dense<crate, Sigmoid>"), "layer size"),
+        (TOY.replace("input: 2", "input: crate"), "input size"),
+    ] {
+        let input = TokenStream::from_str(&format!("::backprop; {spec}")).expect("lexes");
+        let Err(failure) = front(input) else { panic!("`crate` accepted as the {what}") };
+        assert_eq!(failure.error.to_string(), format!("{what} `crate` is not a constant expression; {fix}"));
+    }
+    let spec = TOY.replace("Dense<2, Sigmoid>", "Dense<{ 2 * (crate + 1) }, Sigmoid>");
+    let input = TokenStream::from_str(&format!("::backprop; {spec}")).expect("lexes");
+    let Err(failure) = front(input) else { panic!("`crate` inside an expression accepted") };
+    assert!(failure.error.to_string().contains("is not a constant expression"), "{}", failure.error);
+    let spec = TOY.replace("Dense<2, Sigmoid>", "Dense<{ 2 * crate::HIDDEN }, Sigmoid>");
+    let input = TokenStream::from_str(&format!("::backprop; {spec}")).expect("lexes");
+    assert!(front(input).is_ok(), "a path through `crate` is a constant expression");
+}
+
 /// The expansion is O(layers): a 784-128-10 network expands to exactly the code of the 2-2-1
 /// toy once the numbers are set aside (each integer literal replaced by `0`), so to the same
 /// number of lines. (Formatted as they are, the two differ by a few lines only where

@@ -4,7 +4,7 @@
 //! # Why a second set
 //!
 //! The exact kernels round every product, then add, in 8 lanes. On a core with two 512-bit FMA
-//! units (Intel since Skylake-SP; Golden Cove measured) that arithmetic is capped at 1.5
+//! units (most of Intel's server cores since Skylake-SP; Golden Cove measured) that arithmetic is capped at 1.5
 //! multiply-add pairs of 256 bits per cycle, 37.5% of the FMA peak, while the big layers of a
 //! batch step have the arithmetic intensity to run near the peak. These kernels spend it: one
 //! `vfmadd` of 16 lanes per multiply-add, with the register tiles of the exact kernels widened to
@@ -18,7 +18,8 @@
 //! in a fixed tree (halves, quarters, eighths, the last pair), and the bias comes after. So a
 //! sample gives the same bits alone ([`gemv`]) or in a batch ([`gemm`]), and `Wᵀ delta` is the
 //! same in [`backward`], [`backward_sgd`] and [`gemm_t`] (tested in `kernel::tests`). The tail of a
-//! row that is not a multiple of 16 is one masked chunk (the masked lanes load `0.0`).
+//! row that is not a multiple of 16 is one masked chunk: the lanes past the row are neither read
+//! nor written, and a dot product's accumulators keep them as they were (`mask3_fmadd`).
 //!
 //! # Register tiles and memory
 //!
@@ -75,8 +76,8 @@ const fn tail_mask(n: usize) -> __mmask16 {
     ((1u32 << (n % LANES)) - 1) as __mmask16
 }
 
-/// Chunk `c` of a row: 16 values from `p + 16 c`, or with `MASKED` the lanes of `tail_mask(n)`
-/// (the others `0.0`).
+/// Chunk `c` of a row: 16 values from `p + 16 c`, or with `MASKED` the lanes of `mask` (the others
+/// `0.0`, not read).
 ///
 /// # Safety
 ///
