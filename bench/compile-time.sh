@@ -7,9 +7,13 @@
 # the final crate is timed: `touch` its source and rebuild, RUNS times (default 5), median.
 #
 #   bench/compile-time.sh
+#   FEATURES=fma bench/compile-time.sh    # the same with backprop's features (here: the FMA kernels)
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 RUNS="${RUNS:-5}"
+FEATURES="${FEATURES:-}"
+FEATURE_LIST=""
+for feature in ${FEATURES//,/ }; do FEATURE_LIST+="${FEATURE_LIST:+, }\"$feature\""; done
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 unset CARGO_TARGET_DIR CARGO_ENCODED_RUSTFLAGS
@@ -31,7 +35,7 @@ edition = "2024"
 publish = false
 
 [dependencies]
-backprop = { path = "$REPO" }
+backprop = { path = "$REPO", features = [$FEATURE_LIST] }
 TOML
     cat > "$TMP/$1/src/main.rs" <<RUST
 use backprop::{Init, network};
@@ -76,7 +80,7 @@ time_runs() { # crate cargo-args...
     done | median
 }
 
-echo "compile time of the final crate only, median of $RUNS runs ($(rustc --version))"
+echo "compile time of the final crate only, median of $RUNS runs ($(rustc --version)); features: ${FEATURES:-default}"
 printf '| command | 2-2-1 toy (s) | 784-128-10 (s) | difference (s) |\n|---|---:|---:|---:|\n'
 for cmd in "check" "build --release"; do
     # Dependencies (and a first build of each crate) outside the timing.
