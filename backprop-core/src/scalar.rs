@@ -56,6 +56,8 @@ pub trait Scalar:
     const EPSILON: Self;
     /// Positive infinity.
     const INFINITY: Self;
+    /// The smallest positive normal value; below it, in magnitude, values are subnormal.
+    const MIN_POSITIVE: Self;
     /// The type's name, `"f32"` or `"f64"`.
     const NAME: &'static str;
     /// A one-byte tag that identifies the type in serialised parameters (`4` for `f32`, `8` for `f64`).
@@ -98,6 +100,7 @@ macro_rules! impl_scalar {
             const HALF: Self = 0.5;
             const EPSILON: Self = $t::EPSILON;
             const INFINITY: Self = $t::INFINITY;
+            const MIN_POSITIVE: Self = $t::MIN_POSITIVE;
             const NAME: &'static str = stringify!($t);
             const TAG: u8 = $tag;
 

@@ -1,6 +1,6 @@
 //! Adam and AdamW, with bias correction.
 
-use super::{Optimizer, decayed};
+use super::{Optimizer, decayed, flush_subnormal};
 use crate::Scalar;
 use crate::network::{Network, Params};
 
@@ -45,8 +45,8 @@ impl<T: Scalar> Rule<T> {
     fn apply(self, p: T, g: T, m: T, v: T) -> (T, T, T) {
         let p = if self.shrink == T::ONE { p } else { p * self.shrink };
         let g = decayed(g, p, self.l2);
-        let m = self.beta1 * m + self.one_minus_beta1 * g;
-        let v = self.beta2 * v + self.one_minus_beta2 * g * g;
+        let m = flush_subnormal(self.beta1 * m + self.one_minus_beta1 * g);
+        let v = flush_subnormal(self.beta2 * v + self.one_minus_beta2 * g * g);
         let denom = v.sqrt() / self.bias_correction2_sqrt + self.eps;
         (p - self.step_size * (m / denom), m, v)
     }

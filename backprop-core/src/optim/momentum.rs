@@ -1,6 +1,6 @@
 //! SGD with momentum, classical or Nesterov.
 
-use super::{Optimizer, decayed};
+use super::{Optimizer, decayed, flush_subnormal};
 use crate::Scalar;
 use crate::network::{Network, Params};
 
@@ -98,6 +98,7 @@ impl<T: Scalar> Rule<T> {
     fn apply(self, p: T, g: T, b: T) -> (T, T) {
         let g = decayed(g, p, self.weight_decay);
         let b = if self.started { self.momentum * b + (T::ONE - self.dampening) * g } else { g };
+        let b = flush_subnormal(b);
         let d = if self.nesterov { g + self.momentum * b } else { b };
         (p - self.lr * d, b)
     }
