@@ -1269,6 +1269,8 @@ mod tests {
             check::<300, 17>();
             check::<17, 241>();
             check::<4100, 1>();
+            check::<1, 4096>(); // rows of one input: only the masked tail
+            check::<8, 515>();
             check::<784, 128>();
         }
 
