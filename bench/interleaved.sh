@@ -14,18 +14,8 @@ cd "$(dirname "$0")/.."
 export BENCH_SECS="${BENCH_SECS:-1}"
 ROUNDS="${ROUNDS:-3}"
 FILTER="${1:-w4_mnist|fma_peak|memory}"
-unset CARGO_ENCODED_RUSTFLAGS
+source bench/builds.sh
 
-RUSTFLAGS="" cargo build --release --quiet -p backprop-bench --bin report
-REPORT=target/release/report
-
-# name, RUSTFLAGS, features: the same builds and target directories as bench/run.sh.
-ALL_BUILDS=(
-    "default||avx512"
-    "native|-C target-cpu=native|avx512"
-    "default-fma||avx512,fma"
-    "native-fma|-C target-cpu=native|avx512,fma"
-)
 BUILDS=()
 for build in "${ALL_BUILDS[@]}"; do
     [[ "${build%%|*}" =~ ^(${BUILDS_MATCHING:-.*})$ ]] && BUILDS+=("$build")
@@ -33,11 +23,9 @@ done
 
 declare -A EXE
 for build in "${BUILDS[@]}"; do
-    IFS='|' read -r name flags features <<<"$build"
+    IFS='|' read -r name flags features _ <<<"$build"
     # The bench executable, built as bench/run.sh builds it (cargo prints its path).
-    exe=$(RUSTFLAGS="$flags" CARGO_TARGET_DIR="$PWD/target/bench-$name" \
-        cargo bench -p backprop-bench --features "$features" --bench workloads --no-run 2>&1 |
-        sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n 1)
+    exe=$(bench_cargo "$name" "$flags" "$features" --no-run 2>&1 | sed -n 's/.*Executable .*(\(.*\)).*/\1/p' | tail -n 1)
     [[ "$exe" = /* ]] || exe="$PWD/$exe"
     [[ -x "$exe" ]] || { echo "interleaved.sh: no bench executable for $name" >&2; exit 1; }
     EXE[$name]=$exe
@@ -45,7 +33,7 @@ done
 
 for round in $(seq "$ROUNDS"); do
     for build in "${BUILDS[@]}"; do
-        IFS='|' read -r name _ _ <<<"$build"
+        IFS='|' read -r name _ <<<"$build"
         echo "=== round $round, $name build (BENCH_SECS=$BENCH_SECS, filter '$FILTER')" >&2
         rm -rf "target/bench-$name/round-$round"
         # Criterion writes its results under $CARGO_TARGET_DIR/criterion; it runs from bench/.
@@ -57,12 +45,11 @@ done
 {
     echo "## Interleaved rounds"
     echo
-    echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores;" \
-        "$(rustc --version); BENCH_SECS=$BENCH_SECS; $ROUNDS rounds; filter '$FILTER'; $(date -u +%Y-%m-%d)."
+    machine_line "$ROUNDS rounds; filter '$FILTER'; "
     for build in "${BUILDS[@]}"; do
-        IFS='|' read -r name flags features <<<"$build"
+        IFS='|' read -r name _ _ title <<<"$build"
         dirs=$(for round in $(seq "$ROUNDS"); do printf '%s:' "target/bench-$name/round-$round/criterion"; done)
         echo
-        "$REPORT" "${dirs%:}" "$name build (RUSTFLAGS=\"$flags\", --features $features)"
+        "$REPORT" "${dirs%:}" "$title"
     done
 } | tee target/bench-interleaved.md

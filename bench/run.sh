@@ -14,38 +14,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export BENCH_SECS="${BENCH_SECS:-1.5}"
-unset CARGO_ENCODED_RUSTFLAGS
+source bench/builds.sh
 
-# The report binary itself is built once, with default flags, in the ordinary target directory.
-RUSTFLAGS="" cargo build --release --quiet -p backprop-bench --bin report
-REPORT=target/release/report
-
-bench() { # name rustflags features [criterion args...]
-    local name=$1 flags=$2 features=$3
-    shift 3
+for build in "${ALL_BUILDS[@]}"; do
+    IFS='|' read -r name flags features _ <<<"$build"
     echo "=== $name build: RUSTFLAGS=\"$flags\" CARGO_TARGET_DIR=target/bench-$name BENCH_SECS=$BENCH_SECS" \
         "--features $features" >&2
-    # Absolute: criterion runs in bench/ and resolves CARGO_TARGET_DIR from there.
-    RUSTFLAGS="$flags" CARGO_TARGET_DIR="$PWD/target/bench-$name" \
-        cargo bench -p backprop-bench --features "$features" --bench workloads -- "$@" >&2
-}
-
-bench default "" avx512 "$@"
-bench native "-C target-cpu=native" avx512 "$@"
-bench default-fma "" avx512,fma "$@"
-bench native-fma "-C target-cpu=native" avx512,fma "$@"
+    bench_cargo "$name" "$flags" "$features" -- "$@" >&2
+done
 
 {
     echo "## Results"
     echo
-    echo "Machine: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(nproc) cores;" \
-        "$(rustc --version); BENCH_SECS=$BENCH_SECS; $(date -u +%Y-%m-%d)."
-    echo
-    "$REPORT" target/bench-default/criterion "Default build (no RUSTFLAGS)"
-    echo
-    "$REPORT" target/bench-native/criterion 'Native build (RUSTFLAGS="-C target-cpu=native")'
-    echo
-    "$REPORT" target/bench-default-fma/criterion 'Default build, `fma` feature (FMA kernels for big f32 layers)'
-    echo
-    "$REPORT" target/bench-native-fma/criterion 'Native build, `fma` feature (FMA kernels for big f32 layers)'
+    machine_line
+    for build in "${ALL_BUILDS[@]}"; do
+        IFS='|' read -r name _ _ title <<<"$build"
+        echo
+        "$REPORT" "target/bench-$name/criterion" "$title"
+    done
 } | tee target/bench-report.md

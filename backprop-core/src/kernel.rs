@@ -97,14 +97,16 @@ fn fused<T: Scalar, const I: usize, const O: usize>() -> bool {
     T::TAG == 4 && I * O >= FMA_MIN && fma::available()
 }
 
-/// Views of `T` data as `f32` data, for the FMA kernels.
+/// Views of `T` data as `f32` data, for the code that only `f32` takes: the FMA kernels and the
+/// AVX reduction of short rows.
 ///
 /// # Safety (every function)
 ///
-/// `T` must be `f32`, which [`fused`] checks (`Scalar` is sealed and only `f32` has the tag 4):
-/// then `A` and `B` are the same type but for the name of the scalar, and nothing changes but
-/// the name.
-#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+/// `T` must be `f32`, which the callers check with `T::TAG == 4` (directly, or through [`fused`];
+/// `Scalar` is sealed and only `f32` has the tag 4): then `A` and `B` are the same type but for
+/// the name of the scalar, and nothing changes but the name.
+#[cfg(all(target_arch = "x86_64", any(feature = "fma", target_feature = "avx")))]
+#[cfg_attr(not(feature = "fma"), allow(dead_code))] // the AVX reduction needs `of` only
 mod view {
     use crate::Scalar;
 
@@ -290,9 +292,8 @@ fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
         // In registers with AVX, for short rows (see "Reduction in registers" above).
         #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
         if T::TAG == 4 && I <= AVX_REDUCE_MAX {
-            // SAFETY: `Scalar` is sealed and only `f32` has the tag 4, so `T` is `f32`: the cast
-            // changes neither size, alignment nor the meaning of the bits.
-            let acc = unsafe { &*(&acc as *const [[[T; LANES]; R]; S]).cast::<[[[f32; LANES]; R]; S]>() };
+            // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
+            let acc: &[[[f32; LANES]; R]; S] = unsafe { view::of(&acc) };
             let mut out = [[T::ZERO; R]; S];
             for s in 0..S {
                 for r in 0..R {
