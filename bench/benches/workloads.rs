@@ -7,7 +7,8 @@
 //! ```
 //!
 //! Criterion ids: `<workload>/{infer,train}/{generated,straight,accum}` and
-//! `fma_peak/{avx2_256,avx512_512,portable}`, `memory/{read_401k,rmw_401k}`. `BENCH_SECS` sets the measurement time of each
+//! `fma_peak/{avx2_256,avx512_512,portable}`, `memory/{read_401k,rmw_401k}`,
+//! `kernel_tails/<kernel>/<I>x<O>`. `BENCH_SECS` sets the measurement time of each
 //! benchmark (the warm-up is a third of it).
 //!
 //! Single-sample benchmarks cycle through `SAMPLES` fixed samples (the index wraps with a mask),
@@ -207,6 +208,48 @@ fn activations(c: &mut Criterion) {
     group.finish();
 }
 
+/// The exact kernels on layers whose input count is not a multiple of the 16 columns a register
+/// tile holds (`kernel_tails/<kernel>/<I>x<O>`): the fused backward pass of one sample, and the
+/// batched `Wᵀ delta` and fused outer-product step of a tile of 32 samples. Before the leftover
+/// columns were summed together (BENCHMARKS.md, "Leftover columns"), each of them was a pass of
+/// its own over the rows, one dependent add after another.
+fn kernel_tails(c: &mut Criterion) {
+    let mut group = c.benchmark_group("kernel_tails");
+    tails::<12, 64>(&mut group);
+    tails::<24, 64>(&mut group);
+    tails::<100, 30>(&mut group);
+    group.finish();
+}
+
+fn tails<const I: usize, const O: usize>(group: &mut BenchmarkGroup<'_, WallTime>) {
+    use backprop::kernel;
+    let value = |k: usize| ((k * 7919) % 23) as f32 * 0.01 - 0.11;
+    let mut w: Box<[[f32; I]; O]> = boxed_zeroed();
+    w.iter_mut().flatten().enumerate().for_each(|(k, w)| *w = value(k));
+    let mut grad: Box<[[f32; I]; O]> = boxed_zeroed();
+    let (mut b, mut grad_b) = ([0.0f32; O], [0.0f32; O]);
+    let xs: Vec<[f32; I]> = (0..kernel::BATCH_TILE).map(|s| core::array::from_fn(|i| value(s + i))).collect();
+    let deltas: Vec<[f32; O]> =
+        (0..kernel::BATCH_TILE).map(|s| core::array::from_fn(|o| value(3 * s + o) * 1e-3)).collect();
+    let mut dxs = [[0.0f32; I]; kernel::BATCH_TILE];
+    let shape = format!("{I}x{O}");
+    // Steps of -1e-9: the weights stay put for as long as criterion runs.
+    group.bench_function(BenchmarkId::new("backward_sgd", &shape), |bench| {
+        bench.iter(|| {
+            kernel::backward_sgd(&mut w, black_box(&xs[0]), black_box(&deltas[0]), -1e-9, &mut dxs[0])
+        })
+    });
+    group.bench_function(BenchmarkId::new("gemm_t_32", &shape), |bench| {
+        bench.iter(|| kernel::gemm_t(black_box(&*w), black_box(&deltas[..]), &mut dxs[..]))
+    });
+    group.bench_function(BenchmarkId::new("gemm_outer_sgd_32", &shape), |bench| {
+        bench.iter(|| {
+            let (xs, deltas) = (black_box(&xs[..]), black_box(&deltas[..]));
+            kernel::gemm_outer_sgd(&mut w, &mut b, &mut grad, &mut grad_b, xs, deltas, 1.0 / 32.0, 1e-9)
+        })
+    });
+}
+
 /// Values per call of the activation benchmarks.
 const ACTIVATION_VALUES: usize = 1024;
 
@@ -234,6 +277,6 @@ fn w5(c: &mut Criterion) {
 criterion_group! {
     name = benches;
     config = config();
-    targets = fma_peak, memory_floor, activations, w1, w2, w3, w4, w5
+    targets = fma_peak, memory_floor, activations, kernel_tails, w1, w2, w3, w4, w5
 }
 criterion_main!(benches);
