@@ -209,14 +209,16 @@ fn activations(c: &mut Criterion) {
 }
 
 /// The exact kernels on layers whose input count is not a multiple of the 16 columns a register
-/// tile holds (`kernel_tails/<kernel>/<I>x<O>`): the fused backward pass of one sample, and the
-/// batched `Wᵀ delta` and fused outer-product step of a tile of 32 samples. Before the leftover
-/// columns were summed together (BENCHMARKS.md, "Leftover columns"), each of them was a pass of
-/// its own over the rows, one dependent add after another.
+/// tile holds, nor always of the 8 lanes of a dot product (`kernel_tails/<kernel>/<I>x<O>`): `W x`
+/// for one sample and for a tile of 32, the fused backward pass of one sample, and the batched
+/// `Wᵀ delta` and fused outer-product step of a tile of 32 samples. Before the leftover columns
+/// were summed together (BENCHMARKS.md, "Leftover columns"), each of them was a pass of its own
+/// over the rows, one dependent add after another.
 fn kernel_tails(c: &mut Criterion) {
     let mut group = c.benchmark_group("kernel_tails");
     tails::<12, 64>(&mut group);
     tails::<24, 64>(&mut group);
+    tails::<50, 32>(&mut group);
     tails::<100, 30>(&mut group);
     group.finish();
 }
@@ -233,6 +235,13 @@ fn tails<const I: usize, const O: usize>(group: &mut BenchmarkGroup<'_, WallTime
         (0..kernel::BATCH_TILE).map(|s| core::array::from_fn(|o| value(3 * s + o) * 1e-3)).collect();
     let mut dxs = [[0.0f32; I]; kernel::BATCH_TILE];
     let shape = format!("{I}x{O}");
+    let mut zs = [[0.0f32; O]; kernel::BATCH_TILE];
+    group.bench_function(BenchmarkId::new("gemv", &shape), |bench| {
+        bench.iter(|| kernel::gemv(black_box(&w), black_box(&b), black_box(&xs[0]), &mut zs[0]))
+    });
+    group.bench_function(BenchmarkId::new("gemm_32", &shape), |bench| {
+        bench.iter(|| kernel::gemm(black_box(&w), black_box(&b), black_box(&xs[..]), &mut zs[..]))
+    });
     // Steps of -1e-9: the weights stay put for as long as criterion runs.
     group.bench_function(BenchmarkId::new("backward_sgd", &shape), |bench| {
         bench.iter(|| {
