@@ -34,8 +34,8 @@
 //!   still gives the same bits alone or in a batch, wherever the data lies in memory; but not the
 //!   bits of the exact kernels, nor of a CPU without AVX-512F (which runs the exact kernels). On
 //!   the Golden Cove core above, the 784-128-10 batch step runs 2.3× faster (BENCHMARKS.md).
-//!   `f64`, smaller layers and every other target keep the exact kernels. The feature needs Rust
-//!   1.89 (AVX-512 intrinsics).
+//!   `f64`, smaller layers, layers of fewer than [`FMA_MIN_INPUTS`] inputs and every other target
+//!   keep the exact kernels. The feature needs Rust 1.89 (AVX-512 intrinsics).
 //! - **Runtime dispatch.** With the `std` feature on `x86_64`, each kernel is also compiled with
 //!   AVX2 enabled (`#[target_feature]`); a call of a kernel big enough to gain reads the CPU's
 //!   features (`is_x86_feature_detected!`, detected once, then one cached load). A build with `-C target-cpu=...`
@@ -92,15 +92,23 @@ const OUTLINE_MIN: usize = 256;
 /// latency and reductions, not to the multiply-adds.
 pub const FMA_MIN: usize = 4096;
 
+/// With the `fma` feature, layers whose rows are shorter than this (fewer inputs than one 512-bit
+/// vector holds) keep the exact kernels whatever their size: every row of theirs is a masked
+/// vector and a 16-lane reduction, and on an Intel Xeon (Golden Cove) they ran slower than the
+/// exact kernels (8 × 512: the fused backward step 4.5–4.9 µs against 0.37–0.40; 1 × 4096 `W x`
+/// 2.2 µs against 0.23–0.39).
+pub const FMA_MIN_INPUTS: usize = 16;
+
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 mod fma;
 
-/// `true` when the kernels of an `I × O` layer of `T` are the FMA ones (see [`FMA_MIN`]): `T` is
-/// `f32`, the layer is big enough, the `fma` feature is on and the CPU has AVX-512F.
+/// `true` when the kernels of an `I × O` layer of `T` are the FMA ones (see [`FMA_MIN`] and
+/// [`FMA_MIN_INPUTS`]): `T` is `f32`, the layer is big enough and its rows long enough, the `fma`
+/// feature is on and the CPU has AVX-512F.
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 #[inline(always)]
 fn fused<T: Scalar, const I: usize, const O: usize>() -> bool {
-    T::TAG == 4 && I * O >= FMA_MIN && fma::available()
+    T::TAG == 4 && I * O >= FMA_MIN && I >= FMA_MIN_INPUTS && fma::available()
 }
 
 /// Views of `T` data as `f32` data, for the code that only `f32` takes: the FMA kernels and the
@@ -1461,8 +1469,7 @@ mod tests {
             check::<300, 17>();
             check::<17, 241>();
             check::<4100, 1>();
-            check::<1, 4096>(); // rows of one input: only the masked tail
-            check::<8, 515>();
+            check::<16, 515>(); // one whole vector per row, every row-tile remainder
             check::<784, 128>();
         }
 
@@ -1505,10 +1512,12 @@ mod tests {
             check::<784, 13>();
         }
 
-        /// Below [`FMA_MIN`], and for `f64`, the exact kernels run, feature or not.
+        /// Below [`FMA_MIN`], with rows shorter than [`FMA_MIN_INPUTS`], and for `f64`, the exact
+        /// kernels run, feature or not.
         #[test]
-        fn small_layers_and_f64_keep_the_exact_kernels() {
+        fn small_layers_short_rows_and_f64_keep_the_exact_kernels() {
             assert!(!fused::<f32, 63, 65>() && !fused::<f64, 784, 128>());
+            assert!(!fused::<f32, 8, 4096>() && !fused::<f32, 15, 4096>() && !fused::<f32, 1, 8192>());
         }
     }
 

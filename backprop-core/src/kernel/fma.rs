@@ -1,5 +1,6 @@
 //! The `fma` feature's kernels: `f32` layers of at least [`FMA_MIN`](super::FMA_MIN)
-//! multiply-adds, on `x86_64` CPUs with AVX-512F, in 16 lanes of fused multiply-add.
+//! multiply-adds and [`FMA_MIN_INPUTS`](super::FMA_MIN_INPUTS) inputs, on `x86_64` CPUs with
+//! AVX-512F, in 16 lanes of fused multiply-add.
 //!
 //! # Why a second set
 //!
