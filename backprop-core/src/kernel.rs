@@ -1066,6 +1066,11 @@ mod tests {
         })
     }
 
+    /// [`fill`] rounded to `f32`.
+    fn fill_f32<const N: usize>(seed: u64) -> [f32; N] {
+        fill::<N>(seed).map(|v| v as f32)
+    }
+
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
     }
@@ -1217,10 +1222,9 @@ mod tests {
     #[test]
     fn f32_forward_is_the_same_bits_whichever_reduction() {
         fn check<const I: usize, const O: usize>() {
-            let f32s = |v: [f64; I]| v.map(|v| v as f32);
-            let w: [[f32; I]; O] = core::array::from_fn(|o| f32s(fill(o as u64 + 7)));
-            let b: [f32; O] = fill::<O>(5).map(|v| v as f32);
-            let xs: [[f32; I]; 5] = core::array::from_fn(|s| f32s(fill(300 + s as u64)));
+            let w: [[f32; I]; O] = core::array::from_fn(|o| fill_f32(o as u64 + 7));
+            let b: [f32; O] = fill_f32::<O>(5);
+            let xs: [[f32; I]; 5] = core::array::from_fn(|s| fill_f32(300 + s as u64));
             let mut zs = [[0.0f32; O]; 5];
             gemm(&w, &b, &xs, &mut zs);
             for (x, batched) in xs.iter().zip(&zs) {
@@ -1264,11 +1268,10 @@ mod tests {
     #[test]
     fn f32_row_updates_are_the_formulas_bit_for_bit() {
         fn check<const I: usize, const O: usize>() {
-            let f32s = |v: [f64; I]| v.map(|v| v as f32);
-            let w: [[f32; I]; O] = core::array::from_fn(|o| f32s(fill(o as u64 + 11)));
-            let b: [f32; O] = fill::<O>(3).map(|v| v as f32);
-            let x: [f32; I] = f32s(fill(77));
-            let delta: [f32; O] = fill::<O>(78).map(|v| v as f32);
+            let w: [[f32; I]; O] = core::array::from_fn(|o| fill_f32(o as u64 + 11));
+            let b: [f32; O] = fill_f32::<O>(3);
+            let x: [f32; I] = fill_f32(77);
+            let delta: [f32; O] = fill_f32::<O>(78);
             let step = -0.03125f32 * 3.0;
             let (mut updated, mut updated_b) = (w, b);
             sgd(&mut updated, &mut updated_b, &x, &delta, step);
@@ -1332,7 +1335,7 @@ mod tests {
 
         /// `n` arrays of `N` values of `fill`, on the heap (the sizes here overflow a test's stack).
         fn rows<const N: usize>(n: usize, seed: u64) -> Box<[[f32; N]]> {
-            (0..n).map(|r| fill::<N>(seed + r as u64).map(|v| v as f32)).collect()
+            (0..n).map(|r| fill_f32::<N>(seed + r as u64)).collect()
         }
 
         fn matrix<const I: usize, const O: usize>(seed: u64) -> Box<[[f32; I]; O]> {
@@ -1364,7 +1367,7 @@ mod tests {
             }
             assert!(fused::<f32, I, O>() && !fused::<f64, I, O>());
             let w = matrix::<I, O>(1);
-            let b = fill::<O>(99).map(|v| v as f32);
+            let b = fill_f32::<O>(99);
             let xs = rows::<I>(BATCH_TILE, 1000);
             let deltas = rows::<O>(BATCH_TILE, 2000);
             let (x, delta) = (&xs[0], &deltas[0]);
@@ -1483,7 +1486,7 @@ mod tests {
                     return;
                 }
                 let w = matrix::<I, O>(21);
-                let b = fill::<O>(22).map(|v| v as f32);
+                let b = fill_f32::<O>(22);
                 let xs = rows::<I>(9, 23);
                 let want: Vec<[f32; O]> =
                     xs.iter().map(|x| core::array::from_fn(|o| b[o] + spec_dot(&w[o], x))).collect();
