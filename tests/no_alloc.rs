@@ -153,6 +153,12 @@ fn check_no_allocations<T: Scalar, N: ParamBytes<T> + PartialEq>() {
         }),
     ));
     ops.push((
+        "train_steps",
+        allocations(|| {
+            black_box(net.train_steps(xs.iter().zip(&ts), lr));
+        }),
+    ));
+    ops.push((
         "backward_batch",
         allocations(|| {
             black_box(net.backward_batch(&xs, &ts, &mut grads));
@@ -260,7 +266,7 @@ fn check_no_allocations<T: Scalar, N: ParamBytes<T> + PartialEq>() {
 
     let failures: Vec<_> = ops.iter().filter(|(_, n)| *n != 0).collect();
     assert!(failures.is_empty(), "{name}: allocations in {failures:?}");
-    assert_eq!(ops.len(), 25);
+    assert_eq!(ops.len(), 26);
 }
 
 /// Allocations of one optimizer's `step` and `try_step`, both of which must change the network.
@@ -294,4 +300,30 @@ fn binary_cross_entropy_allocates_nothing() {
 fn softmax_cross_entropy_allocates_nothing() {
     check_no_allocations::<f32, Classifier<f32>>();
     check_no_allocations::<f64, Classifier<f64>>();
+}
+
+network! {
+    /// A first layer large enough for `train_steps` to defer its updates (`backprop::deferred`).
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Wide { input: 128, hidden: Dense<128, Relu>, output: Dense<4, Softmax> }
+}
+
+#[test]
+fn deferred_train_steps_allocate_nothing() {
+    fn check<T: Scalar>() {
+        const { assert!(backprop::deferred::Shape::<128, 128>::DEFERRED_STEPS > 0) };
+        let mut net: Box<Wide<T>> = backprop::boxed_zeroed();
+        let mut rng = Rng::new(4);
+        for p in backprop::Params::params_mut(&mut *net) {
+            *p = T::from_f64(rng.uniform(-0.5, 0.5));
+        }
+        let samples: Vec<_> = (0..40).map(|s| sample::<T, Wide<T>>(s)).collect();
+        let n = allocations(|| {
+            black_box(net.train_steps(samples.iter().map(|(x, t)| (x, t)), T::from_f64(0.01)));
+        });
+        assert_eq!(n, 0, "train_steps allocated");
+        assert!(net.output.b.iter().any(|&b| b != T::ZERO), "the network trained");
+    }
+    check::<f32>();
+    check::<f64>();
 }

@@ -1051,6 +1051,104 @@ fn outer_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
     }
 }
 
+/// `W += Σ_s steps[s] xs[s]ᵀ`, the samples one after another: every weight becomes
+/// `(…((w + steps[0][o] · xs[0][i]) + steps[1][o] · xs[1][i]) + …)`, the products rounded and
+/// added in the order of the samples. That is what [`sgd`] does to `W` once per sample with
+/// `step · delta = steps[s]`, bit for bit, but `W` is read and written once for all of them
+/// instead of once per sample: the deferred first-layer updates of
+/// [`Deferred`](crate::Deferred). Tiles of 6 rows × 16 columns, each weight kept in a register
+/// while the samples go by.
+///
+/// ```
+/// use backprop_core::kernel::{rank_update, sgd};
+/// let (xs, steps) = ([[1.0f64, 2.0], [0.5, -1.0]], [[0.25], [-2.0]]);
+/// let mut deferred = [[3.0, 4.0]];
+/// rank_update(&mut deferred, &xs, &steps);
+/// let (mut one_by_one, mut b) = ([[3.0, 4.0]], [0.0]);
+/// for (x, step) in xs.iter().zip(&steps) {
+///     sgd(&mut one_by_one, &mut b, x, step, 1.0);
+/// }
+/// assert_eq!(deferred, one_by_one);
+/// ```
+#[inline]
+pub fn rank_update<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    xs: &[[T; I]],
+    steps: &[[T; O]],
+) {
+    let n = xs.len().min(steps.len());
+    let (xs, steps) = (&xs[..n], &steps[..n]);
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if fused::<T, I, O>() {
+        // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
+        return unsafe { fma::rank_update::<I, O>(view::of_mut(w), view::rows(xs), view::rows(steps)) };
+    }
+    dispatch!(I * O * 4, rank_update_impl::<I, O>(w: &mut [[T; I]; O], xs: &[[T; I]], steps: &[[T; O]]))
+}
+
+#[inline(always)]
+fn rank_update_impl<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    xs: &[[T; I]],
+    steps: &[[T; O]],
+) {
+    for j in 0..O / OUTER_ROWS {
+        let w = &mut w.as_chunks_mut::<OUTER_ROWS>().0[j];
+        update_tile(w, xs, steps, |d: &[T; O]| d.as_chunks::<OUTER_ROWS>().0[j]);
+    }
+    for r in 0..O % OUTER_ROWS {
+        let w = core::array::from_mut(&mut w.as_chunks_mut::<OUTER_ROWS>().1[r]);
+        update_tile(w, xs, steps, |d: &[T; O]| [d.as_chunks::<OUTER_ROWS>().1[r]]);
+    }
+}
+
+/// `R` rows of [`rank_update`], whose steps `column` picks from each sample's: the tile of
+/// weights is loaded, gets one product per sample added, and is stored.
+#[inline(always)]
+fn update_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
+    w: &mut [[T; I]; R],
+    xs: &[[T; I]],
+    steps: &[[T; O]],
+    column: impl Fn(&[T; O]) -> [T; R],
+) {
+    for c in 0..I / COLS {
+        let mut acc: [[T; COLS]; R] = core::array::from_fn(|r| w[r].as_chunks::<COLS>().0[c]);
+        for (x, d) in xs.iter().zip(steps) {
+            let x = &x.as_chunks::<COLS>().0[c];
+            let d = column(d);
+            unroll!(r < R, [0 1 2 3 4 5], {
+                for k in 0..COLS {
+                    acc[r][k] += d[r] * x[k];
+                }
+            });
+        }
+        for r in 0..R {
+            w[r].as_chunks_mut::<COLS>().0[c] = acc[r];
+        }
+    }
+    // The columns past the last full chunk: the same, in a tile as wide as they are.
+    let mut acc = [[T::ZERO; COLS]; R];
+    for r in 0..R {
+        for (a, &w) in acc[r].iter_mut().zip(w[r].as_chunks::<COLS>().1) {
+            *a = w;
+        }
+    }
+    for (x, d) in xs.iter().zip(steps) {
+        let x = x.as_chunks::<COLS>().1;
+        let d = column(d);
+        unroll!(r < R, [0 1 2 3 4 5], {
+            for k in 0..I % COLS {
+                acc[r][k] += d[r] * x[k];
+            }
+        });
+    }
+    for r in 0..R {
+        for (w, &a) in w[r].as_chunks_mut::<COLS>().1.iter_mut().zip(&acc[r]) {
+            *w = a;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1165,6 +1263,15 @@ mod tests {
                 assert!(close(grad_b[o], 1.0 + naive_b) && close(mean_b[o], naive_b * scale));
                 assert_eq!(bn[o], b[o] - lr * mean_b[o]);
             }
+
+            // Deferred updates: the samples' steps one after another, as `sgd` once per sample.
+            let mut ranked = w;
+            rank_update(&mut ranked, &xs[..n], &deltas[..n]);
+            let (mut one_by_one, mut unused_b) = (w, b);
+            for s in 0..n {
+                sgd(&mut one_by_one, &mut unused_b, &xs[s], &deltas[s], 1.0);
+            }
+            assert_eq!(ranked, one_by_one, "rank_update {I}x{O}, {n} samples");
         }
     }
 
@@ -1290,6 +1397,17 @@ mod tests {
                         "outer += {I}x{O}"
                     );
                     assert_eq!(fresh[o][i].to_bits(), (delta[o] * x[i]).to_bits(), "outer = {I}x{O}");
+                }
+            }
+            // The deferred updates of 5 samples, each weight's products in the samples' order.
+            let xs: [[f32; I]; 5] = core::array::from_fn(|s| fill_f32(90 + s as u64));
+            let steps: [[f32; O]; 5] = core::array::from_fn(|s| fill_f32(95 + s as u64));
+            let mut ranked = w;
+            rank_update(&mut ranked, &xs, &steps);
+            for o in 0..O {
+                for i in 0..I {
+                    let spec = (0..5).fold(w[o][i], |w, s| w + steps[s][o] * xs[s][i]);
+                    assert_eq!(ranked[o][i].to_bits(), spec.to_bits(), "rank_update {I}x{O}");
                 }
             }
         }
@@ -1433,6 +1551,20 @@ mod tests {
                     assert_eq!(zs[s], z, "gemm {I}x{O}, {n} samples, sample {s}");
                     backward(&w, &mut grad, &xs[s], &deltas[s], &mut dx, false);
                     assert_eq!(dxs[s], dx, "gemm_t {I}x{O}, {n} samples, sample {s}");
+                }
+
+                // Deferred updates: `w = fma(step, x, w)` per sample in order, as `sgd` would.
+                let mut ranked = w.clone();
+                rank_update(&mut ranked, &xs[..n], &deltas[..n]);
+                let mut one_by_one = w.clone();
+                let mut unused_b = b;
+                for s in 0..n {
+                    sgd(&mut one_by_one, &mut unused_b, &xs[s], &deltas[s], 1.0);
+                }
+                assert_eq!(ranked, one_by_one, "rank_update {I}x{O}, {n} samples");
+                for i in [0, I / 2, I - 1] {
+                    let spec = (0..n).fold(w[O - 1][i], |w, s| deltas[s][O - 1].mul_add(xs[s][i], w));
+                    assert_eq!(ranked[O - 1][i], spec, "rank_update {I}x{O}, {n} samples");
                 }
 
                 let mut summed = matrix::<I, O>(3);

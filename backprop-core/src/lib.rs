@@ -26,6 +26,7 @@ extern crate std;
 pub mod activation;
 #[cfg(feature = "alloc")]
 pub mod boxed;
+pub mod deferred;
 pub mod dense;
 pub mod error;
 pub mod gradcheck;
@@ -42,6 +43,7 @@ pub mod train;
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
 #[cfg(feature = "alloc")]
 pub use boxed::boxed_zeroed;
+pub use deferred::Deferred;
 pub use dense::Dense;
 pub use error::TrainError;
 pub use gradcheck::{

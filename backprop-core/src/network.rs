@@ -361,6 +361,33 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     /// pass); returns the loss before the step.
     fn train_step(&mut self, x: &Self::Input, target: &Self::Output, lr: T) -> T;
 
+    /// Single-sample SGD over a sequence of samples: one step per sample, in order, as
+    /// [`train_step`](Network::train_step) on each would make; returns the sum of the losses,
+    /// each before its step.
+    ///
+    /// Generated networks whose first layer is large defer that layer's weight updates and
+    /// apply them [`DEFER_STEPS`](crate::deferred::DEFER_STEPS) at a time, in one pass over the
+    /// weights instead of one per sample (see [`deferred`](crate::deferred)): the same steps,
+    /// within rounding (the first layer's `W x` is summed in another order), up to 2–3× faster
+    /// for a 784-128-10 network. Otherwise, the same bits as `train_step` on each sample.
+    ///
+    /// ```
+    /// use backprop_core::{Network, Scalar};
+    /// /// One epoch of plain SGD in the order given; the mean loss before each step.
+    /// fn epoch<T: Scalar, N: Network<T>>(net: &mut N, data: &[(N::Input, N::Output)], lr: T) -> T {
+    ///     let total = net.train_steps(data.iter().map(|(x, t)| (x, t)), lr);
+    ///     total / T::from_f64(data.len().max(1) as f64)
+    /// }
+    /// ```
+    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: IntoIterator<Item = (&'s Self::Input, &'s Self::Output)>,
+        Self::Input: 's,
+        Self::Output: 's,
+    {
+        samples.into_iter().fold(T::ZERO, |total, (x, target)| total + self.train_step(x, target, lr))
+    }
+
     /// Adds the gradients of `B` samples to `grads` (their sum, not their mean) and returns the
     /// sum of their losses. `B` is known at compile time.
     ///

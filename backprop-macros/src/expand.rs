@@ -87,6 +87,17 @@ pub fn expand(model: &Model) -> TokenStream {
     let below_names: Vec<&Ident> = rev_layers.iter().map(|&i| names[i - 1]).collect();
     let below_acts: Vec<&TokenStream> = rev_layers.iter().map(|&i| &acts[i - 1]).collect();
     let first = names[0];
+    let first_act = &acts[0];
+    // `train_steps`: the first layer through a `Deferred`, the others as in `train_step`.
+    let rest_names = &names[1..];
+    let rest_acts = &acts[1..];
+    let rest_inputs = &trace_inputs[1..];
+    let (first_in_arg, first_out_arg) = (&in_args[0], &out_args[0]);
+    // The layers above the first as parameters of `train_above_first`, named `<layer>_layer`
+    // (no other parameter of it ends in `_layer`, so no layer can shadow one).
+    let rest_params: Vec<Ident> = rest_names.iter().map(|n| format_ident!("{}_layer", n)).collect();
+    let (rest_in_args, rest_out_args) = (&in_args[1..], &out_args[1..]);
+    let back_params: Vec<&Ident> = rev_layers.iter().map(|&i| &rest_params[i - 1]).collect();
 
     // Mini-batches: one `LayerBatch` per layer, a local named `<layer>_tile` (no name of a
     // parameter ends in `_tile`, so no layer can shadow one).
@@ -112,6 +123,9 @@ pub fn expand(model: &Model) -> TokenStream {
         .map(|s| size_check(name, s))
         .collect();
 
+    // `train_above_first` takes the layers above the first and three more.
+    let above_first_arguments =
+        if rest_params.len() + 3 > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
     // One argument per layer: clippy's default limit is seven.
     let many_arguments =
         if layers.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
@@ -271,13 +285,59 @@ pub fn expand(model: &Model) -> TokenStream {
             #[inline]
             pub fn train_step(&mut self, input: &[T; #input_size], target: &[T; #output_size], lr: T) -> T {
                 let mut trace = #trace::zeroed();
-                self.forward_trace(input, &mut trace);
+                trace.input = *input;
+                self.#first.forward::<#first_act>(&trace.input, &mut trace.#first);
+                let loss = Self::train_above_first(#( &mut self.#rest_names, )* &mut trace, target, lr);
+                self.#first.sgd(&trace.input, &trace.#first.delta, lr);
+                loss
+            }
+
+            /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+            /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+            /// each before its step. A large first layer has its weight updates deferred and
+            /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+            /// the same steps within rounding; a small one is updated at every step, and then the
+            /// bits are those of `train_step`.
+            #[inline]
+            pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+            where
+                S: ::core::iter::IntoIterator<Item = (&'s [T; #input_size], &'s [T; #output_size])>,
+                T: 's,
+            {
+                let mut first_layer = #private::Deferred::<
+                    T,
+                    #first_in_arg,
+                    #first_out_arg,
+                    { #private::deferred::Shape::<#first_in_arg, #first_out_arg>::DEFERRED_STEPS },
+                >::new(&mut self.#first);
+                let mut trace = #trace::zeroed();
+                let mut total = T::ZERO;
+                for (input, target) in samples {
+                    trace.input = *input;
+                    first_layer.forward::<#first_act>(&trace.input, &mut trace.#first);
+                    total += Self::train_above_first(#( &mut self.#rest_names, )* &mut trace, target, lr);
+                    first_layer.sgd(&trace.input, &trace.#first.delta, lr);
+                }
+                total
+            }
+
+            /// A train step above the first layer, whose forward pass is in `trace`: the other
+            /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+            /// down to the first layer's `delta`. Returns the loss.
+            #[inline(always)]
+            #above_first_arguments
+            fn train_above_first(
+                #( #rest_params: &mut #private::Dense<T, #rest_in_args, #rest_out_args>, )*
+                trace: &mut #trace<T>,
+                target: &[T; #output_size],
+                lr: T,
+            ) -> T {
+                #( #rest_params.forward::<#rest_acts>(#rest_inputs, &mut trace.#rest_names); )*
                 let loss = trace.#last.loss_delta::<#loss_path, #out_act>(target);
                 #(
-                    self.#back_names.backward_sgd(#back_inputs, &trace.#back_names.delta, lr, &mut trace.#below_names.delta);
+                    #back_params.backward_sgd(#back_inputs, &trace.#back_names.delta, lr, &mut trace.#below_names.delta);
                     trace.#below_names.activation_backward::<#below_acts>();
                 )*
-                self.#first.sgd(&trace.input, &trace.#first.delta, lr);
                 loss
             }
         }
@@ -319,6 +379,15 @@ pub fn expand(model: &Model) -> TokenStream {
             fn loss(&self, x: &[T; #input_size], target: &[T; #output_size]) -> T { Self::loss(self, x, target) }
             #[inline]
             fn train_step(&mut self, x: &[T; #input_size], target: &[T; #output_size], lr: T) -> T { Self::train_step(self, x, target, lr) }
+            #[inline]
+            fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+            where
+                S: ::core::iter::IntoIterator<Item = (&'s [T; #input_size], &'s [T; #output_size])>,
+                [T; #input_size]: 's,
+                [T; #output_size]: 's,
+            {
+                Self::train_steps(self, samples, lr)
+            }
 
             /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
             fn backward_batch_accumulate<const B: usize>(&self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], grads: &mut Self) -> T {

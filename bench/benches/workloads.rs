@@ -6,7 +6,8 @@
 //! cargo run -p backprop-bench --bin report -- target/criterion
 //! ```
 //!
-//! Criterion ids: `<workload>/{infer,train}/{generated,straight,accum}` and
+//! Criterion ids: `<workload>/{infer,train}/{generated,straight,accum}` (`w4_mnist_seq`: `train`
+//! only, per call of 64 steps) and
 //! `fma_peak/{avx2_256,avx512_512,portable}`, `memory/{read_401k,rmw_401k}`,
 //! `kernel_tails/<kernel>/<I>x<O>`. `BENCH_SECS` sets the measurement time of each
 //! benchmark (the warm-up is a third of it).
@@ -20,7 +21,9 @@ use std::time::Duration;
 
 use backprop::Network;
 use backprop_bench::baseline::{Baseline, accum, straight};
-use backprop_bench::workload::{BATCH, DATA_SEED, LR, SAMPLES, Zeroable, boxed_zeroed, data, generated};
+use backprop_bench::workload::{
+    BATCH, DATA_SEED, LR, SAMPLES, SEQUENCE, Zeroable, boxed_zeroed, data, generated,
+};
 use backprop_bench::{memory, nets, peak};
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, SamplingMode, criterion_group, criterion_main,
@@ -144,6 +147,42 @@ where
     });
     group.bench_function(BenchmarkId::new("train", "accum"), |b| {
         b.iter(|| a.train_step_batch::<BATCH>(black_box(&xs), black_box(&ts), black_box(LR), &mut a_grads))
+    });
+    group.finish();
+}
+
+/// The three implementations on [`SEQUENCE`] single-sample train steps in a row: the generated
+/// network's `train_steps` (the first layer's updates deferred, `backprop::deferred`) against
+/// `train_step` in a loop for the hand-written ones. Criterion's time is per call; the report
+/// divides it by `SEQUENCE`.
+fn sequence<N, S, A, const I: usize, const O: usize>(c: &mut Criterion, id: &str)
+where
+    N: Network<f32, Input = [f32; I], Output = [f32; O]> + Zeroable,
+    S: Baseline<I, O>,
+    A: Baseline<I, O>,
+{
+    let mut net = generated::<N>();
+    let (mut s, mut s_grads) = (boxed_zeroed::<S>(), boxed_zeroed::<S>());
+    let (mut a, mut a_grads) = (boxed_zeroed::<A>(), boxed_zeroed::<A>());
+    s.load(net.params());
+    a.load(net.params());
+    let (xs, ts) = data::<I, O, SEQUENCE>(DATA_SEED);
+    let mut group = c.benchmark_group(id);
+    group.sampling_mode(SamplingMode::Flat);
+    group.bench_function(BenchmarkId::new("train", "generated"), |b| {
+        b.iter(|| net.train_steps(black_box(&xs).iter().zip(black_box(&ts).iter()), black_box(LR)))
+    });
+    group.bench_function(BenchmarkId::new("train", "straight"), |b| {
+        b.iter(|| {
+            let samples = black_box(&xs).iter().zip(black_box(&ts).iter());
+            samples.fold(0.0, |total, (x, t)| total + s.train_step(x, t, black_box(LR), &mut s_grads))
+        })
+    });
+    group.bench_function(BenchmarkId::new("train", "accum"), |b| {
+        b.iter(|| {
+            let samples = black_box(&xs).iter().zip(black_box(&ts).iter());
+            samples.fold(0.0, |total, (x, t)| total + a.train_step(x, t, black_box(LR), &mut a_grads))
+        })
     });
     group.finish();
 }
@@ -277,6 +316,7 @@ fn w3(c: &mut Criterion) {
 fn w4(c: &mut Criterion) {
     single::<nets::Mnist, straight::Mnist, accum::Mnist, 784, 10>(c, "w4_mnist_b1");
     batch::<nets::Mnist, straight::Mnist, accum::Mnist, 784, 10>(c, "w4_mnist_b32");
+    sequence::<nets::Mnist, straight::Mnist, accum::Mnist, 784, 10>(c, "w4_mnist_seq");
 }
 
 fn w5(c: &mut Criterion) {

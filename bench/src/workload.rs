@@ -19,6 +19,10 @@ pub const SAMPLES: usize = 16;
 /// Samples in a mini-batch of W4.
 pub const BATCH: usize = 32;
 
+/// Single-sample steps per timed call of the sequence workload (`train_steps` over that many
+/// samples): four rounds of the first layer's deferred updates.
+pub const SEQUENCE: usize = 64;
+
 /// Types for which all-zero bits are a valid value (`f32`, arrays of it, and structs made only of
 /// those).
 ///
@@ -94,6 +98,9 @@ pub struct Workload {
     pub layers: &'static [(usize, usize)],
     /// Samples per step: 1, or [`BATCH`] (one SGD update per batch).
     pub batch: usize,
+    /// Steps per timed call: 1, or [`SEQUENCE`] single-sample steps in a row (the times in the
+    /// tables are per step: the call's median divided by this).
+    pub steps: usize,
 }
 
 impl Workload {
@@ -129,18 +136,38 @@ const DEEP_LAYERS: [(usize, usize); 9] =
     [(16, 16), (16, 16), (16, 16), (16, 16), (16, 16), (16, 16), (16, 16), (16, 16), (16, 1)];
 
 /// The workloads, in the order of the tables.
-pub const WORKLOADS: [Workload; 6] = [
-    Workload { id: "w1_toy", name: "W1 toy 2-2-1", layers: &[(2, 2), (2, 1)], batch: 1 },
-    Workload { id: "w2_xor", name: "W2 xor 2-8-1", layers: &[(2, 8), (8, 1)], batch: 1 },
-    Workload { id: "w3_digits", name: "W3 digits 64-32-10", layers: &[(64, 32), (32, 10)], batch: 1 },
-    Workload { id: "w4_mnist_b1", name: "W4 mnist 784-128-10", layers: &[(784, 128), (128, 10)], batch: 1 },
+pub const WORKLOADS: [Workload; 7] = [
+    Workload { id: "w1_toy", name: "W1 toy 2-2-1", layers: &[(2, 2), (2, 1)], batch: 1, steps: 1 },
+    Workload { id: "w2_xor", name: "W2 xor 2-8-1", layers: &[(2, 8), (8, 1)], batch: 1, steps: 1 },
+    Workload {
+        id: "w3_digits",
+        name: "W3 digits 64-32-10",
+        layers: &[(64, 32), (32, 10)],
+        batch: 1,
+        steps: 1,
+    },
+    Workload {
+        id: "w4_mnist_b1",
+        name: "W4 mnist 784-128-10",
+        layers: &[(784, 128), (128, 10)],
+        batch: 1,
+        steps: 1,
+    },
     Workload {
         id: "w4_mnist_b32",
         name: "W4 mnist 784-128-10, batch 32",
         layers: &[(784, 128), (128, 10)],
         batch: BATCH,
+        steps: 1,
     },
-    Workload { id: "w5_deep", name: "W5 deep 16-(16×8)-1", layers: &DEEP_LAYERS, batch: 1 },
+    Workload {
+        id: "w4_mnist_seq",
+        name: "W4 mnist 784-128-10, `train_steps` over 64 samples",
+        layers: &[(784, 128), (128, 10)],
+        batch: 1,
+        steps: SEQUENCE,
+    },
+    Workload { id: "w5_deep", name: "W5 deep 16-(16×8)-1", layers: &DEEP_LAYERS, batch: 1, steps: 1 },
 ];
 
 #[cfg(test)]
@@ -157,8 +184,9 @@ mod tests {
         assert_eq!(b32.infer_flops(), 32.0 * 2.0 * macs);
         assert_eq!(b32.train_flops(), 32.0 * 6.0 * macs + 2.0 * macs);
         assert_eq!(b32.executed_train_flops(), b32.train_flops() - 32.0 * 2.0 * 784.0 * 128.0);
-        assert_eq!(WORKLOADS[5].layers.len(), 9);
-        assert_eq!(WORKLOADS[5].layers[8], (16, 1));
+        assert_eq!(WORKLOADS[5].train_flops(), WORKLOADS[3].train_flops(), "flops per step");
+        assert_eq!(WORKLOADS[6].layers.len(), 9);
+        assert_eq!(WORKLOADS[6].layers[8], (16, 1));
     }
 
     #[test]

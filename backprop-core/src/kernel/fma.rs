@@ -725,18 +725,65 @@ pub(super) fn gemm_outer<const I: usize, const O: usize>(
     xs: &[[f32; I]],
     deltas: &[[f32; O]],
 ) {
+    let mode = match sgd {
+        None => Mode::Add,
+        Some((w, scale, lr)) => Mode::Sgd(w.as_flattened_mut().as_mut_ptr(), scale, lr),
+    };
+    // SAFETY: `grad` (and `w`) are `O` rows of `I`, writable.
+    unsafe { outer_products::<I, O>(grad.as_flattened_mut().as_mut_ptr(), mode, xs, deltas) }
+}
+
+/// [`super::rank_update`]: `W = fma(steps[s][o], xs[s][i], W)` for every sample in order, as
+/// [`sgd`] once per sample would (`fma(step · delta, x, w)`), with `W` read and written once;
+/// `xs` and `steps` have the same length.
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+pub(super) fn rank_update<const I: usize, const O: usize>(
+    w: &mut [[f32; I]; O],
+    xs: &[[f32; I]],
+    steps: &[[f32; O]],
+) {
+    // SAFETY: `w` is `O` rows of `I`, writable.
+    unsafe { outer_products::<I, O>(w.as_flattened_mut().as_mut_ptr(), Mode::Update, xs, steps) }
+}
+
+/// What [`outer_products`] does with each tile's sums `Σ_s d_s x_sᵀ` and the matrix it is given.
+#[derive(Clone, Copy)]
+enum Mode {
+    /// `grad += Σ`.
+    Add,
+    /// `grad = scale · Σ`, `w = fma(-lr, grad, w)` (`w`, `scale`, `lr`).
+    Sgd(*mut f32, f32, f32),
+    /// The sums start from the matrix itself, not from `-0.0`: `w = fma(d_s, x_s, w)` sample
+    /// after sample.
+    Update,
+}
+
+/// The batched outer products over `O` rows of `I` at `target`, in tiles of 4 rows × 4 chunks
+/// of 16 columns (see [`Mode`]).
+///
+/// # Safety
+///
+/// `target` (and the weights of [`Mode::Sgd`]) are `O` rows of `I` `f32`s, writable.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn outer_products<const I: usize, const O: usize>(
+    target: *mut f32,
+    mode: Mode,
+    xs: &[[f32; I]],
+    deltas: &[[f32; O]],
+) {
     /// Rows `o0 .. o0 + R`, chunks `c0 .. c0 + C`.
     ///
     /// # Safety
     ///
-    /// `grad` (and `w` when given) are `O` rows of `I`, writable; the rows and chunks lie within
-    /// them (with `MASKED`, `C = 1` and the chunk is the tail).
+    /// As [`outer_products`]; the rows and chunks lie within the matrices (with `MASKED`, `C = 1`
+    /// and the chunk is the tail).
     #[target_feature(enable = "avx512f")]
     #[inline]
-    #[allow(clippy::too_many_arguments)] // a kernel's operands and its tile's position
     unsafe fn tile<const I: usize, const O: usize, const R: usize, const C: usize, const MASKED: bool>(
-        grad: *mut f32,
-        sgd: Option<(*mut f32, f32, f32)>,
+        target: *mut f32,
+        mode: Mode,
         xs: &[[f32; I]],
         deltas: &[[f32; O]],
         o0: usize,
@@ -744,6 +791,14 @@ pub(super) fn gemm_outer<const I: usize, const O: usize>(
     ) {
         let mask = tail_mask(I);
         let mut acc = [[_mm512_set1_ps(-0.0); C]; R];
+        if let Mode::Update = mode {
+            for r in 0..R {
+                for k in 0..C {
+                    // SAFETY: row `o0 + r` and the chunk lie within `target` (the caller's).
+                    acc[r][k] = unsafe { load::<MASKED>(target.add((o0 + r) * I), c0 + k, mask) };
+                }
+            }
+        }
         for (x, d) in xs.iter().zip(deltas) {
             let mut xv = [_mm512_setzero_ps(); C];
             for k in 0..C {
@@ -759,15 +814,15 @@ pub(super) fn gemm_outer<const I: usize, const O: usize>(
         }
         for r in 0..R {
             for k in 0..C {
-                // SAFETY: row `o0 + r` and the chunk lie within `grad` and `w` (the caller's).
+                // SAFETY: row `o0 + r` and the chunk lie within `target` and `w` (the caller's).
                 unsafe {
-                    let g = grad.add((o0 + r) * I);
-                    match sgd {
-                        None => {
+                    let g = target.add((o0 + r) * I);
+                    match mode {
+                        Mode::Add => {
                             let sum = _mm512_add_ps(load::<MASKED>(g, c0 + k, mask), acc[r][k]);
                             store::<MASKED>(g, c0 + k, mask, sum);
                         }
-                        Some((w, scale, lr)) => {
+                        Mode::Sgd(w, scale, lr) => {
                             let mean = _mm512_mul_ps(acc[r][k], _mm512_set1_ps(scale));
                             store::<MASKED>(g, c0 + k, mask, mean);
                             let w = w.add((o0 + r) * I);
@@ -775,43 +830,42 @@ pub(super) fn gemm_outer<const I: usize, const O: usize>(
                                 _mm512_fnmadd_ps(_mm512_set1_ps(lr), mean, load::<MASKED>(w, c0 + k, mask));
                             store::<MASKED>(w, c0 + k, mask, updated);
                         }
+                        Mode::Update => store::<MASKED>(g, c0 + k, mask, acc[r][k]),
                     }
                 }
             }
         }
     }
-    let grad = grad.as_flattened_mut().as_mut_ptr();
-    let sgd = sgd.map(|(w, scale, lr)| (w.as_flattened_mut().as_mut_ptr(), scale, lr));
     let chunks = I / LANES;
     let blocked = chunks - chunks % OUTER_CHUNKS;
     let full_rows = O - O % OUTER_ROWS;
     // Columns outer, rows inner: a block of columns of every sample (32 × 256 bytes) stays in L1
     // while the tiles of `W` and its gradient stream by once.
-    // SAFETY: `grad` and `w` are `O` rows of `I`, writable; the rows below are all `< O`, the
-    // chunks within the rows, the partial one masked.
+    // SAFETY: the matrices are `O` rows of `I`, writable (the caller's); the rows below are all
+    // `< O`, the chunks within the rows, the partial one masked.
     unsafe {
         for c in (0..blocked).step_by(OUTER_CHUNKS) {
             for o in (0..full_rows).step_by(OUTER_ROWS) {
-                tile::<I, O, OUTER_ROWS, OUTER_CHUNKS, false>(grad, sgd, xs, deltas, o, c);
+                tile::<I, O, OUTER_ROWS, OUTER_CHUNKS, false>(target, mode, xs, deltas, o, c);
             }
             for o in full_rows..O {
-                tile::<I, O, 1, OUTER_CHUNKS, false>(grad, sgd, xs, deltas, o, c);
+                tile::<I, O, 1, OUTER_CHUNKS, false>(target, mode, xs, deltas, o, c);
             }
         }
         for c in blocked..chunks {
             for o in (0..full_rows).step_by(OUTER_ROWS) {
-                tile::<I, O, OUTER_ROWS, 1, false>(grad, sgd, xs, deltas, o, c);
+                tile::<I, O, OUTER_ROWS, 1, false>(target, mode, xs, deltas, o, c);
             }
             for o in full_rows..O {
-                tile::<I, O, 1, 1, false>(grad, sgd, xs, deltas, o, c);
+                tile::<I, O, 1, 1, false>(target, mode, xs, deltas, o, c);
             }
         }
         if !I.is_multiple_of(LANES) {
             for o in (0..full_rows).step_by(OUTER_ROWS) {
-                tile::<I, O, OUTER_ROWS, 1, true>(grad, sgd, xs, deltas, o, chunks);
+                tile::<I, O, OUTER_ROWS, 1, true>(target, mode, xs, deltas, o, chunks);
             }
             for o in full_rows..O {
-                tile::<I, O, 1, 1, true>(grad, sgd, xs, deltas, o, chunks);
+                tile::<I, O, 1, 1, true>(target, mode, xs, deltas, o, chunks);
             }
         }
     }

@@ -236,14 +236,63 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
     #[inline]
     pub fn train_step(&mut self, input: &[T; 64], target: &[T; 10], lr: T) -> T {
         let mut trace = DigitsTrace::zeroed();
-        self.forward_trace(input, &mut trace);
+        trace.input = *input;
+        self.hidden
+            .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.hidden);
+        let loss = Self::train_above_first(&mut self.output, &mut trace, target, lr);
+        self.hidden.sgd(&trace.input, &trace.hidden.delta, lr);
+        loss
+    }
+    /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+    /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+    /// each before its step. A large first layer has its weight updates deferred and
+    /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+    /// the same steps within rounding; a small one is updated at every step, and then the
+    /// bits are those of `train_step`.
+    #[inline]
+    pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: ::core::iter::IntoIterator<Item = (&'s [T; 64], &'s [T; 10])>,
+        T: 's,
+    {
+        let mut first_layer = ::backprop::__private::Deferred::<
+            T,
+            64,
+            32,
+            { ::backprop::__private::deferred::Shape::<64, 32>::DEFERRED_STEPS },
+        >::new(&mut self.hidden);
+        let mut trace = DigitsTrace::zeroed();
+        let mut total = T::ZERO;
+        for (input, target) in samples {
+            trace.input = *input;
+            first_layer
+                .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.hidden);
+            total += Self::train_above_first(&mut self.output, &mut trace, target, lr);
+            first_layer.sgd(&trace.input, &trace.hidden.delta, lr);
+        }
+        total
+    }
+    /// A train step above the first layer, whose forward pass is in `trace`: the other
+    /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+    /// down to the first layer's `delta`. Returns the loss.
+    #[inline(always)]
+    fn train_above_first(
+        output_layer: &mut ::backprop::__private::Dense<T, 32, 10>,
+        trace: &mut DigitsTrace<T>,
+        target: &[T; 10],
+        lr: T,
+    ) -> T {
+        output_layer
+            .forward::<
+                ::backprop::__private::Softmax,
+            >(&trace.hidden.a, &mut trace.output);
         let loss = trace
             .output
             .loss_delta::<
                 ::backprop::__private::SoftmaxCrossEntropy,
                 ::backprop::__private::Softmax,
             >(target);
-        self.output
+        output_layer
             .backward_sgd(
                 &trace.hidden.a,
                 &trace.output.delta,
@@ -251,7 +300,6 @@ impl<T: ::backprop::__private::Scalar> Digits<T> {
                 &mut trace.hidden.delta,
             );
         trace.hidden.activation_backward::<::backprop::__private::Relu>();
-        self.hidden.sgd(&trace.input, &trace.hidden.delta, lr);
         loss
     }
 }
@@ -318,6 +366,15 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dig
     #[inline]
     fn train_step(&mut self, x: &[T; 64], target: &[T; 10], lr: T) -> T {
         Self::train_step(self, x, target, lr)
+    }
+    #[inline]
+    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: ::core::iter::IntoIterator<Item = (&'s [T; 64], &'s [T; 10])>,
+        [T; 64]: 's,
+        [T; 10]: 's,
+    {
+        Self::train_steps(self, samples, lr)
     }
     /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
     fn backward_batch_accumulate<const B: usize>(

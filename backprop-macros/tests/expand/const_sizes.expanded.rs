@@ -303,14 +303,83 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
     #[inline]
     pub fn train_step(&mut self, input: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
         let mut trace = SizedTrace::zeroed();
-        self.forward_trace(input, &mut trace);
+        trace.input = *input;
+        self.wide.forward::<::backprop::__private::Relu>(&trace.input, &mut trace.wide);
+        let loss = Self::train_above_first(
+            &mut self.narrow,
+            &mut self.output,
+            &mut trace,
+            target,
+            lr,
+        );
+        self.wide.sgd(&trace.input, &trace.wide.delta, lr);
+        loss
+    }
+    /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+    /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+    /// each before its step. A large first layer has its weight updates deferred and
+    /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+    /// the same steps within rounding; a small one is updated at every step, and then the
+    /// bits are those of `train_step`.
+    #[inline]
+    pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: ::core::iter::IntoIterator<Item = (&'s [T; FEATURES], &'s [T; 1])>,
+        T: 's,
+    {
+        let mut first_layer = ::backprop::__private::Deferred::<
+            T,
+            FEATURES,
+            { 2 * FEATURES },
+            {
+                ::backprop::__private::deferred::Shape::<
+                    FEATURES,
+                    { 2 * FEATURES },
+                >::DEFERRED_STEPS
+            },
+        >::new(&mut self.wide);
+        let mut trace = SizedTrace::zeroed();
+        let mut total = T::ZERO;
+        for (input, target) in samples {
+            trace.input = *input;
+            first_layer
+                .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.wide);
+            total
+                += Self::train_above_first(
+                    &mut self.narrow,
+                    &mut self.output,
+                    &mut trace,
+                    target,
+                    lr,
+                );
+            first_layer.sgd(&trace.input, &trace.wide.delta, lr);
+        }
+        total
+    }
+    /// A train step above the first layer, whose forward pass is in `trace`: the other
+    /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+    /// down to the first layer's `delta`. Returns the loss.
+    #[inline(always)]
+    fn train_above_first(
+        narrow_layer: &mut ::backprop::__private::Dense<T, { 2 * FEATURES }, HIDDEN>,
+        output_layer: &mut ::backprop::__private::Dense<T, HIDDEN, 1>,
+        trace: &mut SizedTrace<T>,
+        target: &[T; 1],
+        lr: T,
+    ) -> T {
+        narrow_layer
+            .forward::<::backprop::__private::Tanh>(&trace.wide.a, &mut trace.narrow);
+        output_layer
+            .forward::<
+                ::backprop::__private::Sigmoid,
+            >(&trace.narrow.a, &mut trace.output);
         let loss = trace
             .output
             .loss_delta::<
                 ::backprop::__private::BinaryCrossEntropy,
                 ::backprop::__private::Sigmoid,
             >(target);
-        self.output
+        output_layer
             .backward_sgd(
                 &trace.narrow.a,
                 &trace.output.delta,
@@ -318,10 +387,9 @@ impl<T: ::backprop::__private::Scalar> Sized<T> {
                 &mut trace.narrow.delta,
             );
         trace.narrow.activation_backward::<::backprop::__private::Tanh>();
-        self.narrow
+        narrow_layer
             .backward_sgd(&trace.wide.a, &trace.narrow.delta, lr, &mut trace.wide.delta);
         trace.wide.activation_backward::<::backprop::__private::Relu>();
-        self.wide.sgd(&trace.input, &trace.wide.delta, lr);
         loss
     }
 }
@@ -388,6 +456,15 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Siz
     #[inline]
     fn train_step(&mut self, x: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
         Self::train_step(self, x, target, lr)
+    }
+    #[inline]
+    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: ::core::iter::IntoIterator<Item = (&'s [T; FEATURES], &'s [T; 1])>,
+        [T; FEATURES]: 's,
+        [T; 1]: 's,
+    {
+        Self::train_steps(self, samples, lr)
     }
     /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
     fn backward_batch_accumulate<const B: usize>(

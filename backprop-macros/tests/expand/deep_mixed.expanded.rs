@@ -440,17 +440,106 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
     #[inline]
     pub fn train_step(&mut self, input: &[T; 8], target: &[T; 2], lr: T) -> T {
         let mut trace = DeepTrace::zeroed();
-        self.forward_trace(input, &mut trace);
+        trace.input = *input;
+        self.rectified
+            .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.rectified);
+        let loss = Self::train_above_first(
+            &mut self.squashed,
+            &mut self.leaky,
+            &mut self.smooth,
+            &mut self.gate,
+            &mut self.output,
+            &mut trace,
+            target,
+            lr,
+        );
+        self.rectified.sgd(&trace.input, &trace.rectified.delta, lr);
+        loss
+    }
+    /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+    /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+    /// each before its step. A large first layer has its weight updates deferred and
+    /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+    /// the same steps within rounding; a small one is updated at every step, and then the
+    /// bits are those of `train_step`.
+    #[inline]
+    pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: ::core::iter::IntoIterator<Item = (&'s [T; 8], &'s [T; 2])>,
+        T: 's,
+    {
+        let mut first_layer = ::backprop::__private::Deferred::<
+            T,
+            8,
+            16,
+            { ::backprop::__private::deferred::Shape::<8, 16>::DEFERRED_STEPS },
+        >::new(&mut self.rectified);
+        let mut trace = DeepTrace::zeroed();
+        let mut total = T::ZERO;
+        for (input, target) in samples {
+            trace.input = *input;
+            first_layer
+                .forward::<
+                    ::backprop::__private::Relu,
+                >(&trace.input, &mut trace.rectified);
+            total
+                += Self::train_above_first(
+                    &mut self.squashed,
+                    &mut self.leaky,
+                    &mut self.smooth,
+                    &mut self.gate,
+                    &mut self.output,
+                    &mut trace,
+                    target,
+                    lr,
+                );
+            first_layer.sgd(&trace.input, &trace.rectified.delta, lr);
+        }
+        total
+    }
+    /// A train step above the first layer, whose forward pass is in `trace`: the other
+    /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+    /// down to the first layer's `delta`. Returns the loss.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn train_above_first(
+        squashed_layer: &mut ::backprop::__private::Dense<T, 16, 16>,
+        leaky_layer: &mut ::backprop::__private::Dense<T, 16, 12>,
+        smooth_layer: &mut ::backprop::__private::Dense<T, 12, 8>,
+        gate_layer: &mut ::backprop::__private::Dense<T, 8, 4>,
+        output_layer: &mut ::backprop::__private::Dense<T, 4, 2>,
+        trace: &mut DeepTrace<T>,
+        target: &[T; 2],
+        lr: T,
+    ) -> T {
+        squashed_layer
+            .forward::<
+                ::backprop::__private::Tanh,
+            >(&trace.rectified.a, &mut trace.squashed);
+        leaky_layer
+            .forward::<
+                ::backprop::__private::LeakyRelu,
+            >(&trace.squashed.a, &mut trace.leaky);
+        smooth_layer
+            .forward::<
+                ::backprop::__private::Softplus,
+            >(&trace.leaky.a, &mut trace.smooth);
+        gate_layer
+            .forward::<::backprop::__private::Sigmoid>(&trace.smooth.a, &mut trace.gate);
+        output_layer
+            .forward::<
+                ::backprop::__private::Identity,
+            >(&trace.gate.a, &mut trace.output);
         let loss = trace
             .output
             .loss_delta::<
                 ::backprop::__private::HalfSquaredError,
                 ::backprop::__private::Identity,
             >(target);
-        self.output
+        output_layer
             .backward_sgd(&trace.gate.a, &trace.output.delta, lr, &mut trace.gate.delta);
         trace.gate.activation_backward::<::backprop::__private::Sigmoid>();
-        self.gate
+        gate_layer
             .backward_sgd(
                 &trace.smooth.a,
                 &trace.gate.delta,
@@ -458,7 +547,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
                 &mut trace.smooth.delta,
             );
         trace.smooth.activation_backward::<::backprop::__private::Softplus>();
-        self.smooth
+        smooth_layer
             .backward_sgd(
                 &trace.leaky.a,
                 &trace.smooth.delta,
@@ -466,7 +555,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
                 &mut trace.leaky.delta,
             );
         trace.leaky.activation_backward::<::backprop::__private::LeakyRelu>();
-        self.leaky
+        leaky_layer
             .backward_sgd(
                 &trace.squashed.a,
                 &trace.leaky.delta,
@@ -474,7 +563,7 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
                 &mut trace.squashed.delta,
             );
         trace.squashed.activation_backward::<::backprop::__private::Tanh>();
-        self.squashed
+        squashed_layer
             .backward_sgd(
                 &trace.rectified.a,
                 &trace.squashed.delta,
@@ -482,7 +571,6 @@ impl<T: ::backprop::__private::Scalar> Deep<T> {
                 &mut trace.rectified.delta,
             );
         trace.rectified.activation_backward::<::backprop::__private::Relu>();
-        self.rectified.sgd(&trace.input, &trace.rectified.delta, lr);
         loss
     }
 }
@@ -549,6 +637,15 @@ impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Dee
     #[inline]
     fn train_step(&mut self, x: &[T; 8], target: &[T; 2], lr: T) -> T {
         Self::train_step(self, x, target, lr)
+    }
+    #[inline]
+    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+    where
+        S: ::core::iter::IntoIterator<Item = (&'s [T; 8], &'s [T; 2])>,
+        [T; 8]: 's,
+        [T; 2]: 's,
+    {
+        Self::train_steps(self, samples, lr)
     }
     /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
     fn backward_batch_accumulate<const B: usize>(

@@ -253,7 +253,9 @@ fn rows(dir: &[PathBuf]) -> Vec<Row> {
     for workload in WORKLOADS {
         for (mode, flops) in [("inference", workload.infer_flops()), ("train", workload.train_flops())] {
             let function = if mode == "inference" { "infer" } else { "train" };
-            let times = IMPLS.map(|(id, _)| median(dir, &[workload.id, function, id]));
+            // Per step: a call of a sequence workload runs `steps` of them.
+            let times = IMPLS
+                .map(|(id, _)| median(dir, &[workload.id, function, id]).map(|t| t / workload.steps as f64));
             // A filtered run leaves some workloads out: no line for them.
             if times.iter().any(Option::is_some) {
                 rows.push(Row { workload, mode, flops, times });

@@ -3,7 +3,8 @@
 //!
 //! Built for a bare-metal target (`--target thumbv7em-none-eabihf --release`, and the other two
 //! targets of `.ci/run`), this is a `#![no_std]` executable whose entry point calls `forward`,
-//! `forward_trace`, `backward`, `backward_accumulate`, `loss`, `train_step`, the batch versions,
+//! `forward_trace`, `backward`, `backward_accumulate`, `loss`, `train_step`, `train_steps` (with and
+//! without a deferred first layer), the batch versions,
 //! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
 //! `gradcheck` and parameter (de)serialisation on networks of every loss, in `f32` and `f64`, on
 //! opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
@@ -42,6 +43,12 @@ network! {
 }
 
 network! {
+    /// A first layer large enough for `train_steps` to defer its updates (`backprop::deferred`).
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Wide { input: 128, hidden: Dense<128, Relu>, output: Dense<4, Softmax> }
+}
+
+network! {
     /// Softmax cross-entropy, three layers, every other activation.
     #[loss(SoftmaxCrossEntropy)]
     pub struct Classifier { input: 4, a: Dense<8, LeakyRelu>, b: Dense<6, Softplus>, output: Dense<3, Softmax> }
@@ -63,6 +70,10 @@ fn exercise<T: Scalar, N: ParamBytes<T>>() {
     black_box(net.backward_accumulate(&mut trace, &t, &mut grads));
     black_box(net.loss(&x, &t));
     black_box(net.train_step(&x, &t, lr));
+    black_box(&mut net);
+
+    let samples = black_box([(x, t); 3]);
+    black_box(net.train_steps(samples.iter().map(|(x, t)| (x, t)), lr));
     black_box(&mut net);
 
     let xs = black_box([x; 4]);
@@ -136,6 +147,8 @@ fn run() {
     exercise::<f64, Detector<f64>>();
     exercise::<f32, Classifier<f32>>();
     exercise::<f64, Classifier<f64>>();
+    exercise::<f32, Wide<f32>>();
+    exercise::<f64, Wide<f64>>();
     #[cfg(feature = "tools")]
     {
         exercise_tools::<f32, Regressor<f32>>();
