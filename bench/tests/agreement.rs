@@ -11,7 +11,9 @@
 use backprop::Network;
 use backprop_bench::baseline::{Baseline, accum, straight};
 use backprop_bench::nets;
-use backprop_bench::workload::{BATCH, DATA_SEED, LR, SAMPLES, Zeroable, boxed_zeroed, data, generated};
+use backprop_bench::workload::{
+    BATCH, DATA_SEED, LR, SAMPLES, SEQUENCE, Zeroable, boxed_zeroed, data, generated,
+};
 
 /// `|got_i - want_i| <= rtol · (|want_i| + max_j |want_j|)`: relative, with an absolute floor
 /// at the scale of the whole vector (so entries that are zero up to rounding compare sensibly).
@@ -97,6 +99,31 @@ where
     }
 }
 
+/// The sequence workload of W4: `train_steps` over [`SEQUENCE`] samples (the first layer's
+/// updates deferred) against the baseline's `train_step` on each in turn.
+fn check_sequence<N, B, const I: usize, const O: usize>(name: &str)
+where
+    N: Network<f32, Input = [f32; I], Output = [f32; O]> + Zeroable,
+    B: Baseline<I, O>,
+{
+    let (xs, ts) = data::<I, O, SEQUENCE>(DATA_SEED);
+    for lr in [LR, 1.0] {
+        let mut gen_net = generated::<N>();
+        let before = gen_net.params().to_vec();
+        let want = gen_net.train_steps(xs.iter().zip(ts.iter()), lr);
+        let mut base = boxed_zeroed::<B>();
+        base.load(&before);
+        let mut grads = boxed_zeroed::<B>();
+        let got = xs.iter().zip(ts.iter()).map(|(x, t)| base.train_step(x, t, lr, &mut grads)).sum::<f32>();
+        let what = format!("{name} {SEQUENCE} steps, lr {lr}");
+        assert_close(&format!("{what}: summed loss"), &[want], &[got], 1e-4);
+        let (gen_after, base_after) = (gen_net.params().to_vec(), base.params());
+        assert_close(&format!("{what}: weights"), &gen_after, &base_after, 1e-4);
+        let (gen_update, base_update) = (diff(&gen_after, &before), diff(&base_after, &before));
+        assert_close(&format!("{what}: update"), &gen_update, &base_update, 1e-3);
+    }
+}
+
 #[test]
 fn w1_toy() {
     check::<nets::Toy, straight::Toy, 2, 1>("W1 straight");
@@ -121,6 +148,8 @@ fn w4_mnist() {
     check::<nets::Mnist, accum::Mnist, 784, 10>("W4 accum");
     check_batch::<nets::Mnist, straight::Mnist, 784, 10>("W4 straight");
     check_batch::<nets::Mnist, accum::Mnist, 784, 10>("W4 accum");
+    check_sequence::<nets::Mnist, straight::Mnist, 784, 10>("W4 straight");
+    check_sequence::<nets::Mnist, accum::Mnist, 784, 10>("W4 accum");
 }
 
 #[test]
