@@ -56,6 +56,12 @@
 //!   written out, the same operations in the same order (tested bit for bit): a 16 × 16 update
 //!   120 → 20 ns, 32 × 128 1.9 → 0.2 µs.
 //!
+//! - **Deferred updates.** [`rank_update`] applies the first layer's pending updates of
+//!   `train_steps` (see [`deferred`](crate::deferred)): a tile of weights is loaded once, gets one
+//!   product per pending sample in the samples' order, and is stored once. The bits are those of
+//!   [`sgd`] once per sample, with one read and write of `W` for 16 samples instead of 16: a
+//!   784-128-10 step 2.2× faster with the `fma` feature (77% of the FMA peak on the Xeon above).
+//!
 //! Accumulators start at `-0.0`, the exact identity of floating-point addition, so lanes that a
 //! small layer never uses are folded away by the compiler.
 

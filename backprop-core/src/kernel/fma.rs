@@ -36,7 +36,8 @@
 //!   rows' offset from a 64-byte boundary, so that every load reads one cache line, not two (the
 //!   784 × 128 forward pass of 32 samples 65 → 44 µs, of one sample 5.3 → 3.2 µs on Golden
 //!   Cove); see `dot_tile` for why the sums stay the same bits.
-//! - The outer products summed over a batch ([`gemm_outer`]): 4 rows × 4 chunks of 16 columns,
+//! - The outer products summed over a batch ([`gemm_outer`]), and the deferred updates of
+//!   [`rank_update`], which start each tile from the weights: 4 rows × 4 chunks of 16 columns,
 //!   columns outer and rows inner, so a block of columns of every sample stays in L1 while `W`
 //!   and its gradient stream by once (rows outer streamed all the samples from L2 for every 4
 //!   rows: 68 → 54 µs for 784 × 128 × 32). The SGD update is applied as each tile is finished.

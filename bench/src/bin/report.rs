@@ -153,6 +153,9 @@ fn report(dir: &[PathBuf], title: &str) -> String {
         activation_table(w, dir);
     }
 
+    // The kernels on layers with leftover columns (if they ran).
+    kernel_tails_table(w, dir);
+
     // Times.
     writeln!(w, "Time per step (ns, median; lower is better) and generated / best hand-written:\n").unwrap();
     write!(w, "| workload | mode | flops per step |").unwrap();
@@ -239,6 +242,41 @@ fn activation_table(w: &mut String, dir: &[PathBuf]) {
     writeln!(w).unwrap();
 }
 
+/// The kernels of the `kernel_tails` benchmark: criterion id and title.
+const TAIL_KERNELS: [(&str, &str); 5] = [
+    ("gemv", "`gemv`, one sample"),
+    ("gemm_32", "`gemm`, 32 samples"),
+    ("backward_sgd", "`backward_sgd`, one sample"),
+    ("gemm_t_32", "`gemm_t`, 32 samples"),
+    ("gemm_outer_sgd_32", "`gemm_outer_sgd`, 32 samples"),
+];
+
+/// The layer shapes of the `kernel_tails` benchmark, `inputs x neurons` as in its criterion ids.
+const TAIL_SHAPES: [&str; 4] = ["12x64", "24x64", "50x32", "100x30"];
+
+/// The exact kernels on layers whose inputs leave columns past the register tiles, ns per call
+/// (`kernel_tails/<kernel>/<shape>`), if any of them ran.
+fn kernel_tails_table(w: &mut String, dir: &[PathBuf]) {
+    let time = |kernel: &str, shape: &str| median(dir, &["kernel_tails", kernel, shape]);
+    if !TAIL_KERNELS.iter().any(|(k, _)| TAIL_SHAPES.iter().any(|s| time(k, s).is_some())) {
+        return;
+    }
+    writeln!(w, "Exact kernels on layers with leftover columns, ns per call (median):\n").unwrap();
+    write!(w, "| kernel |").unwrap();
+    for shape in TAIL_SHAPES {
+        write!(w, " {} |", shape.replace('x', " × ")).unwrap();
+    }
+    writeln!(w, "\n|---|{}", "---:|".repeat(TAIL_SHAPES.len())).unwrap();
+    for (kernel, title) in TAIL_KERNELS {
+        write!(w, "| {title} |").unwrap();
+        for shape in TAIL_SHAPES {
+            write!(w, " {} |", cell(time(kernel, shape).map(ns))).unwrap();
+        }
+        writeln!(w).unwrap();
+    }
+    writeln!(w).unwrap();
+}
+
 /// One line of the tables.
 struct Row {
     workload: Workload,
@@ -291,6 +329,24 @@ mod tests {
         assert_eq!(point_estimate(json, "median"), Some(21.664075061539826));
         assert_eq!(point_estimate(json, "mean"), Some(21.7));
         assert_eq!(point_estimate(json, "slope"), None);
+    }
+
+    #[test]
+    fn kernel_tails_table_reads_each_kernel_and_shape() {
+        let dir = std::env::temp_dir().join(format!("report-tails-{}", std::process::id()));
+        let estimates = dir.join("kernel_tails/gemm_t_32/24x64/new");
+        std::fs::create_dir_all(&estimates).unwrap();
+        let json = r#"{"median":{"confidence_interval":{},"point_estimate":1592.04}}"#;
+        std::fs::write(estimates.join("estimates.json"), json).unwrap();
+        let mut out = String::new();
+        kernel_tails_table(&mut out, std::slice::from_ref(&dir));
+        let row = out.lines().find(|l| l.starts_with("| `gemm_t`")).expect("a gemm_t row");
+        assert_eq!(row, "| `gemm_t`, 32 samples | n/a | 1592.0 | n/a | n/a |");
+        assert!(out.contains("| kernel | 12 × 64 | 24 × 64 | 50 × 32 | 100 × 30 |"));
+        let mut none = String::new();
+        kernel_tails_table(&mut none, &[dir.join("nothing")]);
+        assert!(none.is_empty(), "no table without results");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
