@@ -37,12 +37,15 @@ use crate::network::LayerTrace;
 use crate::{Dense, Scalar};
 
 /// Steps whose first-layer updates are deferred and applied together: the pending inputs of a
-/// 784-input `f32` layer take 49 KiB.
+/// 784-input `f32` layer take 49 KiB, about an L1 data cache. Chosen, not tuned: the write-back
+/// of `W` falls to a sixteenth per step, while the dot products with the pending inputs (on
+/// average half of them) stay a small share of `W x` for layers of at least `2 · DEFER_STEPS`
+/// neurons. Only 16 was measured (BENCHMARKS.md).
 pub const DEFER_STEPS: usize = 16;
 
-/// Layers of fewer multiply-adds than this are updated at every step (64 KiB of `f32` weights,
-/// more than the L1 data cache of current x86 cores): smaller layers are read from L1, where a
-/// pass over them costs about what the deferred dot products would.
+/// Layers of fewer multiply-adds than this (64 KiB of `f32` weights, more than the 48 KiB L1 data
+/// cache of current x86 cores) are updated at every step: their weights can stay in L1, where a
+/// second pass over them is cheap. Chosen from that reasoning, not measured.
 pub const DEFER_MIN: usize = 16 * 1024;
 
 /// How many steps `train_steps` defers for a first layer of `inputs × outputs`: [`DEFER_STEPS`]
