@@ -47,6 +47,14 @@ fn config() -> Criterion {
         .without_plots()
 }
 
+/// A hand-written network with the generated one's parameters, and a zeroed gradient buffer for
+/// it, both on the heap (in that order, as every benchmark allocates them).
+fn hand_written<B: Baseline<I, O>, const I: usize, const O: usize>(params: &[f32]) -> (Box<B>, Box<B>) {
+    let (mut net, grads) = (boxed_zeroed::<B>(), boxed_zeroed::<B>());
+    net.load(params);
+    (net, grads)
+}
+
 /// The three implementations of one workload, one sample per step.
 fn single<N, S, A, const I: usize, const O: usize>(c: &mut Criterion, id: &str)
 where
@@ -56,10 +64,8 @@ where
 {
     const MASK: usize = SAMPLES - 1;
     let mut net = generated::<N>();
-    let (mut s, mut s_grads) = (boxed_zeroed::<S>(), boxed_zeroed::<S>());
-    let (mut a, mut a_grads) = (boxed_zeroed::<A>(), boxed_zeroed::<A>());
-    s.load(net.params());
-    a.load(net.params());
+    let (mut s, mut s_grads) = hand_written::<S, I, O>(net.params());
+    let (mut a, mut a_grads) = hand_written::<A, I, O>(net.params());
     let (xs, ts) = data::<I, O, SAMPLES>(DATA_SEED);
     let mut group = c.benchmark_group(id);
 
@@ -113,10 +119,8 @@ where
     A: Baseline<I, O>,
 {
     let (mut net, mut n_grads) = (generated::<N>(), boxed_zeroed::<N>());
-    let (mut s, mut s_grads) = (boxed_zeroed::<S>(), boxed_zeroed::<S>());
-    let (mut a, mut a_grads) = (boxed_zeroed::<A>(), boxed_zeroed::<A>());
-    s.load(net.params());
-    a.load(net.params());
+    let (mut s, mut s_grads) = hand_written::<S, I, O>(net.params());
+    let (mut a, mut a_grads) = hand_written::<A, I, O>(net.params());
     let (xs, ts) = data::<I, O, BATCH>(DATA_SEED);
     let mut group = c.benchmark_group(id);
     group.sampling_mode(SamplingMode::Flat);
@@ -162,10 +166,8 @@ where
     A: Baseline<I, O>,
 {
     let mut net = generated::<N>();
-    let (mut s, mut s_grads) = (boxed_zeroed::<S>(), boxed_zeroed::<S>());
-    let (mut a, mut a_grads) = (boxed_zeroed::<A>(), boxed_zeroed::<A>());
-    s.load(net.params());
-    a.load(net.params());
+    let (mut s, mut s_grads) = hand_written::<S, I, O>(net.params());
+    let (mut a, mut a_grads) = hand_written::<A, I, O>(net.params());
     let (xs, ts) = data::<I, O, SEQUENCE>(DATA_SEED);
     let mut group = c.benchmark_group(id);
     group.sampling_mode(SamplingMode::Flat);
