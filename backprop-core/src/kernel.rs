@@ -56,6 +56,11 @@
 //!   written out, the same operations in the same order (tested bit for bit): a 16 × 16 update
 //!   120 → 20 ns, 32 × 128 1.9 → 0.2 µs.
 //!
+//! - **Rows with nothing to add.** A ReLU unit that was off has a zero error signal, and its row
+//!   of the first layer gets `w + 0 · x`: [`sgd`] skips such rows when they are long enough for
+//!   the read and write to cost more than a branch ([`SKIP_ZERO_ROWS`]). For the 784-128-10
+//!   network that is 42% of the rows, and a single-sample step 1.3–1.4× faster.
+//!
 //! - **Deferred updates.** [`rank_update`] applies the first layer's pending updates of
 //!   `train_steps` (see [`deferred`](crate::deferred)): a tile of weights is loaded once, gets one
 //!   product per pending sample in the samples' order, and is stored once. The bits are those of
@@ -77,6 +82,16 @@ pub const LANES: usize = 8;
 
 /// Samples processed together by the batched kernels (see [`LayerBatch`](crate::LayerBatch)).
 pub const BATCH_TILE: usize = 32;
+
+/// [`sgd`] leaves a row of at least this many inputs alone when its scaled error signal
+/// `step · delta_o` is zero: a ReLU unit that was off, a saturated sigmoid, or a product that
+/// underflows. Its update `w + 0 · x` would not change it (but for the sign of a `-0.0` weight, and
+/// an infinite input, which the formula would turn into NaN), and skipping it saves the read and
+/// write of the row. A row this long (1 KiB of `f32`) costs more to stream than a mispredicted
+/// branch; shorter rows are updated whatever their signal, without a branch. Measured on the
+/// 784-128-10 ReLU network, whose hidden error signal was zero for 42% of the units: one train
+/// step 13.5 → 9.5 µs with the `fma` feature, 16.2 → 12.1 µs without (native and default builds).
+pub const SKIP_ZERO_ROWS: usize = 256;
 
 /// Rows of `W x` computed together for one sample.
 const GEMV_ROWS: usize = 8;
@@ -612,7 +627,9 @@ fn outer_impl<T: Scalar, const I: usize, const O: usize>(
 }
 
 /// `W += step · delta xᵀ` and `b += step · delta` (`step = -lr`), row by row: the first layer's
-/// SGD update.
+/// SGD update. Rows of at least [`SKIP_ZERO_ROWS`] inputs whose `step · delta_o` is zero are left
+/// as they are (see there), which the formula gives too but for the sign of a `-0.0` weight and
+/// an infinite input.
 ///
 /// Each bias is updated with its row (`step · delta_o` is computed once for both): in the 2-2-1
 /// training step, a separate loop over the biases left LLVM a longer chain of shuffles to merge
@@ -649,10 +666,22 @@ fn sgd_impl<T: Scalar, const I: usize, const O: usize>(
     delta: &[T; O],
     step: T,
 ) {
-    for ((w, b), &d) in w.iter_mut().zip(b).zip(delta) {
-        let scaled = step * d;
-        whole_row(true, scaled, x, w);
-        *b += scaled;
+    let rows = w.iter_mut().zip(b).zip(delta);
+    if I >= SKIP_ZERO_ROWS {
+        // Last row first: the forward pass read it last, so it may still be in L1.
+        for ((w, b), &d) in rows.rev() {
+            let scaled = step * d;
+            if scaled != T::ZERO {
+                whole_row(true, scaled, x, w);
+                *b += scaled;
+            }
+        }
+    } else {
+        for ((w, b), &d) in rows {
+            let scaled = step * d;
+            whole_row(true, scaled, x, w);
+            *b += scaled;
+        }
     }
 }
 
@@ -1423,6 +1452,56 @@ mod tests {
         check::<100, 3>();
     }
 
+    /// [`sgd`] on `O = 6` rows whose error signals are `+0`, `-0`, a value, the smallest positive
+    /// one (whose scaled value underflows to zero), another value and `+0`, with an infinite
+    /// input: rows of at least [`SKIP_ZERO_ROWS`] inputs with a zero scaled signal keep their bits
+    /// (the formula would have made the infinite column NaN, and turned the `-0.0` weight of row
+    /// 1, whose scaled signal is `+0`, into `+0.0`); shorter rows, and every row with a signal, get `update(w, step·delta, x)`
+    /// bit for bit, their biases `b + step·delta`.
+    fn check_zero_rows<T: Scalar, const I: usize>(update: impl Fn(T, T, T) -> T) {
+        const O: usize = 6;
+        let from = |v: f64| T::from_f64(v);
+        let bits = |v: T| v.to_f64().to_bits();
+        let mut w: [[T; I]; O] = core::array::from_fn(|o| fill::<I>(o as u64 + 31).map(from));
+        w[1][3] = -T::ZERO;
+        let b: [T; O] = fill::<O>(37).map(from);
+        let mut x: [T; I] = fill::<I>(38).map(|v| from(v.abs() + 0.5));
+        x[7] = T::INFINITY;
+        let smallest = T::MIN_POSITIVE * T::EPSILON;
+        let delta = [T::ZERO, -T::ZERO, from(0.75), smallest, from(-0.5), T::ZERO];
+        let step = from(-0.125);
+        assert!(step * smallest == T::ZERO, "the smallest signal's step underflows");
+
+        let (mut updated, mut updated_b) = (w, b);
+        sgd(&mut updated, &mut updated_b, &x, &delta, step);
+        for o in 0..O {
+            let scaled = step * delta[o];
+            let skipped = I >= SKIP_ZERO_ROWS && scaled == T::ZERO;
+            let want_b = if skipped { b[o] } else { b[o] + scaled };
+            assert_eq!(bits(updated_b[o]), bits(want_b), "bias {o}, {I} inputs");
+            for i in 0..I {
+                let want = if skipped { w[o][i] } else { update(w[o][i], scaled, x[i]) };
+                let (got, want) = (updated[o][i], want);
+                let same = bits(got) == bits(want) || (got.to_f64().is_nan() && want.to_f64().is_nan());
+                assert!(same, "{} row {o} column {i}, {I} inputs: {got:?} vs {want:?}", T::NAME);
+            }
+        }
+        // What skipping changes, and what it leaves: the infinite column and the `-0.0` weight.
+        let long = I >= SKIP_ZERO_ROWS;
+        assert_eq!(updated[0][7].to_f64().is_nan(), !long);
+        assert_eq!(updated[1][3].to_f64().is_sign_negative(), long);
+        assert!(updated[2][7].to_f64().is_infinite() && updated[2][0] != w[2][0]);
+    }
+
+    #[test]
+    fn sgd_leaves_long_rows_with_a_zero_signal_alone() {
+        check_zero_rows::<f64, 300>(|w, s, x| w + s * x);
+        check_zero_rows::<f64, { SKIP_ZERO_ROWS - 1 }>(|w, s, x| w + s * x);
+        check_zero_rows::<f32, 300>(|w, s, x| w + s * x);
+        check_zero_rows::<f32, { SKIP_ZERO_ROWS }>(|w, s, x| w + s * x);
+        check_zero_rows::<f32, 13>(|w, s, x| w + s * x);
+    }
+
     /// The AVX reduction of builds with AVX enabled (`-C target-cpu=native`; CI runs these tests
     /// so) is the portable one, bit for bit, on values of every magnitude and sign.
     #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
@@ -1617,6 +1696,17 @@ mod tests {
         /// The aligned loads of rows that are a multiple of 16 long (`fma::dot_tile`) give the
         /// same bits wherever the weights and the inputs lie: every offset from a 64-byte
         /// boundary, for the weights and for the inputs independently.
+        /// The FMA kernel skips the same rows (of 6 rows, 683 inputs or more are big enough for it;
+        /// 700 has a partial vector, 1024 has none).
+        #[test]
+        fn fma_sgd_leaves_long_rows_with_a_zero_signal_alone() {
+            if fma::available() {
+                assert!(fused::<f32, 700, 6>() && fused::<f32, 1024, 6>());
+                check_zero_rows::<f32, 700>(|w, s, x| s.mul_add(x, w));
+                check_zero_rows::<f32, 1024>(|w, s, x| s.mul_add(x, w));
+            }
+        }
+
         #[test]
         fn fma_results_do_not_depend_on_alignment() {
             fn check<const I: usize, const O: usize>() {

@@ -453,8 +453,12 @@ pub(super) fn sgd<const I: usize, const O: usize>(
     delta: &[f32; O],
     step: f32,
 ) {
-    for ((w, b), &d) in w.iter_mut().zip(b).zip(delta) {
+    // Last row first, long rows whose signal is zero skipped, as the exact kernel does.
+    for ((w, b), &d) in w.iter_mut().zip(b).zip(delta).rev() {
         let scaled = step * d;
+        if I >= super::SKIP_ZERO_ROWS && scaled == 0.0 {
+            continue;
+        }
         outer_row(Outer::Add(scaled), x, w);
         *b += scaled;
     }
