@@ -22,7 +22,8 @@
 //!   first layer's `dx`), and its biases are updated at once (they are `O` values);
 //! - every `K` steps (and at the end), [`kernel::rank_update`] applies the `K` pending updates in
 //!   one pass over `W`, each weight getting its `K` products in order, so that `W` ends exactly as
-//!   `K` calls of [`kernel::sgd`] with those `c_j` would leave it.
+//!   `K` calls of [`kernel::sgd`] with those `c_j` would leave it (but for the sign of a `-0.0`
+//!   weight in a row that `sgd` skips, see [`kernel::SKIP_ZERO_ROWS`]).
 //!
 //! A step then streams `W` once (plus a read and write every `K` steps) instead of twice and a
 //! write. The trajectory is that of single-sample SGD: the same steps in exact arithmetic, and
@@ -184,7 +185,8 @@ impl<'a, T: Scalar, const I: usize, const O: usize, const K: usize> Deferred<'a,
     }
 
     /// Applies the pending updates to the weights: afterwards the layer is what `sgd` at every
-    /// step would have made it (given the same error signals), bit for bit.
+    /// step would have made it (given the same error signals), bit for bit (but for the sign of
+    /// a `-0.0` weight, see [`kernel::rank_update`]).
     #[inline]
     pub fn flush(&mut self) {
         let n = self.pending.min(K);

@@ -1092,7 +1092,9 @@ fn outer_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
 /// `step · delta = steps[s]`, bit for bit, but `W` is read and written once for all of them
 /// instead of once per sample: the deferred first-layer updates of
 /// [`Deferred`](crate::Deferred). Tiles of 6 rows × 16 columns, each weight kept in a register
-/// while the samples go by.
+/// while the samples go by. (Rows whose step is zero for a sample are updated with their tile,
+/// where [`sgd`] skips long ones: the same bits but for a `-0.0` weight and an infinite input, see
+/// [`SKIP_ZERO_ROWS`]. One sample goes through [`sgd`] itself.)
 ///
 /// ```
 /// use backprop_core::kernel::{rank_update, sgd};
@@ -1113,6 +1115,11 @@ pub fn rank_update<T: Scalar, const I: usize, const O: usize>(
 ) {
     let n = xs.len().min(steps.len());
     let (xs, steps) = (&xs[..n], &steps[..n]);
+    if let ([x], [step]) = (xs, steps) {
+        // One pending step is an SGD step (`1 · step` is `step` exactly), rows with nothing to
+        // add skipped: the last flush of a sequence, or a sequence of one sample.
+        return sgd(w, &mut [T::ZERO; O], x, step, T::ONE);
+    }
     #[cfg(all(feature = "fma", target_arch = "x86_64"))]
     if fused::<T, I, O>() {
         // SAFETY: `fused` holds: `T` is `f32` and the CPU has AVX-512F.
@@ -1485,6 +1492,16 @@ mod tests {
                 let same = bits(got) == bits(want) || (got.to_f64().is_nan() && want.to_f64().is_nan());
                 assert!(same, "{} row {o} column {i}, {I} inputs: {got:?} vs {want:?}", T::NAME);
             }
+        }
+        // One deferred step is the same SGD step, to the bit.
+        let mut ranked = w;
+        let steps = delta.map(|d| step * d);
+        rank_update(&mut ranked, core::slice::from_ref(&x), core::slice::from_ref(&steps));
+        for o in 0..O {
+            let (r, u) = (ranked[o], updated[o]);
+            let same =
+                |i: usize| bits(r[i]) == bits(u[i]) || (r[i].to_f64().is_nan() && u[i].to_f64().is_nan());
+            assert!((0..I).all(same), "rank_update of one sample, row {o}, {I} inputs");
         }
         // What skipping changes, and what it leaves: the infinite column and the `-0.0` weight.
         let long = I >= SKIP_ZERO_ROWS;
