@@ -65,7 +65,8 @@
 //!   `train_steps` (see [`deferred`](crate::deferred)): a tile of weights is loaded once, gets one
 //!   product per pending sample in the samples' order, and is stored once. The bits are those of
 //!   [`sgd`] once per sample, with one read and write of `W` for 16 samples instead of 16: a
-//!   784-128-10 step 2.2× faster with the `fma` feature (77% of the FMA peak on the Xeon above).
+//!   784-128-10 step 1.5× faster than one `train_step` with the `fma` feature (74% of the FMA
+//!   peak on the Xeon above).
 //!
 //! Accumulators start at `-0.0`, the exact identity of floating-point addition, so lanes that a
 //! small layer never uses are folded away by the compiler.
@@ -90,7 +91,8 @@ pub const BATCH_TILE: usize = 32;
 /// write of the row. A row this long (1 KiB of `f32`) costs more to stream than a mispredicted
 /// branch; shorter rows are updated whatever their signal, without a branch. Measured on the
 /// 784-128-10 ReLU network, whose hidden error signal was zero for 42% of the units: one train
-/// step 13.5 → 9.5 µs with the `fma` feature, 16.2 → 12.1 µs without (native and default builds).
+/// step 13.5 → 9.5 µs with the `fma` feature (native build), 16.2 → 12.1 µs without (default
+/// build; BENCHMARKS.md, "Rows with nothing to add").
 pub const SKIP_ZERO_ROWS: usize = 256;
 
 /// Rows of `W x` computed together for one sample.
