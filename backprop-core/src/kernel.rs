@@ -668,21 +668,35 @@ fn sgd_impl<T: Scalar, const I: usize, const O: usize>(
     delta: &[T; O],
     step: T,
 ) {
+    for_rows_to_update(w, b, delta, step, |w, b, scaled| {
+        whole_row(true, scaled, x, w);
+        *b += scaled;
+    });
+}
+
+/// Calls `update(row, bias, step · delta_o)` for the rows an SGD step changes, the policy of both
+/// [`sgd`] kernels (exact and FMA): rows of at least [`SKIP_ZERO_ROWS`] inputs last to first (the
+/// forward pass read the last rows last, so they may still be in L1), skipping those whose scaled
+/// signal is zero; shorter rows all, in order, without a branch.
+#[inline(always)]
+fn for_rows_to_update<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    b: &mut [T; O],
+    delta: &[T; O],
+    step: T,
+    mut update: impl FnMut(&mut [T; I], &mut T, T),
+) {
     let rows = w.iter_mut().zip(b).zip(delta);
     if I >= SKIP_ZERO_ROWS {
-        // Last row first: the forward pass read it last, so it may still be in L1.
         for ((w, b), &d) in rows.rev() {
             let scaled = step * d;
             if scaled != T::ZERO {
-                whole_row(true, scaled, x, w);
-                *b += scaled;
+                update(w, b, scaled);
             }
         }
     } else {
         for ((w, b), &d) in rows {
-            let scaled = step * d;
-            whole_row(true, scaled, x, w);
-            *b += scaled;
+            update(w, b, step * d);
         }
     }
 }
@@ -1712,9 +1726,6 @@ mod tests {
             check::<784, 128>();
         }
 
-        /// The aligned loads of rows that are a multiple of 16 long (`fma::dot_tile`) give the
-        /// same bits wherever the weights and the inputs lie: every offset from a 64-byte
-        /// boundary, for the weights and for the inputs independently.
         /// The FMA kernel skips the same rows (of 6 rows, 683 inputs or more are big enough for it;
         /// 700 has a partial vector, 1024 has none).
         #[test]
@@ -1726,6 +1737,9 @@ mod tests {
             }
         }
 
+        /// The aligned loads of rows that are a multiple of 16 long (`fma::dot_tile`) give the
+        /// same bits wherever the weights and the inputs lie: every offset from a 64-byte
+        /// boundary, for the weights and for the inputs independently.
         #[test]
         fn fma_results_do_not_depend_on_alignment() {
             fn check<const I: usize, const O: usize>() {

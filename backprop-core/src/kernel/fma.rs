@@ -453,15 +453,10 @@ pub(super) fn sgd<const I: usize, const O: usize>(
     delta: &[f32; O],
     step: f32,
 ) {
-    // Last row first, long rows whose signal is zero skipped, as the exact kernel does.
-    for ((w, b), &d) in w.iter_mut().zip(b).zip(delta).rev() {
-        let scaled = step * d;
-        if I >= super::SKIP_ZERO_ROWS && scaled == 0.0 {
-            continue;
-        }
+    super::for_rows_to_update(w, b, delta, step, |w, b, scaled| {
         outer_row(Outer::Add(scaled), x, w);
         *b += scaled;
-    }
+    });
 }
 
 /// What [`outer_row`] does with `d x` for one row `g`.
