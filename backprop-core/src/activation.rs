@@ -18,11 +18,20 @@ use crate::Scalar;
 /// Relu::backward(&z, &a, &mut delta);
 /// assert_eq!(delta, [0.0, 0.0, 5.0]); // relu'(0) = 0
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an activation",
+    label = "used as an activation here",
+    note = "an activation is a type implementing `backprop::Activation`, or `backprop::Elementwise` for one that acts on each neuron alone (a scalar function and its derivative)"
+)]
 pub trait Activation: Copy + Default + core::fmt::Debug + 'static {
     /// The name used in the `network!` spec, for example `"Sigmoid"`.
     const NAME: &'static str;
     /// The formula, for documentation and reports, for example `"1 / (1 + e^-z)"`.
     const FORMULA: &'static str;
+    /// Whether this is a rectifier (zero or nearly so for negative `z`), for which
+    /// [`Init::Auto`](crate::init::Init::Auto) draws He-normal weights instead of Xavier-uniform
+    /// ones. `false` unless an implementation says otherwise.
+    const RECTIFIER: bool = false;
 
     /// `a = f(z)`.
     fn forward<T: Scalar, const N: usize>(z: &[T; N], a: &mut [T; N]);
@@ -32,11 +41,35 @@ pub trait Activation: Copy + Default + core::fmt::Debug + 'static {
 }
 
 /// An activation that acts on each neuron alone: `a_i = f(z_i)`, with derivative `f'(z_i)`.
+///
+/// A user's own activation implements this trait, and then names it by its path in a spec
+/// (`hidden: Dense<16, crate::Swish>`):
+///
+/// ```
+/// use backprop_core::{Elementwise, Scalar, Sigmoid};
+/// /// `f(z) = z σ(z)` (SiLU), `f'(z) = σ(z) (1 + z (1 - σ(z)))`.
+/// #[derive(Clone, Copy, Debug, Default)]
+/// pub struct Swish;
+/// impl Elementwise for Swish {
+///     const NAME: &'static str = "Swish";
+///     const FORMULA: &'static str = "z / (1 + e^-z)";
+///     fn f<T: Scalar>(z: T) -> T {
+///         z * Sigmoid::f(z)
+///     }
+///     fn df<T: Scalar>(z: T, _: T) -> T {
+///         let s = Sigmoid::f(z);
+///         s * (T::ONE + z * (T::ONE - s))
+///     }
+/// }
+/// assert_eq!(Swish::f(0.0f64), 0.0);
+/// ```
 pub trait Elementwise: Copy + Default + core::fmt::Debug + 'static {
     /// The name used in the `network!` spec.
     const NAME: &'static str;
     /// The formula, for documentation and reports.
     const FORMULA: &'static str;
+    /// See [`Activation::RECTIFIER`].
+    const RECTIFIER: bool = false;
     /// `f(z)`.
     fn f<T: Scalar>(z: T) -> T;
     /// `f'(z)`, given `z` and `a = f(z)` (whichever is cheaper to use).
@@ -46,6 +79,7 @@ pub trait Elementwise: Copy + Default + core::fmt::Debug + 'static {
 impl<E: Elementwise> Activation for E {
     const NAME: &'static str = E::NAME;
     const FORMULA: &'static str = E::FORMULA;
+    const RECTIFIER: bool = E::RECTIFIER;
 
     #[inline]
     fn forward<T: Scalar, const N: usize>(z: &[T; N], a: &mut [T; N]) {
@@ -131,6 +165,7 @@ pub struct Relu;
 
 impl Elementwise for Relu {
     const NAME: &'static str = "Relu";
+    const RECTIFIER: bool = true;
     const FORMULA: &'static str = "max(z, 0)";
     #[inline(always)]
     fn f<T: Scalar>(z: T) -> T {
@@ -153,6 +188,7 @@ impl LeakyRelu {
 
 impl Elementwise for LeakyRelu {
     const NAME: &'static str = "LeakyRelu";
+    const RECTIFIER: bool = true;
     const FORMULA: &'static str = "z if z > 0, else 0.01 z";
     #[inline(always)]
     fn f<T: Scalar>(z: T) -> T {

@@ -34,6 +34,7 @@
 
 use crate::activation::Activation;
 use crate::kernel::{self, LANES};
+use crate::layer::Layer;
 use crate::network::LayerTrace;
 use crate::{Dense, Scalar};
 
@@ -64,22 +65,6 @@ pub const fn deferred_steps(inputs: usize, outputs: usize) -> usize {
     if inputs * outputs >= DEFER_MIN && outputs >= 2 * DEFER_STEPS { DEFER_STEPS } else { 0 }
 }
 
-/// The shape of a first layer, `I` inputs and `O` neurons, for code that needs
-/// [`deferred_steps`] as a const generic argument written with the sizes as const arguments
-/// (`Shape::<{ 2 * N }, 64>::DEFERRED_STEPS`), as generated code does.
-///
-/// ```
-/// use backprop_core::deferred::Shape;
-/// assert_eq!(Shape::<784, 128>::DEFERRED_STEPS, 16);
-/// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Shape<const I: usize, const O: usize>;
-
-impl<const I: usize, const O: usize> Shape<I, O> {
-    /// [`deferred_steps`]`(I, O)`.
-    pub const DEFERRED_STEPS: usize = deferred_steps(I, O);
-}
-
 /// A first layer borrowed for a sequence of single-sample SGD steps, its weight updates deferred
 /// and applied `K` at a time (see the [module](self) documentation). The updates still pending
 /// are applied by [`flush`](Self::flush) and when the value is dropped, so the layer is up to date
@@ -89,7 +74,7 @@ impl<const I: usize, const O: usize> Shape<I, O> {
 /// for a 784-128 `f32` layer with `K` = 16, twice that in `f64`).
 ///
 /// ```
-/// use backprop_core::{Dense, Identity, LayerTrace};
+/// use backprop_core::{Dense, Identity, Layer, LayerTrace};
 /// use backprop_core::deferred::Deferred;
 ///
 /// let mut deferred_layer = Dense::<f64, 2, 1>::new([[0.5, -0.25]], [0.0]);
@@ -132,7 +117,7 @@ impl<'a, T: Scalar, const I: usize, const O: usize, const K: usize> Deferred<'a,
     /// with `W = W₀ + Σ_j c_j x_jᵀ`, computed as `(W₀ x + b) + Σ_j c_j (x_j · x)`, the pending
     /// steps `j` in order; `trace.a = A(trace.z)`.
     #[inline]
-    pub fn forward<A: Activation>(&self, x: &[T; I], trace: &mut LayerTrace<T, O>) {
+    pub fn forward<A: Activation>(&self, x: &[T; I], trace: &mut LayerTrace<[T; O]>) {
         self.layer.affine(x, &mut trace.z);
         if self.pending > 0 {
             let mut dots = [T::ZERO; K];
@@ -219,6 +204,33 @@ impl<T: Scalar, const I: usize, const O: usize, const K: usize> core::fmt::Debug
             .field("pending", &self.pending)
             .finish()
     }
+}
+
+/// [`Layer::train_sequence`](crate::Layer::train_sequence) of a dense first layer, its weight
+/// updates deferred [`DEFER_STEPS`] at a time.
+#[inline]
+pub(crate) fn train_sequence<'s, T, A, X, S, F, const I: usize, const O: usize>(
+    layer: &mut Dense<T, I, O>,
+    samples: S,
+    lr: T,
+    trace: &mut LayerTrace<[T; O]>,
+    mut above: F,
+) -> T
+where
+    T: Scalar,
+    A: Activation,
+    X: 's + ?Sized,
+    S: IntoIterator<Item = (&'s [T; I], &'s X)>,
+    F: FnMut(&mut LayerTrace<[T; O]>, &X) -> T,
+{
+    let mut layer = Deferred::<T, I, O, DEFER_STEPS>::new(layer);
+    let mut total = T::ZERO;
+    for (x, target) in samples {
+        layer.forward::<A>(x, trace);
+        total += above(trace, target);
+        layer.sgd(x, &trace.delta, lr);
+    }
+    total
 }
 
 #[cfg(test)]

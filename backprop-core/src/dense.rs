@@ -5,10 +5,10 @@
 //! their design (register blocking, fusion of the SGD update, exact arithmetic in a fixed order,
 //! AVX2 chosen at run time with the `std` feature).
 
-use crate::Scalar;
 use crate::activation::Activation;
-use crate::kernel;
+use crate::layer::{Layer, LayerKind, train_sequence_stepwise};
 use crate::network::{LayerBatch, LayerTrace, Params};
+use crate::{Scalar, deferred, kernel};
 
 /// A dense (fully connected) layer with `I` inputs and `O` outputs: `z = W x + b`.
 ///
@@ -68,10 +68,21 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     pub fn affine(&self, x: &[T; I], z: &mut [T; O]) {
         kernel::gemv(&self.w, &self.b, x, z);
     }
+}
+
+impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
+    type Input = [T; I];
+    type Output = [T; O];
+
+    const KIND: LayerKind = LayerKind::Dense;
+    const WEIGHTS: usize = I * O;
+    const FAN_IN: usize = I;
+    const FAN_OUT: usize = O;
+    const ZEROED: Self = Self::zeroed();
 
     /// Inference: `A(W x + b)`, storing nothing.
     #[inline]
-    pub fn infer<A: Activation>(&self, x: &[T; I]) -> [T; O] {
+    fn infer<A: Activation>(&self, x: &[T; I]) -> [T; O] {
         let mut z = [T::ZERO; O];
         self.affine(x, &mut z);
         let mut a = [T::ZERO; O];
@@ -81,7 +92,7 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
 
     /// The forward pass that stores: `trace.z = W x + b`, `trace.a = A(trace.z)`.
     #[inline]
-    pub fn forward<A: Activation>(&self, x: &[T; I], trace: &mut LayerTrace<T, O>) {
+    fn forward<A: Activation>(&self, x: &[T; I], trace: &mut LayerTrace<[T; O]>) {
         self.affine(x, &mut trace.z);
         A::forward(&trace.z, &mut trace.a);
     }
@@ -90,20 +101,14 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// input `x`: writes `dL/dx = Wᵀ delta` into `dx`, and the gradients `dL/dW = delta xᵀ`,
     /// `dL/db = delta` into `grad` (added to what `grad` holds when `ACCUMULATE`, else written).
     #[inline]
-    pub fn backward<const ACCUMULATE: bool>(
-        &self,
-        x: &[T; I],
-        delta: &[T; O],
-        grad: &mut Self,
-        dx: &mut [T; I],
-    ) {
+    fn backward<const ACCUMULATE: bool>(&self, x: &[T; I], delta: &[T; O], grad: &mut Self, dx: &mut [T; I]) {
         kernel::backward(&self.w, &mut grad.w, x, delta, dx, ACCUMULATE);
         bias_grad::<T, O, ACCUMULATE>(delta, &mut grad.b);
     }
 
     /// As [`backward`](Self::backward), for the first layer when `dL/dx` is not wanted.
     #[inline]
-    pub fn backward_params<const ACCUMULATE: bool>(&self, x: &[T; I], delta: &[T; O], grad: &mut Self) {
+    fn backward_params<const ACCUMULATE: bool>(&self, x: &[T; I], delta: &[T; O], grad: &mut Self) {
         kernel::outer(&mut grad.w, x, delta, ACCUMULATE);
         bias_grad::<T, O, ACCUMULATE>(delta, &mut grad.b);
     }
@@ -111,14 +116,14 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// Backward and SGD update in one pass over `W`: writes `dx = Wᵀ delta` with the weights as
     /// they were, then applies `W -= lr · delta xᵀ`, `b -= lr · delta`.
     #[inline]
-    pub fn backward_sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T, dx: &mut [T; I]) {
+    fn backward_sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T, dx: &mut [T; I]) {
         bias_sgd(&mut self.b, delta, lr);
         kernel::backward_sgd(&mut self.w, x, delta, -lr, dx);
     }
 
     /// The SGD update `W -= lr · delta xᵀ`, `b -= lr · delta`, for the first layer (no `dx`).
     #[inline]
-    pub fn sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T) {
+    fn sgd(&mut self, x: &[T; I], delta: &[T; O], lr: T) {
         kernel::sgd(&mut self.w, &mut self.b, x, delta, -lr);
     }
 
@@ -126,7 +131,7 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// more are ignored): `out.z[s] = W xs[s] + b`, `out.a[s] = A(out.z[s])`, each equal to what
     /// [`forward`](Self::forward) computes for that sample alone.
     #[inline]
-    pub fn forward_batch<A: Activation>(&self, xs: &[[T; I]], out: &mut LayerBatch<T, O>) {
+    fn forward_batch<A: Activation>(&self, xs: &[[T; I]], out: &mut LayerBatch<[T; O]>) {
         let xs = &xs[..xs.len().min(kernel::BATCH_TILE)];
         out.len = xs.len();
         let (z, a) = (&mut out.z[..xs.len()], &mut out.a[..xs.len()]);
@@ -140,7 +145,7 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// every sample (`dL/da` of the layer below, which its activation then turns into `dL/dz`),
     /// and adds `Σ_s delta_s a_sᵀ` and `Σ_s delta_s` to `grad`.
     #[inline]
-    pub fn backward_batch(&self, below: &mut LayerBatch<T, I>, this: &LayerBatch<T, O>, grad: &mut Self) {
+    fn backward_batch(&self, below: &mut LayerBatch<[T; I]>, this: &LayerBatch<[T; O]>, grad: &mut Self) {
         kernel::gemm_t(&self.w, this.deltas(), below.deltas_mut());
         kernel::gemm_outer(&mut grad.w, &mut grad.b, below.outputs(), this.deltas());
     }
@@ -148,7 +153,7 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// As [`backward_batch`](Self::backward_batch), for the first layer, whose input `xs` is the
     /// samples themselves: adds to `grad` only.
     #[inline]
-    pub fn backward_batch_params(&self, xs: &[[T; I]], this: &LayerBatch<T, O>, grad: &mut Self) {
+    fn backward_batch_params(&self, xs: &[[T; I]], this: &LayerBatch<[T; O]>, grad: &mut Self) {
         kernel::gemm_outer(&mut grad.w, &mut grad.b, xs, this.deltas());
     }
 
@@ -156,10 +161,10 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
     /// weights as they were), `grad = scale · Σ_s delta_s a_sᵀ` (the mean gradient for
     /// `scale = 1 / samples`), then `W -= lr · grad`; the same for the biases.
     #[inline]
-    pub fn backward_batch_sgd(
+    fn backward_batch_sgd(
         &mut self,
-        below: &mut LayerBatch<T, I>,
-        this: &LayerBatch<T, O>,
+        below: &mut LayerBatch<[T; I]>,
+        this: &LayerBatch<[T; O]>,
         scale: T,
         lr: T,
         grad: &mut Self,
@@ -179,7 +184,7 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
 
     /// As [`backward_batch_sgd`](Self::backward_batch_sgd), for the first layer (input `xs`).
     #[inline]
-    pub fn batch_sgd(&mut self, xs: &[[T; I]], this: &LayerBatch<T, O>, scale: T, lr: T, grad: &mut Self) {
+    fn batch_sgd(&mut self, xs: &[[T; I]], this: &LayerBatch<[T; O]>, scale: T, lr: T, grad: &mut Self) {
         kernel::gemm_outer_sgd(
             &mut self.w,
             &mut self.b,
@@ -190,6 +195,32 @@ impl<T: Scalar, const I: usize, const O: usize> Dense<T, I, O> {
             scale,
             lr,
         );
+    }
+
+    /// Single-sample SGD over a sequence; a layer of at least
+    /// [`DEFER_MIN`](crate::deferred::DEFER_MIN) multiply-adds defers its weight updates and
+    /// applies them [`DEFER_STEPS`](crate::deferred::DEFER_STEPS) at a time
+    /// ([`deferred`](crate::deferred)): the same steps within rounding. A smaller one is updated
+    /// at every step, with the bits of [`sgd`](Layer::sgd) at every step.
+    #[inline]
+    fn train_sequence<'s, A, X, S, F>(
+        &mut self,
+        samples: S,
+        lr: T,
+        trace: &mut LayerTrace<[T; O]>,
+        above: F,
+    ) -> T
+    where
+        A: Activation,
+        X: 's + ?Sized,
+        S: IntoIterator<Item = (&'s [T; I], &'s X)>,
+        F: FnMut(&mut LayerTrace<[T; O]>, &X) -> T,
+    {
+        if deferred::deferred_steps(I, O) == 0 {
+            train_sequence_stepwise::<T, Self, A, X, S, F>(self, samples, lr, trace, above)
+        } else {
+            deferred::train_sequence::<T, A, X, S, F, I, O>(self, samples, lr, trace, above)
+        }
     }
 }
 

@@ -32,6 +32,7 @@ pub mod error;
 pub mod gradcheck;
 pub mod init;
 pub mod kernel;
+pub mod layer;
 pub mod loss;
 pub mod network;
 pub mod optim;
@@ -50,10 +51,9 @@ pub use gradcheck::{
     GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with,
 };
 pub use init::Init;
+pub use layer::{Layer, LayerInfo, LayerKind, ParamIndex, Shape, locate_param};
 pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
-pub use network::{
-    LayerBatch, LayerInfo, LayerTrace, Network, ParamIndex, Params, locate_param, train_step_batch_unfused,
-};
+pub use network::{LayerBatch, LayerTrace, Network, Params, train_step_batch_unfused};
 pub use optim::{Adam, AdamW, Momentum, Optimizer, Sgd};
 pub use rng::{RandomSource, Rng, shuffle};
 pub use scalar::Scalar;

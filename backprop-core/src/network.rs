@@ -1,5 +1,7 @@
 //! The [`Network`] trait that every `network!` implements, and the pieces it is built from.
 
+// Also reached through this module by the code that predates `layer`.
+pub(crate) use crate::layer::{LayerInfo, ParamIndex, Shape, locate_param};
 use crate::{Activation, Loss, Scalar};
 
 /// A value that is exactly [`LEN`](Params::LEN) contiguous scalars: a layer, a network, its
@@ -80,32 +82,33 @@ pub unsafe trait Params<T: Scalar>: Sized {
     }
 }
 
-/// What the forward pass stores for one layer of `N` neurons, and what the backward pass writes.
+/// What the forward pass stores for one layer, and what the backward pass writes: `z`, `a` and
+/// `delta`, each of the layer's output [`Shape`] (`[T; N]` for a dense layer of `N` neurons).
 ///
 /// ```
 /// use backprop_core::LayerTrace;
-/// let t = LayerTrace::<f32, 4>::zeroed();
+/// let t = LayerTrace::<[f32; 4]>::zeroed();
 /// assert_eq!(t.z, [0.0; 4]);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[repr(C)]
-pub struct LayerTrace<T, const N: usize> {
-    /// Pre-activations `z = W x + b`, written by the forward pass.
-    pub z: [T; N],
+pub struct LayerTrace<S> {
+    /// Pre-activations `z`, written by the forward pass.
+    pub z: S,
     /// Activations `a = f(z)`, written by the forward pass.
-    pub a: [T; N],
+    pub a: S,
     /// Error signals `delta = dL/dz`, written by the backward pass.
-    pub delta: [T; N],
+    pub delta: S,
 }
 
-impl<T: Scalar, const N: usize> LayerTrace<T, N> {
+impl<S: Shape> LayerTrace<S> {
     /// All zeros.
     pub const fn zeroed() -> Self {
-        Self { z: [T::ZERO; N], a: [T::ZERO; N], delta: [T::ZERO; N] }
+        Self { z: S::ZERO, a: S::ZERO, delta: S::ZERO }
     }
 }
 
-impl<T: Scalar, const N: usize> LayerTrace<T, N> {
+impl<T: Scalar, const N: usize> LayerTrace<[T; N]> {
     /// For the output layer: the loss of one sample, with `delta = dL/dz` written for the
     /// backward pass.
     #[inline]
@@ -127,64 +130,66 @@ impl<T: Scalar, const N: usize> LayerTrace<T, N> {
     }
 }
 
-impl<T: Scalar, const N: usize> Default for LayerTrace<T, N> {
+impl<S: Shape> Default for LayerTrace<S> {
     fn default() -> Self {
         Self::zeroed()
     }
 }
 
 /// What the batched passes store for one layer over a tile of up to
-/// [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples: `z`, `a` and `delta` per sample, and how many
-/// samples the last forward pass wrote.
+/// [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples: `z`, `a` and `delta` per sample, each of the
+/// layer's output [`Shape`], and how many samples the last forward pass wrote.
 ///
 /// Generated networks keep one per layer on the stack during a mini-batch step:
 /// `3 · BATCH_TILE · N` scalars for a layer of `N` neurons (49 KiB for the 128 `f32` neurons of a
 /// 784-128-10 network), whatever the batch size.
 ///
 /// ```
-/// use backprop_core::{Dense, Identity, LayerBatch};
+/// use backprop_core::{Dense, Identity, Layer, LayerBatch};
 /// let layer = Dense::<f64, 2, 1>::new([[1.0, 2.0]], [0.5]);
 /// let mut out = LayerBatch::zeroed();
 /// layer.forward_batch::<Identity>(&[[1.0, 1.0], [0.0, 2.0]], &mut out);
 /// assert_eq!(out.outputs(), &[[3.5], [4.5]]);
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct LayerBatch<T, const N: usize> {
+pub struct LayerBatch<S> {
     /// Samples written by the last forward pass (at most `BATCH_TILE`).
     pub len: usize,
-    /// Pre-activations, one row per sample.
-    pub z: [[T; N]; crate::kernel::BATCH_TILE],
-    /// Activations, one row per sample.
-    pub a: [[T; N]; crate::kernel::BATCH_TILE],
-    /// Error signals `dL/dz`, one row per sample.
-    pub delta: [[T; N]; crate::kernel::BATCH_TILE],
+    /// Pre-activations, one per sample.
+    pub z: [S; crate::kernel::BATCH_TILE],
+    /// Activations, one per sample.
+    pub a: [S; crate::kernel::BATCH_TILE],
+    /// Error signals `dL/dz`, one per sample.
+    pub delta: [S; crate::kernel::BATCH_TILE],
 }
 
-impl<T: Scalar, const N: usize> LayerBatch<T, N> {
+impl<S: Shape> LayerBatch<S> {
     /// An empty tile.
     pub const fn zeroed() -> Self {
-        let zero = [[T::ZERO; N]; crate::kernel::BATCH_TILE];
+        let zero = [S::ZERO; crate::kernel::BATCH_TILE];
         Self { len: 0, z: zero, a: zero, delta: zero }
     }
 
-    /// The activations of the samples written, one row per sample.
+    /// The activations of the samples written, one per sample.
     #[inline]
-    pub fn outputs(&self) -> &[[T; N]] {
+    pub fn outputs(&self) -> &[S] {
         &self.a[..self.len.min(crate::kernel::BATCH_TILE)]
     }
 
     /// The error signals of the samples written.
     #[inline]
-    pub fn deltas(&self) -> &[[T; N]] {
+    pub fn deltas(&self) -> &[S] {
         &self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
     }
 
     /// The error signals of the samples written, mutably.
     #[inline]
-    pub fn deltas_mut(&mut self) -> &mut [[T; N]] {
+    pub fn deltas_mut(&mut self) -> &mut [S] {
         &mut self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
     }
+}
 
+impl<T: Scalar, const N: usize> LayerBatch<[T; N]> {
     /// For the output layer: the summed loss of the samples, with each sample's `delta = dL/dz`
     /// written. Targets past the samples written are ignored.
     #[inline]
@@ -222,87 +227,6 @@ pub fn train_step_batch_unfused<T: Scalar, N: Network<T>, const B: usize>(
         *p -= lr * g;
     }
     loss
-}
-
-/// A description of one layer, for reports and serialisation headers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct LayerInfo {
-    /// The layer's name as declared in `network!`.
-    pub name: &'static str,
-    /// Inputs per neuron.
-    pub inputs: usize,
-    /// Neurons.
-    pub outputs: usize,
-    /// The activation's name, for example `"Sigmoid"`.
-    pub activation: &'static str,
-}
-
-impl LayerInfo {
-    /// Parameters of the layer: `inputs · outputs + outputs`.
-    pub const fn params(&self) -> usize {
-        self.inputs * self.outputs + self.outputs
-    }
-}
-
-/// Where a parameter sits: layer, and row and column of the weight (or the bias).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ParamIndex {
-    /// `layer.w[row][col]`.
-    Weight {
-        /// The layer's name.
-        layer: &'static str,
-        /// The neuron.
-        row: usize,
-        /// The input.
-        col: usize,
-    },
-    /// `layer.b[row]`.
-    Bias {
-        /// The layer's name.
-        layer: &'static str,
-        /// The neuron.
-        row: usize,
-    },
-}
-
-impl core::fmt::Display for ParamIndex {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            Self::Weight { layer, row, col } => write!(f, "{layer}.w[{row}][{col}]"),
-            Self::Bias { layer, row } => write!(f, "{layer}.b[{row}]"),
-        }
-    }
-}
-
-/// Maps an index into [`Params::params`] of a network with these layers to its layer, row and
-/// column. `None` past the end.
-///
-/// ```
-/// use backprop_core::{LayerInfo, ParamIndex, locate_param};
-/// const LAYERS: &[LayerInfo] = &[
-///     LayerInfo { name: "hidden", inputs: 2, outputs: 2, activation: "Sigmoid" },
-///     LayerInfo { name: "output", inputs: 2, outputs: 1, activation: "Sigmoid" },
-/// ];
-/// assert_eq!(locate_param(LAYERS, 5), Some(ParamIndex::Bias { layer: "hidden", row: 1 }));
-/// assert_eq!(locate_param(LAYERS, 7), Some(ParamIndex::Weight { layer: "output", row: 0, col: 1 }));
-/// assert_eq!(locate_param(LAYERS, 9), None);
-/// ```
-pub fn locate_param(layers: &[LayerInfo], mut index: usize) -> Option<ParamIndex> {
-    for layer in layers {
-        let weights = layer.inputs * layer.outputs;
-        if index < weights {
-            return Some(ParamIndex::Weight {
-                layer: layer.name,
-                row: index / layer.inputs,
-                col: index % layer.inputs,
-            });
-        }
-        if index < weights + layer.outputs {
-            return Some(ParamIndex::Bias { layer: layer.name, row: index - weights });
-        }
-        index -= layer.params();
-    }
-    None
 }
 
 /// A network declared with `network!`: the interface through which generic code (gradient
