@@ -51,6 +51,7 @@ pub use gradcheck::{
     GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with,
 };
 pub use init::Init;
+pub use kernel::BATCH_TILE;
 pub use layer::{Layer, LayerInfo, LayerKind, ParamIndex, Shape, locate_param};
 pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
 pub use network::{LayerBatch, LayerTrace, Network, Params, train_step_batch_unfused};
