@@ -10,9 +10,10 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
+use backprop::gradcheck::GradCheckMode;
 use backprop::{
-    Adam, AdamW, GradCheck, GradCheckMode, Init, Momentum, Network, Optimizer, ParamBytes, Rng, Scalar, Sgd,
-    Trainer, gradcheck, network,
+    Adam, AdamW, GradCheck, Init, Momentum, Network, Optimizer, ParamBytes, Rng, Scalar, Sgd, Trainer,
+    gradcheck, network,
 };
 
 struct Counting;

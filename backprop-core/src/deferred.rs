@@ -35,7 +35,7 @@
 use crate::activation::Activation;
 use crate::kernel::{self, LANES};
 use crate::layer::Layer;
-use crate::network::LayerTrace;
+use crate::layer::LayerTrace;
 use crate::{Dense, Scalar};
 
 /// Steps whose first-layer updates are deferred and applied together: the pending inputs of a

@@ -1,8 +1,9 @@
 //! Serialisation of generated networks: the documented layout, exact round trips, one error per
 //! kind of mismatch, and a fuzz-style sweep over truncated and corrupted buffers.
 
+use backprop::layer::ParamIndex;
 use backprop::serialize::crc32;
-use backprop::{Network, ParamBytes, ParamIndex, Params, ParamsError, Rng, Scalar, network};
+use backprop::{Network, ParamBytes, Params, ParamsError, Rng, Scalar, network};
 
 network! {
     /// A small network with odd sizes.
