@@ -163,10 +163,8 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     /// Generated networks whose first layer is large defer that layer's weight updates and
     /// apply them [`DEFER_STEPS`](crate::deferred::DEFER_STEPS) at a time, in one pass over the
     /// weights instead of one per sample (see [`deferred`](crate::deferred)): the same steps,
-    /// within rounding (the first layer's `W x` is summed in another order). For a 784-128-10
-    /// ReLU network on an Intel Xeon, a step takes 1.15× less time than `train_step` with the
-    /// exact kernels and 1.5× less with the `fma` feature (BENCHMARKS.md; `train_step` skips the
-    /// rows of the units that were off, the deferred updates do not). Otherwise, the same bits
+    /// within rounding (the first layer's `W x` is summed in another order), and faster when
+    /// that layer is too large for L1 (BENCHMARKS.md has the figures). Otherwise, the same bits
     /// as `train_step` on each sample.
     ///
     /// ```
