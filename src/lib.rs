@@ -93,6 +93,23 @@ macro_rules! network {
     };
 }
 
+/// The tokens given, in builds with the `alloc` feature; nothing otherwise. Generated code wraps
+/// its heap constructors in it: the user's crate cannot see this crate's features.
+#[cfg(feature = "alloc")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_alloc {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+/// See the `alloc` version.
+#[cfg(not(feature = "alloc"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __with_alloc {
+    ($($tokens:tt)*) => {};
+}
+
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {

@@ -84,4 +84,6 @@ pub mod __private {
     pub use crate::loss::{BinaryCrossEntropy, HalfSquaredError, SoftmaxCrossEntropy};
     pub use crate::network::{Network, Params, train_step_batch_unfused};
     pub use crate::scalar::Scalar;
+    #[cfg(feature = "alloc")]
+    pub use {crate::boxed::boxed_zeroed, alloc::boxed::Box};
 }

@@ -160,6 +160,40 @@ pub fn expand(model: &Model) -> TokenStream {
     } else {
         quote!()
     };
+    // What `new` and `zeroed` put on the stack, in the docs; with every size a literal, the bytes.
+    let literal_params: Option<u128> = {
+        let sizes: Option<Vec<u128>> = std::iter::once(input)
+            .chain(layers.iter().map(|l| &l.size))
+            .map(|s| s.literal.map(u128::from))
+            .collect();
+        sizes.map(|s| s.windows(2).map(|w| w[0] * w[1] + w[1]).sum())
+    };
+    let stack_doc = match literal_params {
+        Some(p) => format!(
+            " Returns the network by value: {} bytes in `f32`, {} in `f64`, on the stack unless the compiler builds it in place. For a network of more than about 100 KiB, build it on the heap with `boxed_zeroed` (feature `alloc`), or in a `static`.",
+            p * 4,
+            p * 8
+        ),
+        None => " Returns the network by value: [`PARAM_BYTES`](Self::PARAM_BYTES) bytes, on the stack unless the compiler builds it in place. For a network of more than about 100 KiB, build it on the heap with `boxed_zeroed` (feature `alloc`), or in a `static`.".to_string(),
+    };
+    let too_big_message = format!(
+        "the parameters of network `{name}` take more bytes than this target's isize::MAX: no value that large can exist; make the layers smaller"
+    );
+    // With literal sizes, a network too big even in `f32` (checked past 2 GiB, the smallest
+    // `isize::MAX` of the targets) is an error at its widest layer's size,
+    // with the byte count, whatever `T` the user picks later.
+    let too_big = literal_params.filter(|p| p * 4 > u128::from(i32::MAX.unsigned_abs())).map(|p| {
+        let widest = layers.iter().max_by_key(|l| l.size.literal).map_or(&input.tokens, |l| &l.size.tokens);
+        let span = widest.clone().into_iter().next().map_or_else(Span::call_site, |t| t.span());
+        let message = format!(
+            "network `{name}` has {p} parameters: {} bytes in `f32`, more than this target's isize::MAX; make the layers smaller",
+            p * 4
+        );
+        let bytes = p * 4;
+        quote_spanned! {span=>
+            const _: () = ::core::assert!(#bytes <= ::core::primitive::isize::MAX as u128, #message);
+        }
+    });
     // One argument per layer: clippy's default limit is seven.
     let many_arguments =
         if layers.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
@@ -193,6 +227,7 @@ pub fn expand(model: &Model) -> TokenStream {
         }
 
         #(#size_checks)*
+        #too_big
 
         const _: () = {
             use #private::Layer as _;
@@ -229,14 +264,31 @@ pub fn expand(model: &Model) -> TokenStream {
                 pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
 
                 /// A network from its layers (a `const fn`, so weights can live in a `static`).
+                #[doc = ""]
+                #[doc = #stack_doc]
                 #many_arguments
                 pub const fn new(#( #names: #tys ),*) -> Self {
+                    Self::assert_fits();
                     Self { #(#names),* }
                 }
 
                 /// A network whose weights and biases are all zero (also the starting value of a gradient).
+                #[doc = ""]
+                #[doc = #stack_doc]
                 pub const fn zeroed() -> Self {
+                    Self::assert_fits();
                     Self { #( #names: <#tys as #private::Layer<T>>::ZEROED, )* }
+                }
+
+                /// Stops the build when the parameters in `T` would take more bytes than the target's
+                /// `isize::MAX` (no value of that size can exist).
+                const fn assert_fits() {
+                    const {
+                        ::core::assert!(
+                            (Self::PARAMS as u128) * (::core::mem::size_of::<T>() as u128) <= ::core::primitive::isize::MAX as u128,
+                            #too_big_message
+                        )
+                    }
                 }
 
                 /// Inference: the output for one input, storing nothing.
@@ -367,6 +419,17 @@ pub fn expand(model: &Model) -> TokenStream {
                         #below_trace_params.activation_backward::<#below_acts>();
                     )*
                     loss
+                }
+            }
+
+            #krate::__with_alloc! {
+                impl<T: #private::Scalar> #name<T> #activation_bounds {
+                    /// A network of zeros built in place on the heap: nothing of its size is ever on the
+                    /// stack (feature `alloc`).
+                    pub fn boxed_zeroed() -> #private::Box<Self> {
+                        Self::assert_fits();
+                        #private::boxed_zeroed()
+                    }
                 }
             }
 
