@@ -45,7 +45,7 @@ pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid
 pub use boxed::boxed_zeroed;
 pub use deferred::Deferred;
 pub use dense::Dense;
-pub use error::TrainError;
+pub use error::{SettingError, TrainError};
 pub use gradcheck::{
     GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with,
 };
@@ -59,7 +59,7 @@ pub use rng::{RandomSource, Rng, shuffle};
 pub use scalar::Scalar;
 pub use serialize::{ParamBytes, ParamsError};
 pub use train::{
-    Batches, EarlyStop, EpochStats, Evaluation, Label, Stop, Trainer, accuracy, argmax, batches, class_of,
-    confusion_matrix, evaluate, fill_indices, mean_loss, one_hot, one_hot_all, predict, validate,
-    validate_sample,
+    Batches, Divergence, EarlyStop, EpochStats, Evaluation, Label, Stop, Trainer, accuracy, argmax, batches,
+    class_of, confusion_matrix, evaluate, fill_indices, mean_loss, one_hot, one_hot_all, predict,
+    try_predict, validate, validate_sample,
 };

@@ -32,7 +32,16 @@ pub struct Batches<'a, X, Y, const B: usize> {
 }
 
 /// The mini-batches of `B` samples of `inputs` and `targets` in the order `order` (indices into
-/// both). An error if `inputs` and `targets` differ in length.
+/// both). An error if `inputs` and `targets` differ in length. `B = 0` does not compile.
+///
+/// Each batch is returned by value: `B` inputs and `B` targets on the stack of the caller of
+/// `next` (for large batches of large inputs, gather them in place instead, as
+/// [`Trainer::epoch`](crate::Trainer::epoch) does).
+///
+/// ```compile_fail
+/// let xs = [[0.0f32]; 4];
+/// let it = backprop_core::batches::<_, _, 0>(&xs, &xs, &[0, 1, 2, 3]); // B = 0
+/// ```
 ///
 /// # Panics
 ///
@@ -42,6 +51,7 @@ pub fn batches<'a, X: Copy, Y: Copy, const B: usize>(
     targets: &'a [Y],
     order: &'a [usize],
 ) -> Result<Batches<'a, X, Y, B>, TrainError> {
+    const { assert!(B > 0, "a batch of zero samples: B must be at least 1") };
     if inputs.len() != targets.len() {
         return Err(TrainError::LengthMismatch { inputs: inputs.len(), targets: targets.len() });
     }

@@ -2,14 +2,18 @@
 
 /// Why [`EarlyStop`] says to stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Stop {
     /// The loss reached the target.
     TargetReached,
     /// The loss has not improved by `min_delta` for `patience` epochs.
     Plateau,
+    /// The loss is NaN or infinite: training has broken down (more epochs cannot help).
+    NonFiniteLoss,
 }
 
-/// Early stopping: on a target loss, and optionally when the loss stops improving.
+/// Early stopping: on a target loss, and optionally when the loss stops improving. A loss that
+/// is NaN or infinite always stops ([`Stop::NonFiniteLoss`]), whatever the settings.
 ///
 /// ```
 /// use backprop_core::{EarlyStop, Stop};
@@ -19,6 +23,7 @@ pub enum Stop {
 /// assert_eq!(stop.update(0.5), Some(Stop::Plateau)); // not better than 0.5 twice
 /// let mut stop = EarlyStop::at_loss(0.1);
 /// assert_eq!(stop.update(0.09), Some(Stop::TargetReached));
+/// assert_eq!(EarlyStop::never().update(f64::NAN), Some(Stop::NonFiniteLoss));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct EarlyStop {
@@ -54,8 +59,13 @@ impl EarlyStop {
         self.best
     }
 
-    /// Records an epoch's loss; `Some` when training should stop.
+    /// Records an epoch's loss; `Some` when training should stop: the loss is at or below the
+    /// target, or has not improved for `patience` epochs, or is NaN or infinite (a non-finite
+    /// loss is not recorded: [`best`](Self::best) and the patience count are left as they were).
     pub fn update(&mut self, loss: f64) -> Option<Stop> {
+        if !loss.is_finite() {
+            return Some(Stop::NonFiniteLoss);
+        }
         if loss <= self.target_loss {
             return Some(Stop::TargetReached);
         }
@@ -70,5 +80,23 @@ impl EarlyStop {
             }
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_non_finite_loss_stops_and_is_not_recorded() {
+        for loss in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            let mut stop = EarlyStop::at_loss(0.1).patience(1000, 0.0);
+            assert_eq!(stop.update(0.5), None);
+            assert_eq!(stop.update(loss), Some(Stop::NonFiniteLoss), "{loss}");
+            assert_eq!(stop.best(), 0.5);
+            assert_eq!(stop.update(0.4), None, "the patience count was not advanced");
+        }
+        // Even with no target and no patience.
+        assert_eq!(EarlyStop::never().update(f64::NAN), Some(Stop::NonFiniteLoss));
     }
 }

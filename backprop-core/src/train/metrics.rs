@@ -28,9 +28,32 @@ pub fn class_of<T: Scalar>(values: &[T]) -> usize {
     }
 }
 
-/// The class the network predicts for `x` ([`class_of`] its output).
+/// The class the network predicts for `x` ([`class_of`] its output). See [`try_predict`] for an
+/// output that is not finite.
 pub fn predict<T: Scalar, N: Network<T>>(net: &N, x: &N::Input) -> usize {
     class_of(net.forward(x).as_ref())
+}
+
+/// The class the network predicts for `x`, or `None` if any of its outputs is infinite or NaN (a
+/// network whose parameters went non-finite predicts nothing; [`class_of`] of a NaN output would
+/// be class `0`).
+///
+/// ```
+/// use backprop::{network, Dense, try_predict};
+/// network! {
+///     /// Two classes.
+///     #[loss(SoftmaxCrossEntropy)]
+///     pub struct Two { input: 1, output: Dense<2, Softmax> }
+/// }
+/// let mut net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
+/// assert_eq!(try_predict(&net, &[2.0]), Some(1));
+/// net.output.b[0] = f64::NAN;
+/// assert_eq!(try_predict(&net, &[2.0]), None);
+/// ```
+pub fn try_predict<T: Scalar, N: Network<T>>(net: &N, x: &N::Input) -> Option<usize> {
+    let y = net.forward(x);
+    let y = y.as_ref();
+    y.iter().all(|v| v.is_finite()).then(|| class_of(y))
 }
 
 /// Mean loss and accuracy of a network on a data set.
@@ -38,15 +61,18 @@ pub fn predict<T: Scalar, N: Network<T>>(net: &N, x: &N::Input) -> usize {
 pub struct Evaluation {
     /// The mean per-sample loss (summed in `f64`).
     pub loss: f64,
-    /// The fraction of samples whose predicted class ([`predict`]) is the target's class
-    /// ([`class_of`] the target), in `[0, 1]`.
+    /// The fraction of samples whose predicted class ([`try_predict`]) is the target's class
+    /// ([`class_of`] the target), in `[0, 1]`. A sample whose output is not finite is wrong.
     pub accuracy: f64,
     /// Samples evaluated.
     pub samples: usize,
+    /// Samples whose output had an infinite or NaN value (counted as wrong).
+    pub non_finite: usize,
 }
 
 /// The mean loss and the accuracy of `net` on `inputs` and `targets` (paired up to the shorter).
-/// Both are `NaN` for an empty data set.
+/// Both are `NaN` for an empty data set. A sample whose output is not finite counts as wrong
+/// (and in [`Evaluation::non_finite`]), whatever its target.
 ///
 /// ```
 /// use backprop::{network, Dense, evaluate};
@@ -56,26 +82,32 @@ pub struct Evaluation {
 ///     pub struct Two { input: 1, output: Dense<2, Softmax> }
 /// }
 /// // Class 1 exactly when x > 0.
-/// let net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
+/// let mut net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
 /// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
 /// assert_eq!(e.accuracy, 2.0 / 3.0);
-/// assert_eq!(e.samples, 3);
+/// assert_eq!((e.samples, e.non_finite), (3, 0));
+/// net.output.b[1] = f64::NAN;
+/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// assert_eq!((e.accuracy, e.non_finite), (0.0, 3));
 /// ```
 pub fn evaluate<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> Evaluation {
-    let (mut loss, mut correct, mut samples) = (0.0, 0usize, 0usize);
+    let (mut loss, mut correct, mut samples, mut non_finite) = (0.0, 0usize, 0usize, 0usize);
     for (x, t) in inputs.iter().zip(targets) {
-        let y = net.forward(x);
         loss += net.loss(x, t).to_f64();
-        correct += usize::from(class_of(y.as_ref()) == class_of(t.as_ref()));
+        match try_predict(net, x) {
+            Some(class) => correct += usize::from(class == class_of(t.as_ref())),
+            None => non_finite += 1,
+        }
         samples += 1;
     }
     let n = samples as f64;
-    Evaluation { loss: loss / n, accuracy: correct as f64 / n, samples }
+    Evaluation { loss: loss / n, accuracy: correct as f64 / n, samples, non_finite }
 }
 
-/// The fraction of samples classified right (see [`evaluate`]).
+/// The fraction of samples classified right (see [`evaluate`]: a non-finite output is wrong).
 pub fn accuracy<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> f64 {
-    let correct = inputs.iter().zip(targets).filter(|(x, t)| predict(net, x) == class_of(t.as_ref())).count();
+    let correct =
+        inputs.iter().zip(targets).filter(|(x, t)| try_predict(net, x) == Some(class_of(t.as_ref()))).count();
     correct as f64 / inputs.len().min(targets.len()) as f64
 }
 
@@ -86,7 +118,8 @@ pub fn mean_loss<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets
 }
 
 /// The confusion matrix of a `K`-class classifier: `m[true][predicted]` counts samples.
-/// Classes at or above `K` are not counted.
+/// Classes at or above `K`, and samples whose output is not finite (no prediction, see
+/// [`try_predict`]), are not counted.
 ///
 /// ```
 /// use backprop::{network, Dense, confusion_matrix};
@@ -107,7 +140,7 @@ pub fn confusion_matrix<T: Scalar, N: Network<T>, const K: usize>(
 ) -> [[usize; K]; K] {
     let mut m = [[0; K]; K];
     for (x, t) in inputs.iter().zip(targets) {
-        let (truth, guess) = (class_of(t.as_ref()), predict(net, x));
+        let (truth, Some(guess)) = (class_of(t.as_ref()), try_predict(net, x)) else { continue };
         if truth < K && guess < K {
             m[truth][guess] += 1;
         }

@@ -10,28 +10,34 @@
 //! }
 //! let inputs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 //! let targets = [[0.0], [1.0], [1.0], [0.0]];
-//! let mut trainer = Trainer::new(Init::XavierUniform.network::<f64, Xor<f64>>(7), Adam::new(0.05));
+//! let mut trainer = Trainer::new(Init::XavierUniform.network::<f64, Xor<f64>>(7), Adam::new(0.05)?);
 //! let mut order = [0; 4];
 //! let mut rng = Rng::new(7);
 //! let mut stop = EarlyStop::at_loss(0.01);
 //! for _ in 0..2000 {
-//!     let stats = trainer.epoch::<2, _>(&inputs, &targets, &mut order, &mut rng, |_, _| {}).unwrap();
+//!     let stats = trainer.epoch::<2, _>(&inputs, &targets, &mut order, &mut rng, |_, _| {})?;
 //!     if stop.update(stats.mean_loss).is_some() {
 //!         break;
 //!     }
 //! }
 //! assert_eq!(evaluate(&trainer.net, &inputs, &targets).accuracy, 1.0);
+//! # Ok::<(), backprop::TrainError>(())
 //! ```
 
 mod batches;
+mod divergence;
 mod early_stop;
 mod metrics;
 mod trainer;
 
 pub use batches::{Batches, batches};
+pub use divergence::Divergence;
+pub(crate) use divergence::Watch;
 pub use early_stop::{EarlyStop, Stop};
-pub use metrics::{Evaluation, accuracy, argmax, class_of, confusion_matrix, evaluate, mean_loss, predict};
-pub use trainer::{EpochStats, Trainer};
+pub use metrics::{
+    Evaluation, accuracy, argmax, class_of, confusion_matrix, evaluate, mean_loss, predict, try_predict,
+};
+pub use trainer::{EpochStats, GATHER, Trainer};
 
 use crate::Scalar;
 use crate::error::TrainError;
