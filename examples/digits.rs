@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("digits: {} training and {} test samples (split with seed {SEED})", train.len(), test.len());
 
     let net: Digits<f32> = Init::Auto.network(SEED);
-    let mut trainer = Trainer::new(net, Adam::new(3e-3));
+    let mut trainer = Trainer::new(net, Adam::new(3e-3)?);
     let mut order = vec![0; train.len()];
     let mut rng = Rng::new(SEED);
     let mut history = Vec::new();

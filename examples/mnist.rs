@@ -16,7 +16,7 @@ use std::error::Error;
 use std::time::Instant;
 
 use backprop::metrics::{confusion_matrix, evaluate};
-use backprop::{AdamW, EarlyStop, Init, Rng, Trainer, boxed_zeroed, network};
+use backprop::{AdamW, EarlyStop, Init, Optimizer, Rng, Trainer, boxed_zeroed, network};
 use indicatif::{ProgressBar, ProgressStyle};
 
 network! {
@@ -55,7 +55,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // value, each would pass through the stack first). The same weights as `Init::network(SEED)`.
     let mut net = boxed_zeroed::<f32, Mnist<f32>>();
     Init::Auto.apply(&mut *net, &mut Rng::new(SEED));
-    let mut optimizer = AdamW::boxed(LR);
+    let mut optimizer = AdamW::boxed(LR)?;
     optimizer.weight_decay = WD;
     let mut trainer = Trainer::boxed(net, optimizer);
     let mut order = vec![0; train.len()];
@@ -68,7 +68,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     for epoch in 1..=EPOCHS {
         // Step decay: the learning rate falls by LR_DECAY every epoch.
         let lr = LR * LR_DECAY.powi(epoch as i32 - 1);
-        trainer.optimizer.lr = lr;
+        trainer.optimizer.set_learning_rate(lr)?;
         let bar =
             ProgressBar::new(train.len() as u64).with_style(style.clone()).with_prefix(epoch.to_string());
         let t0 = Instant::now();

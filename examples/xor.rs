@@ -29,7 +29,7 @@ const TARGETS: [[f64; 1]; 4] = [[0.0], [1.0], [1.0], [0.0]];
 
 fn main() -> Result<(), Box<dyn Error>> {
     let mut net: Xor<f64> = Init::XavierUniform.network(SEED);
-    let mut optimizer = Momentum::new(0.5, 0.9);
+    let mut optimizer = Momentum::new(0.5, 0.9)?;
     let mut grads = Xor::zeroed();
     let mut stop = EarlyStop::at_loss(0.01);
     let mut converged = false;

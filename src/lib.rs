@@ -45,7 +45,7 @@
 //! | scalars | [`Scalar`]: `f32`, `f64` |
 //! | initialisers, randomness | [`Init`]; [`Rng`], [`RandomSource`] |
 //! | optimizers | [`Sgd`], [`Momentum`], [`Adam`], [`AdamW`], the [`Optimizer`] trait; module [`optim`] |
-//! | training loop | [`Trainer`], [`EarlyStop`], [`Stop`], [`EpochStats`], [`TrainError`] |
+//! | training loop | [`Trainer`], [`EarlyStop`], [`Stop`], [`EpochStats`], [`Divergence`]; errors [`TrainError`], [`SettingError`], module [`error`] |
 //! | data | module [`data`]: one-hot targets, validation, shuffling, mini-batches |
 //! | metrics | module [`metrics`]: predictions, accuracy, mean loss, confusion matrix |
 //! | gradient checking | [`gradcheck()`], [`GradCheck`], [`GradReport`]; module [`gradcheck`](mod@gradcheck) |
@@ -61,13 +61,14 @@
 pub use backprop_core::boxed_zeroed;
 #[doc(inline)]
 pub use backprop_core::{
-    Activation, Adam, AdamW, BinaryCrossEntropy, Dense, EarlyStop, Elementwise, EpochStats, GradCheck,
-    GradReport, HalfSquaredError, Identity, Init, Layer, LayerInfo, LayerKind, LayerTrace, LeakyRelu, Loss,
-    Momentum, Network, Optimizer, ParamBytes, Params, ParamsError, RandomSource, Relu, Rng, Scalar, Sgd,
-    Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, Softplus, Stop, Tanh, TrainError, Trainer, gradcheck,
+    Activation, Adam, AdamW, BinaryCrossEntropy, Dense, Divergence, EarlyStop, Elementwise, EpochStats,
+    GradCheck, GradReport, HalfSquaredError, Identity, Init, Layer, LayerInfo, LayerKind, LayerTrace,
+    LeakyRelu, Loss, Momentum, Network, Optimizer, ParamBytes, Params, ParamsError, RandomSource, Relu, Rng,
+    Scalar, SettingError, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, Softplus, Stop, Tanh,
+    TrainError, Trainer, gradcheck,
 };
 #[doc(inline)]
-pub use backprop_core::{activation, data, init, layer, loss, metrics, optim, rng, serialize};
+pub use backprop_core::{activation, data, error, init, layer, loss, metrics, optim, rng, serialize};
 
 #[doc(hidden)]
 pub use backprop_core::{deferred, kernel};

@@ -28,7 +28,7 @@ fn train_in_place<N: Network<f32, Input = [f32; I], Output = [f32; O]>, const I:
 -> Vec<f32> {
     let mut net = boxed_zeroed::<f32, N>();
     Init::Auto.apply(&mut *net, &mut Rng::new(11));
-    let mut optimizer = AdamW::boxed(1e-3);
+    let mut optimizer = AdamW::boxed(1e-3).unwrap();
     optimizer.weight_decay = 1e-4;
     let mut trainer = Trainer::boxed(net, optimizer);
     let (xs, ts) = data::<I, O>();
@@ -43,7 +43,7 @@ fn train_in_place<N: Network<f32, Input = [f32; I], Output = [f32; O]>, const I:
 fn train_by_value<N: Network<f32, Input = [f32; I], Output = [f32; O]>, const I: usize, const O: usize>()
 -> Vec<f32> {
     let net: N = Init::Auto.network(11);
-    let mut trainer = Box::new(Trainer::new(net, AdamW::new(1e-3).weight_decay(1e-4)));
+    let mut trainer = Box::new(Trainer::new(net, AdamW::new(1e-3).unwrap().weight_decay(1e-4).unwrap()));
     let (xs, ts) = data::<I, O>();
     for _ in 0..2 {
         trainer.try_step_batch(&xs, &ts).expect("finite data");
@@ -78,8 +78,8 @@ fn in_place_equals_by_value() {
 
 #[test]
 fn boxed_optimizers_equal_their_by_value_defaults() {
-    assert_eq!(*Adam::<f64, Small<f64>>::boxed(0.5), Adam::new(0.5));
-    assert_eq!(*AdamW::<f64, Small<f64>>::boxed(0.5), AdamW::new(0.5));
-    assert_eq!(*Momentum::<f64, Small<f64>>::boxed(0.5, 0.9), Momentum::new(0.5, 0.9));
+    assert_eq!(*Adam::<f64, Small<f64>>::boxed(0.5).unwrap(), Adam::new(0.5).unwrap());
+    assert_eq!(*AdamW::<f64, Small<f64>>::boxed(0.5).unwrap(), AdamW::new(0.5).unwrap());
+    assert_eq!(*Momentum::<f64, Small<f64>>::boxed(0.5, 0.9).unwrap(), Momentum::new(0.5, 0.9).unwrap());
     assert_eq!(*boxed_zeroed::<f64, Small<f64>>(), Small::zeroed());
 }

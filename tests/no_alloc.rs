@@ -211,19 +211,31 @@ fn check_no_allocations<T: Scalar, N: ParamBytes<T> + PartialEq>() {
     net.forward_trace(&x, &mut trace);
     net.backward(&mut trace, &t, &mut grads);
     let lr = T::from_f64(0.01);
-    ops.push(("Sgd", optimizer_allocations(Sgd::new(lr), &mut net, &grads)));
-    ops.push(("Sgd + weight decay", optimizer_allocations(Sgd::new(lr).weight_decay(lr), &mut net, &grads)));
-    ops.push(("Momentum", optimizer_allocations(Momentum::new(lr, T::from_f64(0.9)), &mut net, &grads)));
-    ops.push(("Nesterov", optimizer_allocations(Momentum::nesterov(lr, T::from_f64(0.9)), &mut net, &grads)));
-    ops.push(("Adam", optimizer_allocations(Adam::new(lr), &mut net, &grads)));
-    ops.push(("AdamW", optimizer_allocations(AdamW::new(lr).weight_decay(lr), &mut net, &grads)));
+    ops.push(("Sgd", optimizer_allocations(Sgd::new(lr).unwrap(), &mut net, &grads)));
+    ops.push((
+        "Sgd + weight decay",
+        optimizer_allocations(Sgd::new(lr).unwrap().weight_decay(lr).unwrap(), &mut net, &grads),
+    ));
+    ops.push((
+        "Momentum",
+        optimizer_allocations(Momentum::new(lr, T::from_f64(0.9)).unwrap(), &mut net, &grads),
+    ));
+    ops.push((
+        "Nesterov",
+        optimizer_allocations(Momentum::nesterov(lr, T::from_f64(0.9)).unwrap(), &mut net, &grads),
+    ));
+    ops.push(("Adam", optimizer_allocations(Adam::new(lr).unwrap(), &mut net, &grads)));
+    ops.push((
+        "AdamW",
+        optimizer_allocations(AdamW::new(lr).unwrap().weight_decay(lr).unwrap(), &mut net, &grads),
+    ));
 
     // The checked training loop, on a small data set.
     let inputs = [x, x, x, x, x];
     let targets = [t, t, t, t, t];
     let mut order = [0usize; 5];
     let mut rng = Rng::new(4);
-    let mut trainer = Trainer::new(net.clone(), Adam::new(lr));
+    let mut trainer = Trainer::new(net.clone(), Adam::new(lr).unwrap());
     ops.push((
         "Trainer::try_step",
         allocations(|| {

@@ -9,6 +9,7 @@
 // them once to the nearest f64.
 #![allow(clippy::excessive_precision)]
 
+use backprop::error::{Setting, SettingError};
 use backprop::{Adam, AdamW, Dense, Momentum, Network, Optimizer, Params, Sgd, network};
 
 network! {
@@ -46,8 +47,8 @@ fn check<O: Optimizer<f64, Tiny<f64>>>(name: &str, mut opt: O, expected: &[[f64;
 
 #[test]
 fn sgd() {
-    check("SGD", Sgd::new(0.1), &SGD_LR_0_1);
-    check("SGD with weight decay", Sgd::new(0.1).weight_decay(0.01), &SGD_WD);
+    check("SGD", Sgd::new(0.1).unwrap(), &SGD_LR_0_1);
+    check("SGD with weight decay", Sgd::new(0.1).unwrap().weight_decay(0.01).unwrap(), &SGD_WD);
 }
 
 #[test]
@@ -58,39 +59,43 @@ fn sgd_equals_the_fused_training_step() {
     for _ in 0..3 {
         a.train_step_batch(&XS, &TS, 0.1, &mut grads);
         b.backward_batch(&XS, &TS, &mut grads);
-        Sgd::new(0.1).step(&mut b, &grads);
+        Sgd::new(0.1).unwrap().step(&mut b, &grads);
     }
     assert_eq!(a, b);
 }
 
 #[test]
 fn momentum() {
-    check("momentum", Momentum::new(0.1, 0.9), &MOMENTUM);
+    check("momentum", Momentum::new(0.1, 0.9).unwrap(), &MOMENTUM);
     check(
         "momentum, dampening, weight decay",
-        Momentum::new(0.1, 0.9).dampening(0.5).weight_decay(0.01),
+        Momentum::new(0.1, 0.9).unwrap().dampening(0.5).unwrap().weight_decay(0.01).unwrap(),
         &MOMENTUM_DAMPENED_WD,
     );
-    check("Nesterov", Momentum::nesterov(0.1, 0.9), &NESTEROV);
+    check("Nesterov", Momentum::nesterov(0.1, 0.9).unwrap(), &NESTEROV);
 }
 
 #[test]
 fn adam() {
-    check("Adam", Adam::new(0.1), &ADAM);
-    check("Adam with L2", Adam::new(0.1).weight_decay(0.1), &ADAM_L2);
-    check("Adam, betas and eps", Adam::new(0.05).betas(0.8, 0.99).eps(1e-3), &ADAM_BETAS_EPS);
+    check("Adam", Adam::new(0.1).unwrap(), &ADAM);
+    check("Adam with L2", Adam::new(0.1).unwrap().weight_decay(0.1).unwrap(), &ADAM_L2);
+    check(
+        "Adam, betas and eps",
+        Adam::new(0.05).unwrap().betas(0.8, 0.99).unwrap().eps(1e-3).unwrap(),
+        &ADAM_BETAS_EPS,
+    );
 }
 
 #[test]
 fn adamw() {
-    check("AdamW", AdamW::new(0.1).weight_decay(0.1), &ADAMW);
+    check("AdamW", AdamW::new(0.1).unwrap().weight_decay(0.1).unwrap(), &ADAMW);
 }
 
 #[test]
 fn defaults_are_pytorchs() {
     let sgd = Sgd::<f32>::default();
     assert_eq!((sgd.lr, sgd.weight_decay), (1e-3, 0.0));
-    let m = Momentum::<f32, Tiny<f32>>::new(0.1, 0.9);
+    let m = Momentum::<f32, Tiny<f32>>::new(0.1, 0.9).unwrap();
     assert_eq!((m.dampening, m.weight_decay, m.nesterov), (0.0, 0.0, false));
     let adam = Adam::<f32, Tiny<f32>>::default();
     assert_eq!((adam.lr, adam.beta1, adam.beta2, adam.eps, adam.weight_decay), (1e-3, 0.9, 0.999, 1e-8, 0.0));
@@ -103,7 +108,7 @@ fn defaults_are_pytorchs() {
 
 #[test]
 fn reset_and_try_step() {
-    let mut adam = Adam::new(0.1);
+    let mut adam = Adam::new(0.1).unwrap();
     let mut net = tiny();
     let mut grads = Tiny::zeroed();
     net.backward_batch(&XS, &TS, &mut grads);
@@ -120,13 +125,74 @@ fn reset_and_try_step() {
     assert_eq!(adam.try_step(&mut net, &huge), Err(2));
     assert_eq!((net, adam), (before, state));
 
-    let mut m = Momentum::new(1e300, 0.9);
+    let mut m = Momentum::new(1e300, 0.9).unwrap();
     let mut net = tiny();
     assert_eq!(m.try_step(&mut net, &huge), Err(2));
     assert!(!m.started);
     assert_eq!(net, tiny());
     assert_eq!(m.try_step(&mut net, &grads), Ok(()));
     assert!(m.started);
+}
+
+#[test]
+fn every_setting_is_checked_at_construction() {
+    let bad_rates = [0.0, -0.5, f32::NAN, f32::INFINITY, -0.0];
+    for lr in bad_rates {
+        let named = |e: SettingError| e.setting == Setting::LearningRate;
+        assert!(Sgd::new(lr).is_err_and(named), "{lr}");
+        assert!(Momentum::<f32, Tiny<f32>>::new(lr, 0.9).is_err_and(named), "{lr}");
+        assert!(Momentum::<f32, Tiny<f32>>::nesterov(lr, 0.9).is_err_and(named), "{lr}");
+        assert!(Adam::<f32, Tiny<f32>>::new(lr).is_err_and(named), "{lr}");
+        assert!(AdamW::<f32, Tiny<f32>>::new(lr).is_err_and(named), "{lr}");
+    }
+    for mu in [1.0, -0.1, f32::NAN, 1.5] {
+        let err = Momentum::<f32, Tiny<f32>>::new(0.1, mu).unwrap_err();
+        assert_eq!((err.setting, err.expected), (Setting::Momentum, "in [0, 1)"), "{mu}");
+    }
+    assert_eq!(
+        Momentum::<f32, Tiny<f32>>::nesterov(0.1, 0.0).unwrap_err().expected,
+        "in (0, 1) with Nesterov momentum"
+    );
+    let m = Momentum::<f32, Tiny<f32>>::new(0.1, 0.9).unwrap();
+    assert!(m.clone().dampening(1.0).is_ok() && m.clone().dampening(0.0).is_ok());
+    for tau in [1.5, -0.5, f32::NAN] {
+        assert_eq!(m.clone().dampening(tau).unwrap_err().setting, Setting::Dampening);
+    }
+    let n = Momentum::<f32, Tiny<f32>>::nesterov(0.1, 0.9).unwrap();
+    assert_eq!(n.dampening(0.1).unwrap_err().expected, "0 with Nesterov momentum");
+    for wd in [-1e-4, f32::NAN, f32::INFINITY] {
+        assert_eq!(Sgd::new(0.1).unwrap().weight_decay(wd).unwrap_err().setting, Setting::WeightDecay);
+        assert_eq!(m.clone().weight_decay(wd).unwrap_err().setting, Setting::WeightDecay);
+        let adam = AdamW::<f32, Tiny<f32>>::new(0.1).unwrap();
+        assert_eq!(adam.weight_decay(wd).unwrap_err().setting, Setting::WeightDecay);
+    }
+    let adam = Adam::<f32, Tiny<f32>>::new(0.1).unwrap();
+    assert_eq!(adam.clone().betas(1.0, 0.999).unwrap_err().setting, Setting::Beta1);
+    assert_eq!(adam.clone().betas(0.9, 1.0).unwrap_err().setting, Setting::Beta2);
+    assert_eq!(adam.clone().betas(-0.1, 0.5).unwrap_err().setting, Setting::Beta1);
+    // 0.999999999 rounds to 1 in f32: judged after the rounding.
+    assert_eq!(adam.clone().betas(0.9, 0.999_999_999).unwrap_err().setting, Setting::Beta2);
+    assert!(adam.clone().betas(0.0, 0.0).is_ok());
+    for eps in [0.0, -1e-8, f32::NAN, f32::INFINITY] {
+        assert_eq!(adam.clone().eps(eps).unwrap_err().setting, Setting::Eps);
+    }
+    // Defaults are valid.
+    assert_eq!(Optimizer::<f32, Tiny<f32>>::check_settings(&Sgd::<f32>::default()), Ok(()));
+    assert_eq!(Optimizer::<f32, Tiny<f32>>::check_settings(&Adam::<f32, Tiny<f32>>::default()), Ok(()));
+    assert_eq!(Optimizer::<f32, Tiny<f32>>::check_settings(&AdamW::<f32, Tiny<f32>>::default()), Ok(()));
+}
+
+#[test]
+fn fields_written_directly_are_caught_by_check_settings() {
+    let mut adam = Adam::<f64, Tiny<f64>>::new(0.1).unwrap();
+    adam.eps = 0.0;
+    assert_eq!(Optimizer::check_settings(&adam).unwrap_err().setting, Setting::Eps);
+    let mut m = Momentum::<f64, Tiny<f64>>::nesterov(0.1, 0.9).unwrap();
+    m.dampening = 0.5;
+    assert_eq!(Optimizer::check_settings(&m).unwrap_err().setting, Setting::Dampening);
+    let mut sgd = Sgd::new(0.1).unwrap();
+    assert!(Optimizer::<f64, Tiny<f64>>::set_learning_rate(&mut sgd, -1.0).is_err());
+    assert_eq!(sgd.lr, 0.1, "a refused rate changes nothing");
 }
 
 // Generated by `python3 tests/reference/optim.py`.
@@ -378,9 +444,9 @@ fn decaying_state_is_flushed_not_subnormal() {
     grads.params_mut().copy_from_slice(&[1.0, -1.0, 0.5, 2.0, 0.25, -0.5]);
     let zero = Tiny::<f32>::zeroed();
     let (mut a, mut b, mut c) = (Tiny::<f32>::zeroed(), Tiny::<f32>::zeroed(), Tiny::<f32>::zeroed());
-    let mut adam = Adam::new(0.01f32);
-    let mut adamw = AdamW::new(0.01f32);
-    let mut momentum = Momentum::new(0.01f32, 0.9);
+    let mut adam = Adam::new(0.01f32).unwrap();
+    let mut adamw = AdamW::new(0.01f32).unwrap();
+    let mut momentum = Momentum::new(0.01f32, 0.9).unwrap();
     adam.step(&mut a, &grads);
     adamw.step(&mut b, &grads);
     momentum.step(&mut c, &grads);

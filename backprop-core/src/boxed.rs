@@ -15,7 +15,7 @@
 //! }
 //! let mut net = boxed_zeroed::<f32, Mnist>();
 //! Init::Auto.apply(&mut *net, &mut Rng::new(7)); // in place
-//! let mut optimizer = AdamW::boxed(1e-3);
+//! let mut optimizer = AdamW::boxed(1e-3).unwrap();
 //! optimizer.weight_decay = 1e-4; // a field, not the by-value builder
 //! let trainer = Trainer::boxed(net, optimizer);
 //! assert_eq!(trainer.steps(), 0);
@@ -24,6 +24,7 @@
 use alloc::alloc::{Layout, alloc_zeroed, handle_alloc_error};
 use alloc::boxed::Box;
 
+use crate::error::{Setting, SettingError};
 use crate::{Adam, AdamW, Momentum, Network, Optimizer, Params, Scalar, Trainer};
 
 /// A `Box<X>` of all-zero bits, allocated directly on the heap.
@@ -66,8 +67,10 @@ macro_rules! boxed_adam {
     ($name:ident, $decay:literal) => {
         impl<T: Scalar, N: Network<T>> $name<T, N> {
             /// As [`new`](Self::new), built in place on the heap (its moments `m` and `v` have
-            /// the network's size). Change the other settings through the fields.
-            pub fn boxed(lr: T) -> Box<Self> {
+            /// the network's size); an error unless `lr` is finite and `> 0`. Change the other
+            /// settings through the fields (checked before every [`Trainer`] step).
+            pub fn boxed(lr: T) -> Result<Box<Self>, SettingError> {
+                let lr = Setting::LearningRate.check(lr.to_f64()).map(|_| lr)?;
                 // SAFETY: every field is a scalar `T` (zero is `0.0`), an `N: Params<T>` (all
                 // `T`s, see `boxed_zeroed`) or the `u64` step count: all-zero bits are valid.
                 let mut adam = unsafe { zeroed_box::<Self>() };
@@ -76,7 +79,7 @@ macro_rules! boxed_adam {
                 adam.beta2 = T::from_f64(0.999);
                 adam.eps = T::from_f64(1e-8);
                 adam.weight_decay = T::from_f64($decay);
-                adam
+                Ok(adam)
             }
         }
     };
@@ -86,15 +89,17 @@ boxed_adam!(Adam, 0.0);
 boxed_adam!(AdamW, 1e-2);
 
 impl<T: Scalar, N: Network<T>> Momentum<T, N> {
-    /// As [`new`](Self::new), built in place on the heap (its velocity has the network's size).
-    /// Change the other settings through the fields.
-    pub fn boxed(lr: T, momentum: T) -> Box<Self> {
+    /// As [`new`](Self::new), built in place on the heap (its velocity has the network's size);
+    /// an error if a setting is out of range, as for `new`. Change the other settings through the
+    /// fields (checked before every [`Trainer`] step).
+    pub fn boxed(lr: T, momentum: T) -> Result<Box<Self>, SettingError> {
         // SAFETY: every field is a scalar `T`, an `N: Params<T>` or a `bool` (zero is `false`):
         // all-zero bits are valid.
         let mut optimizer = unsafe { zeroed_box::<Self>() };
         optimizer.lr = lr;
         optimizer.momentum = momentum;
-        optimizer
+        optimizer.check_settings()?;
+        Ok(optimizer)
     }
 }
 
@@ -110,7 +115,8 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
         // - `net` and `optimizer` are moved bitwise out of their boxes, whose memory is then
         //   freed without dropping the values (`Box<MaybeUninit<_>>`), which is a move;
         // - `grads` is all-zero bits, a valid `N` by the `Params` contract (see `boxed_zeroed`);
-        // - the step count is written, and the `PhantomData` needs no bytes.
+        // - the step count, the divergence settings and state are written, and the
+        //   `PhantomData` needs no bytes.
         // All fields are then initialised, so the box holds a valid `Self`.
         unsafe {
             let net = Box::into_raw(net);
@@ -121,6 +127,8 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
             drop(Box::from_raw(optimizer.cast::<core::mem::MaybeUninit<O>>()));
             (&raw mut (*this).grads).write_bytes(0, 1);
             (&raw mut (*this).steps).write(0);
+            (&raw mut (*this).divergence).write(Some(crate::Divergence::DEFAULT));
+            (&raw mut (*this).watch).write(crate::train::Watch::NEW);
             (&raw mut (*this)._scalar).write(core::marker::PhantomData);
             trainer.assume_init()
         }

@@ -53,14 +53,16 @@ pub mod data {
 
 /// Measuring a network on data: predictions, accuracy, mean loss, confusion matrix.
 pub mod metrics {
-    pub use crate::train::{Evaluation, accuracy, argmax, confusion_matrix, evaluate, mean_loss, predict};
+    pub use crate::train::{
+        Evaluation, accuracy, argmax, confusion_matrix, evaluate, mean_loss, predict, try_predict,
+    };
 }
 
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
 #[cfg(feature = "alloc")]
 pub use boxed::boxed_zeroed;
 pub use dense::Dense;
-pub use error::TrainError;
+pub use error::{SettingError, TrainError};
 pub use gradcheck::{GradCheck, GradReport, gradcheck};
 pub use init::Init;
 pub use layer::{Layer, LayerInfo, LayerKind, LayerTrace, Shape};
@@ -70,7 +72,7 @@ pub use optim::{Adam, AdamW, Momentum, Optimizer, Sgd};
 pub use rng::{RandomSource, Rng};
 pub use scalar::Scalar;
 pub use serialize::{ParamBytes, ParamsError};
-pub use train::{EarlyStop, EpochStats, Stop, Trainer};
+pub use train::{Divergence, EarlyStop, EpochStats, Stop, Trainer};
 
 /// What generated code and the facade name, and nothing else: not public API, may change in any
 /// release. Listed one by one (as `thiserror`'s `private` module is), so that nothing reaches

@@ -1,5 +1,11 @@
 //! A small, fast, seedable generator: the same seed gives the same numbers on every target.
 
+use crate::error::RngError;
+
+/// The most words [`RandomSource::below`] draws before it gives up rejection sampling and returns
+/// its last candidate: a uniform source needs more than this with probability below `2⁻⁶⁴`.
+pub const MAX_REJECTIONS: u32 = 64;
+
 /// SplitMix64 (Steele, Lea and Flood, 2014): 64 bits of state, one multiply-xorshift chain per
 /// output, passes BigCrush. Enough for initialisation, shuffling and random probe directions; not
 /// for cryptography.
@@ -50,7 +56,8 @@ impl Rng {
         RandomSource::normal(self)
     }
 
-    /// Uniform in `0..n` without modulo bias (Lemire's method); `0` when `n` is `0`.
+    /// Uniform in `0..n` without modulo bias (Lemire's method); `0` when `n` is `0`. See
+    /// [`RandomSource::below`].
     pub fn below(&mut self, n: usize) -> usize {
         RandomSource::below(self, n)
     }
@@ -110,18 +117,40 @@ pub trait RandomSource {
     }
 
     /// Uniform in `0..n` without modulo bias (Lemire's method); `0` when `n` is `0`.
+    ///
+    /// The work is bounded whatever the source: Lemire's method rejects a word with probability
+    /// below `n / 2⁶⁴` (at most one half), and after [`MAX_REJECTIONS`] rejected words in a row,
+    /// which a uniform source does with probability below `2⁻⁶⁴`, the last candidate is returned
+    /// as it is (still in `0..n`, only no longer exactly uniform). A source stuck at one word
+    /// thus gives a fixed value instead of an endless loop.
+    ///
+    /// An implementation that overrides this must return a value in `0..n` (`0` for `n = 0`);
+    /// [`shuffle`] checks it and returns an [`RngError`] otherwise.
+    ///
+    /// ```
+    /// use backprop_core::RandomSource;
+    /// /// A broken source: always the same word.
+    /// struct Stuck;
+    /// impl RandomSource for Stuck {
+    ///     fn next_u64(&mut self) -> u64 { 0 }
+    /// }
+    /// assert_eq!(Stuck.below(3), 0); // 64 words rejected, then the last candidate
+    /// ```
     fn below(&mut self, n: usize) -> usize {
         if n == 0 {
             return 0;
         }
         let n = n as u64;
-        loop {
+        let threshold = n.wrapping_neg() % n;
+        let mut candidate = 0;
+        for _ in 0..MAX_REJECTIONS {
             let product = u128::from(self.next_u64()) * u128::from(n);
-            let low = product as u64;
-            if low >= n.wrapping_neg() % n {
-                return (product >> 64) as usize;
+            candidate = (product >> 64) as usize;
+            if product as u64 >= threshold {
+                break;
             }
         }
+        candidate
     }
 }
 
@@ -144,21 +173,30 @@ impl<R: rand_core::RngCore + ?Sized> RandomSource for R {
 /// Shuffles `items` in place, every order equally likely (Fisher-Yates, as Durstenfeld wrote it:
 /// for `i` from the end down to `1`, swap item `i` with a uniform pick among `0..=i`).
 ///
+/// `items.len() - 1` calls to [`RandomSource::below`], each bounded. An error if the source's
+/// `below(i + 1)` returns a value above `i` (only an overriding implementation can): `items` is
+/// then left a permutation of what it was, partly shuffled.
+///
 /// Shuffle an index array rather than the data when inputs and targets live in two arrays:
 ///
 /// ```
 /// use backprop_core::{Rng, shuffle};
 /// let mut order: [usize; 6] = core::array::from_fn(|i| i);
-/// shuffle(&mut order, &mut Rng::new(42));
+/// shuffle(&mut order, &mut Rng::new(42))?;
 /// let mut sorted = order;
 /// sorted.sort();
 /// assert_eq!(sorted, [0, 1, 2, 3, 4, 5]);
+/// # Ok::<(), backprop_core::error::RngError>(())
 /// ```
-pub fn shuffle<E, R: RandomSource + ?Sized>(items: &mut [E], rng: &mut R) {
+pub fn shuffle<E, R: RandomSource + ?Sized>(items: &mut [E], rng: &mut R) -> Result<(), RngError> {
     for i in (1..items.len()).rev() {
         let j = rng.below(i + 1);
+        if j > i {
+            return Err(RngError::OutOfRange { value: j, bound: i + 1 });
+        }
         items.swap(i, j);
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -199,7 +237,7 @@ mod tests {
         // and the same Fisher-Yates loop (`for i in range(n-1, 0, -1): j = below(i+1)`),
         // written from the papers, not from this file.
         let mut order: [usize; 10] = core::array::from_fn(|i| i);
-        shuffle(&mut order, &mut Rng::new(42));
+        shuffle(&mut order, &mut Rng::new(42)).unwrap();
         assert_eq!(order, SHUFFLED_42);
     }
 
@@ -212,7 +250,7 @@ mod tests {
         let mut counts = [0u32; 6];
         for _ in 0..6000 {
             let mut v = [0u8, 1, 2];
-            shuffle(&mut v, &mut rng);
+            shuffle(&mut v, &mut rng).unwrap();
             let code = match v {
                 [0, 1, 2] => 0,
                 [0, 2, 1] => 1,
@@ -226,10 +264,56 @@ mod tests {
         }
         assert!(counts.iter().all(|&c| (850..1150).contains(&c)), "{counts:?}");
         let mut empty: [u8; 0] = [];
-        shuffle(&mut empty, &mut rng);
+        shuffle(&mut empty, &mut rng).unwrap();
         let mut one = [7];
-        shuffle(&mut one, &mut rng);
+        shuffle(&mut one, &mut rng).unwrap();
         assert_eq!(one, [7]);
+    }
+
+    /// A source stuck at one word, whichever: `below` draws at most `MAX_REJECTIONS` words and
+    /// returns a value in range, so a shuffle ends (with a permutation).
+    #[test]
+    fn a_stuck_source_gives_bounded_work() {
+        struct Stuck(u64, u32);
+        impl RandomSource for Stuck {
+            fn next_u64(&mut self) -> u64 {
+                self.1 += 1;
+                self.0
+            }
+        }
+        for word in [0, 1, u64::MAX, 1 << 63] {
+            for n in [1, 2, 3, 7, 10, 1000, usize::MAX] {
+                let mut source = Stuck(word, 0);
+                assert!(source.below(n) < n, "{word} {n}");
+                assert!(source.1 <= MAX_REJECTIONS, "{word} {n}: {} words", source.1);
+            }
+            let mut order: [usize; 50] = core::array::from_fn(|i| i);
+            shuffle(&mut order, &mut Stuck(word, 0)).unwrap();
+            let mut sorted = order;
+            sorted.sort_unstable();
+            assert!(sorted.iter().enumerate().all(|(i, &v)| i == v));
+        }
+        // The bound changes nothing for a uniform source: the recorded shuffle above still holds,
+        // and `below` of a power of two never rejects.
+        let mut r = Rng::new(1);
+        let mut copy = r.clone();
+        assert_eq!(r.below(8), (copy.next_u64() >> 61) as usize);
+    }
+
+    #[test]
+    fn an_out_of_range_below_is_an_error() {
+        struct Liar;
+        impl RandomSource for Liar {
+            fn next_u64(&mut self) -> u64 {
+                0
+            }
+            fn below(&mut self, n: usize) -> usize {
+                n
+            }
+        }
+        let mut items = [1, 2, 3, 4];
+        assert_eq!(shuffle(&mut items, &mut Liar), Err(RngError::OutOfRange { value: 4, bound: 4 }));
+        assert_eq!(items, [1, 2, 3, 4]);
     }
 
     /// Any `rand_core::RngCore` is a source: here a generator that wraps SplitMix64 behind
@@ -251,7 +335,7 @@ mod tests {
         }
         let mut hw = Hardware(Rng::new(42));
         let mut order: [usize; 10] = core::array::from_fn(|i| i);
-        shuffle(&mut order, &mut hw);
+        shuffle(&mut order, &mut hw).unwrap();
         assert_eq!(order, SHUFFLED_42);
         // Through a `&mut`, as a driver usually lends its generator.
         let mut hw = Hardware(Rng::new(5));

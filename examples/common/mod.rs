@@ -35,7 +35,7 @@ impl<const I: usize> Dataset<I> {
     /// A fixed-seed split: `test` samples for testing, the rest for training.
     pub fn split(&self, test: usize, seed: u64) -> (Self, Self) {
         let mut order: Vec<usize> = (0..self.len()).collect();
-        shuffle(&mut order, &mut Rng::new(seed));
+        shuffle(&mut order, &mut Rng::new(seed)).expect("Rng is a valid source");
         let (test_idx, train_idx) = order.split_at(test);
         (self.subset(train_idx), self.subset(test_idx))
     }

@@ -1,7 +1,8 @@
 //! Adam and AdamW, with bias correction.
 
-use super::{Optimizer, decayed, flush_subnormal};
+use super::{Optimizer, check, decayed, flush_subnormal};
 use crate::Scalar;
+use crate::error::{Setting, SettingError};
 use crate::network::{Network, Params};
 
 /// The scalars of one Adam step, computed once per step in `f64` as PyTorch does with Python
@@ -78,15 +79,17 @@ macro_rules! adam_type {
         $(#[$doc])*
         #[derive(Clone, Debug, PartialEq)]
         pub struct $name<T, N> {
-            /// The learning rate `lr`. Default `1e-3`.
+            /// The learning rate `lr`, finite and `> 0`. Default `1e-3`. (Written directly, it is
+            /// checked by [`Optimizer::check_settings`], before every [`Trainer`](crate::Trainer)
+            /// step; so are the others.)
             pub lr: T,
-            /// The decay of the first moment, `β₁`. Default `0.9`.
+            /// The decay of the first moment, `β₁`, in `[0, 1)`. Default `0.9`.
             pub beta1: T,
-            /// The decay of the second moment, `β₂`. Default `0.999`.
+            /// The decay of the second moment, `β₂`, in `[0, 1)`. Default `0.999`.
             pub beta2: T,
-            /// Added to `√v̂` in the denominator, `ε`. Default `1e-8`.
+            /// Added to `√v̂` in the denominator, `ε`, finite and `> 0`. Default `1e-8`.
             pub eps: T,
-            /// The weight decay `λ`.
+            /// The weight decay `λ`, finite and `≥ 0`.
             pub weight_decay: T,
             /// The first moment `m` (a running mean of gradients), one value per parameter.
             pub m: N,
@@ -97,10 +100,32 @@ macro_rules! adam_type {
         }
 
         impl<T: Scalar, N: Network<T>> $name<T, N> {
-            /// With learning rate `lr` and the other settings at their defaults.
-            pub fn new(lr: T) -> Self {
+            /// With learning rate `lr` and the other settings at their defaults; an error unless
+            /// `lr` is finite and `> 0`.
+            pub fn new(lr: T) -> Result<Self, SettingError> {
+                Ok(Self { lr: check(Setting::LearningRate, lr)?, ..Self::default() })
+            }
+
+            /// The same, with moment decays `β₁` and `β₂`; an error unless both are in `[0, 1)`.
+            pub fn betas(self, beta1: T, beta2: T) -> Result<Self, SettingError> {
+                Ok(Self { beta1: check(Setting::Beta1, beta1)?, beta2: check(Setting::Beta2, beta2)?, ..self })
+            }
+
+            /// The same, with `ε`; an error unless it is finite and `> 0`.
+            pub fn eps(self, eps: T) -> Result<Self, SettingError> {
+                Ok(Self { eps: check(Setting::Eps, eps)?, ..self })
+            }
+
+            /// The same, with weight decay `λ`; an error unless it is finite and `≥ 0`.
+            pub fn weight_decay(self, weight_decay: T) -> Result<Self, SettingError> {
+                Ok(Self { weight_decay: check(Setting::WeightDecay, weight_decay)?, ..self })
+            }
+        }
+
+        impl<T: Scalar, N: Network<T>> Default for $name<T, N> {
+            fn default() -> Self {
                 Self {
-                    lr,
+                    lr: T::from_f64(1e-3),
                     beta1: T::from_f64(0.9),
                     beta2: T::from_f64(0.999),
                     eps: T::from_f64(1e-8),
@@ -109,27 +134,6 @@ macro_rules! adam_type {
                     v: N::zeroed(),
                     t: 0,
                 }
-            }
-
-            /// The same, with moment decays `β₁` and `β₂`.
-            pub fn betas(self, beta1: T, beta2: T) -> Self {
-                Self { beta1, beta2, ..self }
-            }
-
-            /// The same, with `ε`.
-            pub fn eps(self, eps: T) -> Self {
-                Self { eps, ..self }
-            }
-
-            /// The same, with weight decay `λ`.
-            pub fn weight_decay(self, weight_decay: T) -> Self {
-                Self { weight_decay, ..self }
-            }
-        }
-
-        impl<T: Scalar, N: Network<T>> Default for $name<T, N> {
-            fn default() -> Self {
-                Self::new(T::from_f64(1e-3))
             }
         }
 
@@ -163,8 +167,18 @@ macro_rules! adam_type {
                 self.lr
             }
 
-            fn set_learning_rate(&mut self, lr: T) {
-                self.lr = lr;
+            fn set_learning_rate(&mut self, lr: T) -> Result<(), SettingError> {
+                self.lr = check(Setting::LearningRate, lr)?;
+                Ok(())
+            }
+
+            fn check_settings(&self) -> Result<(), SettingError> {
+                check(Setting::LearningRate, self.lr)?;
+                check(Setting::Beta1, self.beta1)?;
+                check(Setting::Beta2, self.beta2)?;
+                check(Setting::Eps, self.eps)?;
+                check(Setting::WeightDecay, self.weight_decay)?;
+                Ok(())
             }
 
             fn reset(&mut self) {
@@ -198,7 +212,7 @@ adam_type! {
     ///     pub struct Line { input: 1, out: Dense<1, Identity> }
     /// }
     /// let mut net: Line<f64> = Line::zeroed();
-    /// let mut adam = Adam::new(0.1);
+    /// let mut adam = Adam::new(0.1).unwrap();
     /// let mut grads = Line::zeroed();
     /// net.backward_batch(&[[1.0]], &[[3.0]], &mut grads);
     /// adam.step(&mut net, &grads);
@@ -225,7 +239,7 @@ adam_type! {
     /// }
     /// let mut net: Line<f64> = Line::zeroed();
     /// net.out.w[0][0] = 1.0;
-    /// let mut opt = AdamW::new(0.1);
+    /// let mut opt = AdamW::new(0.1).unwrap();
     /// assert_eq!(opt.weight_decay, 1e-2);
     /// // With a zero gradient only the decay acts: w ← w (1 - 0.1 · 0.01).
     /// opt.step(&mut net, &Line::zeroed());

@@ -28,6 +28,29 @@
 //! by less than `1.1e-19` against `ε = 1e-8`. NaN and infinities pass through, so the checked
 //! steps still see them.
 //!
+//! **Settings are checked when they are made.** The constructors and builder methods return a
+//! [`Result`]: a learning rate must be finite and `> 0`, a momentum, `β₁` and `β₂` in `[0, 1)`,
+//! `ε` finite and `> 0`, a weight decay finite and `≥ 0`, a dampening in `[0, 1]` (with Nesterov
+//! momentum, `μ` in `(0, 1)` and `τ = 0`, as PyTorch requires); the [`SettingError`] names the
+//! setting and its range. The settings are also public fields, for reading and for schedules: a
+//! value written there directly is not checked then, but [`Optimizer::check_settings`] is run
+//! before every [`Trainer`](crate::Trainer) step, which refuses to step with it. For a constant
+//! setting, [`Setting::valid`](crate::error::Setting::valid) checks it at compile time.
+//!
+//! ```
+//! use backprop::{network, Adam, Momentum, Sgd, error::Setting};
+//! network! {
+//!     /// A line.
+//!     #[loss(HalfSquaredError)]
+//!     pub struct Line { input: 1, out: Dense<1, Identity> }
+//! }
+//! assert!(Sgd::<f32>::new(-0.5).is_err()); // gradient ascent
+//! let err = Adam::<f64, Line<f64>>::new(1e-3).unwrap().betas(1.0, 0.999).unwrap_err();
+//! assert_eq!(err.setting, Setting::Beta1);
+//! assert_eq!(err.to_string(), "β₁ (beta1) = 1 is out of range: it must be in [0, 1)");
+//! assert!(Momentum::<f64, Line<f64>>::nesterov(0.1, 0.9).unwrap().dampening(0.5).is_err());
+//! ```
+//!
 //! Every optimizer has a checked step, [`Optimizer::try_step`], which computes the update first
 //! and changes nothing (neither the parameters nor the state) if any value would be infinite or
 //! NaN. The [`Trainer`](crate::Trainer) uses it.
@@ -42,7 +65,7 @@
 //! let xs = [[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]];
 //! let ts = [[0.0], [1.0], [1.0], [0.0]];
 //! let mut net: Xor<f64> = Init::XavierUniform.network(1);
-//! let mut adam = Adam::new(0.05);
+//! let mut adam = Adam::new(0.05).unwrap();
 //! let mut grads = Xor::zeroed();
 //! for _ in 0..300 {
 //!     net.backward_batch(&xs, &ts, &mut grads);
@@ -60,6 +83,7 @@ pub use momentum::Momentum;
 pub use sgd::Sgd;
 
 use crate::Scalar;
+use crate::error::{Setting, SettingError};
 use crate::network::Params;
 
 /// An update rule over the parameters of a network of type `N`.
@@ -76,8 +100,24 @@ pub trait Optimizer<T: Scalar, N: Params<T>> {
     /// The learning rate.
     fn learning_rate(&self) -> T;
 
-    /// Sets the learning rate (for a schedule); the state is kept.
-    fn set_learning_rate(&mut self, lr: T);
+    /// Sets the learning rate (for a schedule); the state is kept. An error, and nothing changed,
+    /// unless `lr` is finite and `> 0`.
+    ///
+    /// ```
+    /// use backprop_core::{Dense, Optimizer, Sgd};
+    /// let mut sgd = Sgd::new(0.1).unwrap();
+    /// Optimizer::<f64, Dense<f64, 1, 1>>::set_learning_rate(&mut sgd, 0.05).unwrap();
+    /// assert!(Optimizer::<f64, Dense<f64, 1, 1>>::set_learning_rate(&mut sgd, f64::NAN).is_err());
+    /// assert_eq!(sgd.lr, 0.05);
+    /// ```
+    fn set_learning_rate(&mut self, lr: T) -> Result<(), SettingError>;
+
+    /// Checks every setting against its range (see the [module](self) docs): the constructors
+    /// check them, but the public fields can be written afterwards. The
+    /// [`Trainer`](crate::Trainer) calls it before every step. The default accepts anything.
+    fn check_settings(&self) -> Result<(), SettingError> {
+        Ok(())
+    }
 
     /// Forgets the state (momentum, moments, step count), as a freshly built optimizer.
     fn reset(&mut self);
@@ -94,4 +134,10 @@ fn flush_subnormal<T: Scalar>(x: T) -> T {
 #[inline(always)]
 fn decayed<T: Scalar>(g: T, p: T, weight_decay: T) -> T {
     if weight_decay == T::ZERO { g } else { g + weight_decay * p }
+}
+
+/// `value` if `setting` accepts it (judged in `f64`, after the rounding to `T`).
+#[inline]
+fn check<T: Scalar>(setting: Setting, value: T) -> Result<T, SettingError> {
+    setting.check(value.to_f64()).map(|_| value)
 }

@@ -1,7 +1,8 @@
 //! SGD with momentum, classical or Nesterov.
 
-use super::{Optimizer, decayed, flush_subnormal};
+use super::{Optimizer, check, decayed, flush_subnormal};
 use crate::Scalar;
+use crate::error::{Setting, SettingError};
 use crate::network::{Network, Params};
 
 /// SGD with momentum, as PyTorch's `torch.optim.SGD` computes it. With `g' = g + λ p`:
@@ -14,8 +15,9 @@ use crate::network::{Network, Params};
 /// ```
 ///
 /// The velocity `b` is a value of the network's type. Defaults: dampening `τ = 0`, weight decay
-/// `λ = 0`, classical momentum; PyTorch requires `τ = 0` with Nesterov, and so does
-/// [`nesterov`](Momentum::nesterov).
+/// `λ = 0`, classical momentum. Settings are checked when made: `lr` finite and `> 0`, `μ` in
+/// `[0, 1)`, `τ` in `[0, 1]`, `λ` finite and `≥ 0`; with Nesterov (as PyTorch requires) `μ > 0`
+/// and `τ = 0`.
 ///
 /// ```
 /// use backprop::{network, Init, Momentum, Network, Optimizer};
@@ -25,7 +27,7 @@ use crate::network::{Network, Params};
 ///     pub struct Line { input: 1, out: Dense<1, Identity> }
 /// }
 /// let mut net: Line<f64> = Line::zeroed();
-/// let mut opt = Momentum::nesterov(0.1, 0.9);
+/// let mut opt = Momentum::nesterov(0.1, 0.9).unwrap();
 /// let mut grads = Line::zeroed();
 /// for _ in 0..100 {
 ///     net.backward_batch(&[[1.0], [2.0]], &[[3.0], [5.0]], &mut grads);
@@ -35,15 +37,17 @@ use crate::network::{Network, Params};
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Momentum<T, N> {
-    /// The learning rate `lr`.
+    /// The learning rate `lr`, finite and `> 0`. (Written directly, it is checked by
+    /// [`Optimizer::check_settings`], before every [`Trainer`](crate::Trainer) step; so are the
+    /// others.)
     pub lr: T,
-    /// The momentum `μ`.
+    /// The momentum `μ`, in `[0, 1)` (`(0, 1)` with Nesterov).
     pub momentum: T,
-    /// The dampening `τ`. Default `0`.
+    /// The dampening `τ`, in `[0, 1]` (`0` with Nesterov). Default `0`.
     pub dampening: T,
     /// Nesterov's variant. Default `false`.
     pub nesterov: bool,
-    /// L2 weight decay `λ`. Default `0`.
+    /// L2 weight decay `λ`, finite and `≥ 0`. Default `0`.
     pub weight_decay: T,
     /// The velocity `b`, one value per parameter.
     pub velocity: N,
@@ -52,9 +56,10 @@ pub struct Momentum<T, N> {
 }
 
 impl<T: Scalar, N: Network<T>> Momentum<T, N> {
-    /// Classical momentum `μ` with learning rate `lr`.
-    pub fn new(lr: T, momentum: T) -> Self {
-        Self {
+    /// Classical momentum `μ` with learning rate `lr`; an error unless `lr` is finite and `> 0`
+    /// and `μ` in `[0, 1)`.
+    pub fn new(lr: T, momentum: T) -> Result<Self, SettingError> {
+        let opt = Self {
             lr,
             momentum,
             dampening: T::ZERO,
@@ -62,23 +67,65 @@ impl<T: Scalar, N: Network<T>> Momentum<T, N> {
             weight_decay: T::ZERO,
             velocity: N::zeroed(),
             started: false,
+        };
+        settings(&opt)?;
+        Ok(opt)
+    }
+
+    /// Nesterov momentum `μ` with learning rate `lr` (dampening zero); an error unless `lr` is
+    /// finite and `> 0` and `μ` in `(0, 1)`.
+    pub fn nesterov(lr: T, momentum: T) -> Result<Self, SettingError> {
+        let opt = Self {
+            lr,
+            momentum,
+            dampening: T::ZERO,
+            nesterov: true,
+            weight_decay: T::ZERO,
+            velocity: N::zeroed(),
+            started: false,
+        };
+        settings(&opt)?;
+        Ok(opt)
+    }
+
+    /// The same, with dampening `τ`; an error unless `τ` is in `[0, 1]` (exactly `0` with
+    /// Nesterov momentum).
+    pub fn dampening(self, dampening: T) -> Result<Self, SettingError> {
+        let opt = Self { dampening, ..self };
+        settings(&opt)?;
+        Ok(opt)
+    }
+
+    /// The same, with L2 weight decay `λ`; an error unless `λ` is finite and `≥ 0`.
+    pub fn weight_decay(self, weight_decay: T) -> Result<Self, SettingError> {
+        Ok(Self { weight_decay: check(Setting::WeightDecay, weight_decay)?, ..self })
+    }
+}
+
+/// Checks every setting of `opt`, Nesterov's narrower ranges included.
+fn settings<T: Scalar, N>(opt: &Momentum<T, N>) -> Result<(), SettingError> {
+    check(Setting::LearningRate, opt.lr)?;
+    let (momentum, dampening) = (opt.momentum.to_f64(), opt.dampening.to_f64());
+    if opt.nesterov {
+        if !(momentum > 0.0 && momentum < 1.0) {
+            return Err(SettingError {
+                setting: Setting::Momentum,
+                value: momentum,
+                expected: "in (0, 1) with Nesterov momentum",
+            });
+        }
+        if dampening != 0.0 {
+            return Err(SettingError {
+                setting: Setting::Dampening,
+                value: dampening,
+                expected: "0 with Nesterov momentum",
+            });
         }
     }
-
-    /// Nesterov momentum `μ` with learning rate `lr` (dampening zero).
-    pub fn nesterov(lr: T, momentum: T) -> Self {
-        Self { nesterov: true, ..Self::new(lr, momentum) }
-    }
-
-    /// The same, with dampening `τ`.
-    pub fn dampening(self, dampening: T) -> Self {
-        Self { dampening, ..self }
-    }
-
-    /// The same, with L2 weight decay `λ`.
-    pub fn weight_decay(self, weight_decay: T) -> Self {
-        Self { weight_decay, ..self }
-    }
+    check(Setting::Momentum, opt.momentum)?;
+    check(Setting::Dampening, opt.dampening)?;
+    check(Setting::WeightDecay, opt.weight_decay)?;
+    Ok(())
 }
 
 /// The scalars of one step, copied out so the velocity can be borrowed mutably beside them.
@@ -144,8 +191,13 @@ impl<T: Scalar, N: Params<T>> Optimizer<T, N> for Momentum<T, N> {
         self.lr
     }
 
-    fn set_learning_rate(&mut self, lr: T) {
-        self.lr = lr;
+    fn set_learning_rate(&mut self, lr: T) -> Result<(), SettingError> {
+        self.lr = check(Setting::LearningRate, lr)?;
+        Ok(())
+    }
+
+    fn check_settings(&self) -> Result<(), SettingError> {
+        settings(self)
     }
 
     fn reset(&mut self) {

@@ -1,0 +1,149 @@
+//! How well a network does on a data set: loss, accuracy, predicted classes, confusion.
+
+use crate::Scalar;
+use crate::network::Network;
+
+/// The index of the largest value (the first one on ties; NaN never wins). `0` for an empty slice.
+///
+/// ```
+/// assert_eq!(backprop_core::argmax(&[0.1f32, 0.7, 0.2]), 1);
+/// ```
+pub fn argmax<T: Scalar>(values: &[T]) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, &v) in values.iter().enumerate() {
+        // `partial_cmp` with itself is `None` only for NaN.
+        if v.partial_cmp(&v).is_some() && best.is_none_or(|(_, b)| v > b) {
+            best = Some((i, v));
+        }
+    }
+    best.map_or(0, |(i, _)| i)
+}
+
+/// The class a vector stands for: its [`argmax`], or for a single output (a sigmoid with binary
+/// cross-entropy) `1` if it is at least `0.5`, else `0`.
+pub fn class_of<T: Scalar>(values: &[T]) -> usize {
+    match values {
+        [y] => usize::from(*y >= T::HALF),
+        _ => argmax(values),
+    }
+}
+
+/// The class the network predicts for `x` ([`class_of`] its output). See [`try_predict`] for an
+/// output that is not finite.
+pub fn predict<T: Scalar, N: Network<T>>(net: &N, x: &N::Input) -> usize {
+    class_of(net.forward(x).as_ref())
+}
+
+/// The class the network predicts for `x`, or `None` if any of its outputs is infinite or NaN (a
+/// network whose parameters went non-finite predicts nothing; [`class_of`] of a NaN output would
+/// be class `0`).
+///
+/// ```
+/// use backprop::{network, Dense, try_predict};
+/// network! {
+///     /// Two classes.
+///     #[loss(SoftmaxCrossEntropy)]
+///     pub struct Two { input: 1, output: Dense<2, Softmax> }
+/// }
+/// let mut net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
+/// assert_eq!(try_predict(&net, &[2.0]), Some(1));
+/// net.output.b[0] = f64::NAN;
+/// assert_eq!(try_predict(&net, &[2.0]), None);
+/// ```
+pub fn try_predict<T: Scalar, N: Network<T>>(net: &N, x: &N::Input) -> Option<usize> {
+    let y = net.forward(x);
+    let y = y.as_ref();
+    y.iter().all(|v| v.is_finite()).then(|| class_of(y))
+}
+
+/// Mean loss and accuracy of a network on a data set.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Evaluation {
+    /// The mean per-sample loss (summed in `f64`).
+    pub loss: f64,
+    /// The fraction of samples whose predicted class ([`try_predict`]) is the target's class
+    /// ([`class_of`] the target), in `[0, 1]`. A sample whose output is not finite is wrong.
+    pub accuracy: f64,
+    /// Samples evaluated.
+    pub samples: usize,
+    /// Samples whose output had an infinite or NaN value (counted as wrong).
+    pub non_finite: usize,
+}
+
+/// The mean loss and the accuracy of `net` on `inputs` and `targets` (paired up to the shorter).
+/// Both are `NaN` for an empty data set. A sample whose output is not finite counts as wrong
+/// (and in [`Evaluation::non_finite`]), whatever its target.
+///
+/// ```
+/// use backprop::{network, Dense, evaluate};
+/// network! {
+///     /// Two classes.
+///     #[loss(SoftmaxCrossEntropy)]
+///     pub struct Two { input: 1, output: Dense<2, Softmax> }
+/// }
+/// // Class 1 exactly when x > 0.
+/// let mut net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
+/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// assert_eq!(e.accuracy, 2.0 / 3.0);
+/// assert_eq!((e.samples, e.non_finite), (3, 0));
+/// net.output.b[1] = f64::NAN;
+/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// assert_eq!((e.accuracy, e.non_finite), (0.0, 3));
+/// ```
+pub fn evaluate<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> Evaluation {
+    let (mut loss, mut correct, mut samples, mut non_finite) = (0.0, 0usize, 0usize, 0usize);
+    for (x, t) in inputs.iter().zip(targets) {
+        loss += net.loss(x, t).to_f64();
+        match try_predict(net, x) {
+            Some(class) => correct += usize::from(class == class_of(t.as_ref())),
+            None => non_finite += 1,
+        }
+        samples += 1;
+    }
+    let n = samples as f64;
+    Evaluation { loss: loss / n, accuracy: correct as f64 / n, samples, non_finite }
+}
+
+/// The fraction of samples classified right (see [`evaluate`]: a non-finite output is wrong).
+pub fn accuracy<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> f64 {
+    let correct =
+        inputs.iter().zip(targets).filter(|(x, t)| try_predict(net, x) == Some(class_of(t.as_ref()))).count();
+    correct as f64 / inputs.len().min(targets.len()) as f64
+}
+
+/// The mean per-sample loss (see [`evaluate`]).
+pub fn mean_loss<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> f64 {
+    let sum: f64 = inputs.iter().zip(targets).map(|(x, t)| net.loss(x, t).to_f64()).sum();
+    sum / inputs.len().min(targets.len()) as f64
+}
+
+/// The confusion matrix of a `K`-class classifier: `m[true][predicted]` counts samples.
+/// Classes at or above `K`, and samples whose output is not finite (no prediction, see
+/// [`try_predict`]), are not counted.
+///
+/// ```
+/// use backprop::{network, Dense, confusion_matrix};
+/// network! {
+///     /// Two classes.
+///     #[loss(SoftmaxCrossEntropy)]
+///     pub struct Two { input: 1, output: Dense<2, Softmax> }
+/// }
+/// let net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
+/// let (xs, ts) = ([[2.0], [-1.0], [3.0]], [[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// let m = confusion_matrix::<f64, Two<f64>, 2>(&net, &xs, &ts);
+/// assert_eq!(m, [[1, 1], [0, 1]]);
+/// ```
+pub fn confusion_matrix<T: Scalar, N: Network<T>, const K: usize>(
+    net: &N,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> [[usize; K]; K] {
+    let mut m = [[0; K]; K];
+    for (x, t) in inputs.iter().zip(targets) {
+        let (truth, Some(guess)) = (class_of(t.as_ref()), try_predict(net, x)) else { continue };
+        if truth < K && guess < K {
+            m[truth][guess] += 1;
+        }
+    }
+    m
+}
