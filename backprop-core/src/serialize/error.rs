@@ -48,14 +48,13 @@ impl HeaderName {
     /// The name of length `len` in a header, of which `available` holds the first bytes (fewer
     /// than `len` when the header was cut short or its length byte is damaged).
     pub(crate) fn of_header(len: u8, available: &[u8]) -> Self {
-        let mut bytes = [0; Self::CAPACITY];
         let kept = available.get(..usize::from(len)).unwrap_or(available);
-        let mut stored = 0;
+        let kept = kept.get(..Self::CAPACITY).unwrap_or(kept);
+        let mut bytes = [0; Self::CAPACITY];
         for (b, &a) in bytes.iter_mut().zip(kept) {
             *b = a;
-            stored += 1;
         }
-        Self { bytes, stored, len }
+        Self { bytes, stored: u8::try_from(kept.len()).unwrap_or(u8::MAX), len }
     }
 
     /// The bytes kept: the whole name unless it [is truncated](Self::is_truncated).
