@@ -14,7 +14,8 @@ mod common;
 use std::error::Error;
 use std::time::Instant;
 
-use backprop::{Adam, Init, Params, Rng, Trainer, confusion_matrix, evaluate, network, predict};
+use backprop::metrics::{confusion_matrix, evaluate, predict};
+use backprop::{Adam, Init, Params, Rng, Trainer, network};
 use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 

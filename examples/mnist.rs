@@ -15,7 +15,8 @@ mod common;
 use std::error::Error;
 use std::time::Instant;
 
-use backprop::{AdamW, EarlyStop, Init, Rng, Trainer, boxed_zeroed, confusion_matrix, evaluate, network};
+use backprop::metrics::{confusion_matrix, evaluate};
+use backprop::{AdamW, EarlyStop, Init, Rng, Trainer, boxed_zeroed, network};
 use indicatif::{ProgressBar, ProgressStyle};
 
 network! {

@@ -10,7 +10,8 @@
 
 use std::error::Error;
 
-use backprop::{EarlyStop, Init, Momentum, Network, Optimizer, Stop, accuracy, network};
+use backprop::metrics::accuracy;
+use backprop::{EarlyStop, Init, Momentum, Network, Optimizer, Stop, network};
 
 network! {
     /// XOR: 2 inputs, 4 tanh hidden units, 1 sigmoid output.

@@ -33,10 +33,44 @@
 //! net.train_step(&[1.0, 0.5], &[1.0], 0.5);
 //! assert!(net.loss(&[1.0, 0.5], &[1.0]) < before);
 //! ```
+//!
+//! # The public API
+//!
+//! | what | where |
+//! |---|---|
+//! | declare a network | [`network!`]; what it generates implements [`Network`] and [`Params`] |
+//! | layers | [`Dense`], through the [`Layer`] trait; [`LayerTrace`] (a layer's `z`, `a`, `delta`); [`LayerInfo`], [`LayerKind`]; module [`layer`] |
+//! | activations | [`Identity`], [`Sigmoid`], [`Tanh`], [`Relu`], [`LeakyRelu`], [`Softplus`], [`Softmax`]; your own through [`Elementwise`] or [`Activation`] |
+//! | losses | [`HalfSquaredError`], [`BinaryCrossEntropy`], [`SoftmaxCrossEntropy`], the [`Loss`] trait |
+//! | scalars | [`Scalar`]: `f32`, `f64` |
+//! | initialisers, randomness | [`Init`]; [`Rng`], [`RandomSource`] |
+//! | optimizers | [`Sgd`], [`Momentum`], [`Adam`], [`AdamW`], the [`Optimizer`] trait; module [`optim`] |
+//! | training loop | [`Trainer`], [`EarlyStop`], [`Stop`], [`EpochStats`], [`TrainError`] |
+//! | data | module [`data`]: one-hot targets, validation, shuffling, mini-batches |
+//! | metrics | module [`metrics`]: predictions, accuracy, mean loss, confusion matrix |
+//! | gradient checking | [`gradcheck()`], [`GradCheck`], [`GradReport`]; module [`gradcheck`](mod@gradcheck) |
+//! | weights to and from bytes | [`ParamBytes`], [`ParamsError`]; module [`serialize`] |
+//! | big networks on the heap (`alloc`) | [`boxed_zeroed`] |
+//!
+//! Everything else (the kernels, the deferred updates of `train_steps`, the batch tiles) is
+//! machinery of generated code, reached through a hidden module, and may change in any release.
 #![no_std]
 
+#[cfg(feature = "alloc")]
 #[doc(inline)]
-pub use backprop_core::*;
+pub use backprop_core::boxed_zeroed;
+#[doc(inline)]
+pub use backprop_core::{
+    Activation, Adam, AdamW, BinaryCrossEntropy, Dense, EarlyStop, Elementwise, EpochStats, GradCheck,
+    GradReport, HalfSquaredError, Identity, Init, Layer, LayerInfo, LayerKind, LayerTrace, LeakyRelu, Loss,
+    Momentum, Network, Optimizer, ParamBytes, Params, ParamsError, RandomSource, Relu, Rng, Scalar, Sgd,
+    Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, Softplus, Stop, Tanh, TrainError, Trainer, gradcheck,
+};
+#[doc(inline)]
+pub use backprop_core::{activation, data, init, layer, loss, metrics, optim, rng, serialize};
+
+#[doc(hidden)]
+pub use backprop_core::{deferred, kernel};
 
 /// Declares a network. See the [crate documentation](crate) and the README for the syntax.
 ///
@@ -62,6 +96,6 @@ macro_rules! network {
 /// What generated code names. Not public API: it may change in any release.
 #[doc(hidden)]
 pub mod __private {
-    pub use backprop_core::*;
+    pub use backprop_core::__private::*;
     pub use backprop_macros::network_impl;
 }

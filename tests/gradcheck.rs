@@ -2,7 +2,8 @@
 //! hidden layer with every loss, at widths 1, 7, 17 and 33; deep mixed stacks; relu networks with
 //! inactive units; and the random-direction mode.
 
-use backprop::{GradCheck, GradCheckMode, Network, Params, Rng, gradcheck};
+use backprop::gradcheck::GradCheckMode;
+use backprop::{GradCheck, Network, Params, Rng, gradcheck};
 
 /// Worst relative error allowed (see `backprop::gradcheck` for the definition).
 const TOLERANCE: f64 = 1e-6;
@@ -251,7 +252,8 @@ fn random_directions_agree_with_the_backward_pass() {
 /// through the same `gradcheck`: the report must fail and name the place.
 mod wrong_gradients {
     use super::*;
-    use backprop::{Dense, LayerInfo, ParamIndex};
+    use backprop::layer::ParamIndex;
+    use backprop::{Dense, LayerInfo};
 
     backprop::network! {
         #[loss(HalfSquaredError)]
@@ -325,7 +327,7 @@ mod wrong_gradients {
         let worst = report.worst.unwrap();
         assert_eq!(
             worst.location,
-            backprop::GradLocation::Param(ParamIndex::Weight { layer: "output", row: 0, col: 1 })
+            backprop::gradcheck::GradLocation::Param(ParamIndex::Weight { layer: "output", row: 0, col: 1 })
         );
         assert!((worst.analytic / worst.numeric - 2.0).abs() < 1e-6);
 

@@ -4,10 +4,10 @@
 #[path = "../examples/common/mod.rs"]
 mod common;
 
-use backprop::{
-    Adam, EarlyStop, Init, ParamIndex, Params, Rng, Sgd, Stop, TrainError, Trainer, accuracy, batches,
-    evaluate, fill_indices, network, one_hot_all, shuffle,
-};
+use backprop::data::{batches, fill_indices, one_hot_all, shuffle};
+use backprop::layer::ParamIndex;
+use backprop::metrics::{accuracy, evaluate};
+use backprop::{Adam, EarlyStop, Init, Params, Rng, Sgd, Stop, TrainError, Trainer, network};
 
 network! {
     /// The digits network of the example.

@@ -6,7 +6,8 @@
 //! memory and fill it in place, so nothing of the network's size is ever on the stack.
 //!
 //! ```
-//! use backprop::{boxed_zeroed, network, AdamW, Init, Rng, Trainer};
+//! use backprop::{network, AdamW, Init, Rng, Trainer};
+//! use backprop_core::boxed_zeroed;
 //! network! {
 //!     /// MNIST-sized.
 //!     #[loss(SoftmaxCrossEntropy)]
@@ -51,7 +52,7 @@ unsafe fn zeroed_box<X>() -> Box<X> {
 /// allocated directly on the heap: [`Network::zeroed`] without the trip through the stack.
 ///
 /// ```
-/// use backprop::{boxed_zeroed, Dense, Params};
+/// use backprop_core::{boxed_zeroed, Dense, Params};
 /// let layer = boxed_zeroed::<f64, Dense<f64, 784, 128>>();
 /// assert!(layer.params().iter().all(|&p| p == 0.0));
 /// ```

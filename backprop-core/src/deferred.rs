@@ -6,9 +6,8 @@
 //! A single-sample train step of a network whose first layer is large (784 × 128 `f32`: 401 kB)
 //! is bound by memory, not arithmetic: it reads that layer's weights for `W x`, then reads and
 //! writes them again for the update `W += step · delta xᵀ`, two multiply-adds' worth of arithmetic
-//! per 12 bytes moved. On an Intel Xeon whose L2 holds the weights, merely streaming them that way
-//! takes 2.6 times as long as the step's nominal flops take at the FMA peak: one step cannot pass
-//! 39% of the peak (BENCHMARKS.md, "The memory floor of W4 batch 1").
+//! per 12 bytes moved. Where the weights sit in L2, streaming them that way takes longer than the
+//! step's arithmetic at the FMA peak (BENCHMARKS.md, "The memory floor of W4 batch 1").
 //!
 //! # How
 //!
@@ -35,14 +34,14 @@
 use crate::activation::Activation;
 use crate::kernel::{self, LANES};
 use crate::layer::Layer;
-use crate::network::LayerTrace;
+use crate::layer::LayerTrace;
 use crate::{Dense, Scalar};
 
 /// Steps whose first-layer updates are deferred and applied together: the pending inputs of a
 /// 784-input `f32` layer take 49 KiB, about an L1 data cache. The write-back of `W` falls to a
 /// sixteenth per step, while the dot products with the pending inputs (on average half of them)
-/// stay a small share of `W x` for layers of at least `2 · DEFER_STEPS` neurons. Measured on a
-/// 784-128-10 network (BENCHMARKS.md): 8, 16 and 32 are within 5% of each other.
+/// stay a small share of `W x` for layers of at least `2 · DEFER_STEPS` neurons (BENCHMARKS.md
+/// compares 8, 16 and 32).
 pub const DEFER_STEPS: usize = 16;
 
 /// Layers of fewer multiply-adds than this (64 KiB of `f32` weights, more than the 48 KiB L1 data

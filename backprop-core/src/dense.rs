@@ -6,8 +6,8 @@
 //! AVX2 chosen at run time with the `std` feature).
 
 use crate::activation::Activation;
-use crate::layer::{Layer, LayerKind, train_sequence_stepwise};
-use crate::network::{LayerBatch, LayerTrace, Params};
+use crate::layer::{Layer, LayerBatch, LayerKind, LayerTrace, train_sequence_stepwise};
+use crate::network::Params;
 use crate::{Scalar, deferred, kernel};
 
 /// A dense (fully connected) layer with `I` inputs and `O` outputs: `z = W x + b`.

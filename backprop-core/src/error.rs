@@ -13,7 +13,8 @@ use crate::network::ParamIndex;
 /// the optimizer's state are those from before it.
 ///
 /// ```
-/// use backprop_core::{TrainError, one_hot};
+/// use backprop_core::TrainError;
+/// use backprop_core::data::one_hot;
 /// let err = one_hot::<f32, 10>(12).unwrap_err();
 /// assert_eq!(err, TrainError::LabelOutOfRange { sample: 0, label: 12, classes: 10 });
 /// assert_eq!(err.to_string(), "sample 0: class label 12 is out of range for 10 classes (0..=9)");

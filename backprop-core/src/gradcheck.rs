@@ -51,7 +51,8 @@ pub enum GradCheckMode {
 /// Options of [`gradcheck`].
 ///
 /// ```
-/// use backprop_core::{GradCheck, GradCheckMode};
+/// use backprop_core::GradCheck;
+/// use backprop_core::gradcheck::GradCheckMode;
 /// let options = GradCheck { mode: GradCheckMode::Directions { count: 8, seed: 1 }, ..GradCheck::default() };
 /// assert_eq!(options.step, 1e-4);
 /// ```

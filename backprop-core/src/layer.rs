@@ -7,9 +7,10 @@
 //! the same over a tile of samples). [`Dense`](crate::Dense) is one implementation; a new kind is
 //! one more, plus one row in the macro's table of kinds.
 
+use crate::Loss;
 use crate::Scalar;
 use crate::activation::Activation;
-use crate::network::{LayerBatch, LayerTrace, Params};
+use crate::network::Params;
 
 /// What one sample is at a layer's input or output: a fixed-size array of scalars.
 ///
@@ -196,7 +197,8 @@ impl core::fmt::Display for ParamIndex {
 /// the end.
 ///
 /// ```
-/// use backprop_core::{Dense, LayerInfo, ParamIndex, Sigmoid, locate_param};
+/// use backprop_core::layer::{ParamIndex, locate_param};
+/// use backprop_core::{Dense, LayerInfo, Sigmoid};
 /// const LAYERS: &[LayerInfo] = &[
 ///     LayerInfo::of::<f64, Dense<f64, 2, 2>, Sigmoid>("hidden"),
 ///     LayerInfo::of::<f64, Dense<f64, 2, 1>, Sigmoid>("output"),
@@ -221,6 +223,138 @@ pub fn locate_param(layers: &[LayerInfo], mut index: usize) -> Option<ParamIndex
         index -= layer.params();
     }
     None
+}
+
+/// What the forward pass stores for one layer, and what the backward pass writes: `z`, `a` and
+/// `delta`, each of the layer's output [`Shape`] (`[T; N]` for a dense layer of `N` neurons).
+///
+/// ```
+/// use backprop_core::LayerTrace;
+/// let t = LayerTrace::<[f32; 4]>::zeroed();
+/// assert_eq!(t.z, [0.0; 4]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[repr(C)]
+pub struct LayerTrace<S> {
+    /// Pre-activations `z`, written by the forward pass.
+    pub z: S,
+    /// Activations `a = f(z)`, written by the forward pass.
+    pub a: S,
+    /// Error signals `delta = dL/dz`, written by the backward pass.
+    pub delta: S,
+}
+
+impl<S: Shape> LayerTrace<S> {
+    /// All zeros.
+    pub const fn zeroed() -> Self {
+        Self { z: S::ZERO, a: S::ZERO, delta: S::ZERO }
+    }
+}
+
+impl<T: Scalar, const N: usize> LayerTrace<[T; N]> {
+    /// For the output layer: the loss of one sample, with `delta = dL/dz` written for the
+    /// backward pass.
+    #[inline]
+    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, target: &[T; N]) -> T {
+        L::loss_and_delta(&self.z, &self.a, target, &mut self.delta)
+    }
+
+    /// For the output layer: the loss of one sample, writing nothing.
+    #[inline]
+    pub fn loss<L: Loss<A>, A: Activation>(&self, target: &[T; N]) -> T {
+        L::loss(&self.z, &self.a, target)
+    }
+
+    /// For a hidden layer: turns `delta`, which holds `dL/da` (written there by the next layer's
+    /// backward pass), into `dL/dz`.
+    #[inline]
+    pub fn activation_backward<A: Activation>(&mut self) {
+        A::backward(&self.z, &self.a, &mut self.delta);
+    }
+}
+
+impl<S: Shape> Default for LayerTrace<S> {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}
+
+/// What the batched passes store for one layer over a tile of up to
+/// [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples: `z`, `a` and `delta` per sample, each of the
+/// layer's output [`Shape`], and how many samples the last forward pass wrote.
+///
+/// Generated networks keep one per layer on the stack during a mini-batch step:
+/// `3 · BATCH_TILE · N` scalars for a layer of `N` neurons (49 KiB for the 128 `f32` neurons of a
+/// 784-128-10 network), whatever the batch size.
+///
+/// ```
+/// use backprop_core::{Dense, Identity, Layer};
+/// use backprop_core::layer::LayerBatch;
+/// let layer = Dense::<f64, 2, 1>::new([[1.0, 2.0]], [0.5]);
+/// let mut out = LayerBatch::zeroed();
+/// layer.forward_batch::<Identity>(&[[1.0, 1.0], [0.0, 2.0]], &mut out);
+/// assert_eq!(out.outputs(), &[[3.5], [4.5]]);
+/// ```
+#[doc(hidden)]
+#[derive(Clone, Debug, PartialEq)]
+pub struct LayerBatch<S> {
+    /// Samples written by the last forward pass (at most `BATCH_TILE`).
+    pub len: usize,
+    /// Pre-activations, one per sample.
+    pub z: [S; crate::kernel::BATCH_TILE],
+    /// Activations, one per sample.
+    pub a: [S; crate::kernel::BATCH_TILE],
+    /// Error signals `dL/dz`, one per sample.
+    pub delta: [S; crate::kernel::BATCH_TILE],
+}
+
+impl<S: Shape> LayerBatch<S> {
+    /// An empty tile.
+    pub const fn zeroed() -> Self {
+        let zero = [S::ZERO; crate::kernel::BATCH_TILE];
+        Self { len: 0, z: zero, a: zero, delta: zero }
+    }
+
+    /// The activations of the samples written, one per sample.
+    #[inline]
+    pub fn outputs(&self) -> &[S] {
+        &self.a[..self.len.min(crate::kernel::BATCH_TILE)]
+    }
+
+    /// The error signals of the samples written.
+    #[inline]
+    pub fn deltas(&self) -> &[S] {
+        &self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
+    }
+
+    /// The error signals of the samples written, mutably.
+    #[inline]
+    pub fn deltas_mut(&mut self) -> &mut [S] {
+        &mut self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
+    }
+}
+
+impl<T: Scalar, const N: usize> LayerBatch<[T; N]> {
+    /// For the output layer: the summed loss of the samples, with each sample's `delta = dL/dz`
+    /// written. Targets past the samples written are ignored.
+    #[inline]
+    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, targets: &[[T; N]]) -> T {
+        let mut total = T::ZERO;
+        let n = self.len.min(crate::kernel::BATCH_TILE);
+        for (((z, a), d), t) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]).zip(targets) {
+            total += L::loss_and_delta(z, a, t, d);
+        }
+        total
+    }
+
+    /// For a hidden layer: turns every sample's `delta` from `dL/da` into `dL/dz`.
+    #[inline]
+    pub fn activation_backward<A: Activation>(&mut self) {
+        let n = self.len.min(crate::kernel::BATCH_TILE);
+        for ((z, a), d) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]) {
+            A::backward(z, a, d);
+        }
+    }
 }
 
 /// A layer of a network: what every layer kind implements, and the only way generated networks
@@ -293,11 +427,13 @@ pub trait Layer<T: Scalar>: Params<T> + Clone + core::fmt::Debug + PartialEq {
     /// The SGD step `p -= lr · dL/dp` alone, for the first layer (no `dx`).
     fn sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T);
 
+    #[doc(hidden)]
     /// The forward pass over a tile of samples (at most [`BATCH_TILE`](crate::kernel::BATCH_TILE); any
     /// more are ignored), each equal to what [`forward`](Self::forward) computes for that sample
     /// alone.
     fn forward_batch<A: Activation>(&self, xs: &[Self::Input], out: &mut LayerBatch<Self::Output>);
 
+    #[doc(hidden)]
     /// Backward over a tile: from `this.delta`, writes `dL/da` of the layer below into
     /// `below.delta` for every sample (its activation then turns it into `dL/dz`), and adds the
     /// tile's summed gradient to `grad`.
@@ -308,10 +444,12 @@ pub trait Layer<T: Scalar>: Params<T> + Clone + core::fmt::Debug + PartialEq {
         grad: &mut Self,
     );
 
+    #[doc(hidden)]
     /// As [`backward_batch`](Self::backward_batch), for the first layer, whose input `xs` is the
     /// samples themselves: adds to `grad` only.
     fn backward_batch_params(&self, xs: &[Self::Input], this: &LayerBatch<Self::Output>, grad: &mut Self);
 
+    #[doc(hidden)]
     /// Backward over a tile with the SGD step fused: writes `below.delta` (with the parameters as
     /// they were), sets `grad` to `scale` times the tile's summed gradient (the mean for
     /// `scale = 1 / samples`), then applies `p -= lr · grad`.
@@ -324,6 +462,7 @@ pub trait Layer<T: Scalar>: Params<T> + Clone + core::fmt::Debug + PartialEq {
         grad: &mut Self,
     );
 
+    #[doc(hidden)]
     /// As [`backward_batch_sgd`](Self::backward_batch_sgd), for the first layer (input `xs`).
     fn batch_sgd(
         &mut self,

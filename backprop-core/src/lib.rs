@@ -26,11 +26,13 @@ extern crate std;
 pub mod activation;
 #[cfg(feature = "alloc")]
 pub mod boxed;
+#[doc(hidden)]
 pub mod deferred;
 pub mod dense;
 pub mod error;
 pub mod gradcheck;
 pub mod init;
+#[doc(hidden)]
 pub mod kernel;
 pub mod layer;
 pub mod loss;
@@ -41,25 +43,45 @@ pub mod scalar;
 pub mod serialize;
 pub mod train;
 
+/// Preparing data: one-hot targets, validation of samples, shuffling, mini-batches.
+pub mod data {
+    pub use crate::rng::shuffle;
+    pub use crate::train::{
+        Batches, Label, batches, class_of, fill_indices, one_hot, one_hot_all, validate, validate_sample,
+    };
+}
+
+/// Measuring a network on data: predictions, accuracy, mean loss, confusion matrix.
+pub mod metrics {
+    pub use crate::train::{Evaluation, accuracy, argmax, confusion_matrix, evaluate, mean_loss, predict};
+}
+
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
 #[cfg(feature = "alloc")]
 pub use boxed::boxed_zeroed;
-pub use deferred::Deferred;
 pub use dense::Dense;
 pub use error::TrainError;
-pub use gradcheck::{
-    GradCheck, GradCheckMode, GradComparison, GradLocation, GradReport, gradcheck, gradcheck_with,
-};
+pub use gradcheck::{GradCheck, GradReport, gradcheck};
 pub use init::Init;
-pub use layer::{Layer, LayerInfo, LayerKind, ParamIndex, Shape, locate_param};
+pub use layer::{Layer, LayerInfo, LayerKind, LayerTrace, Shape};
 pub use loss::{BinaryCrossEntropy, HalfSquaredError, Loss, SoftmaxCrossEntropy};
-pub use network::{LayerBatch, LayerTrace, Network, Params, train_step_batch_unfused};
+pub use network::{Network, Params};
 pub use optim::{Adam, AdamW, Momentum, Optimizer, Sgd};
-pub use rng::{RandomSource, Rng, shuffle};
+pub use rng::{RandomSource, Rng};
 pub use scalar::Scalar;
 pub use serialize::{ParamBytes, ParamsError};
-pub use train::{
-    Batches, EarlyStop, EpochStats, Evaluation, Label, Stop, Trainer, accuracy, argmax, batches, class_of,
-    confusion_matrix, evaluate, fill_indices, mean_loss, one_hot, one_hot_all, predict, validate,
-    validate_sample,
-};
+pub use train::{EarlyStop, EpochStats, Stop, Trainer};
+
+/// What generated code and the facade name, and nothing else: not public API, may change in any
+/// release. Listed one by one (as `thiserror`'s `private` module is), so that nothing reaches
+/// generated code by accident.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
+    pub use crate::dense::Dense;
+    pub use crate::kernel::BATCH_TILE;
+    pub use crate::layer::{Layer, LayerBatch, LayerInfo, LayerTrace};
+    pub use crate::loss::{BinaryCrossEntropy, HalfSquaredError, SoftmaxCrossEntropy};
+    pub use crate::network::{Network, Params, train_step_batch_unfused};
+    pub use crate::scalar::Scalar;
+}

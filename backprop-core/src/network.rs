@@ -1,8 +1,9 @@
 //! The [`Network`] trait that every `network!` implements, and the pieces it is built from.
 
 // Also reached through this module by the code that predates `layer`.
-pub(crate) use crate::layer::{LayerInfo, ParamIndex, Shape, locate_param};
-use crate::{Activation, Loss, Scalar};
+use crate::Scalar;
+#[allow(unused_imports)]
+pub(crate) use crate::layer::{LayerInfo, LayerTrace, ParamIndex, locate_param};
 
 /// A value that is exactly [`LEN`](Params::LEN) contiguous scalars: a layer, a network, its
 /// gradient or an optimizer's state. Gives a flat view of all of them as one slice.
@@ -79,136 +80,6 @@ pub unsafe trait Params<T: Scalar>: Sized {
     #[inline]
     fn first_non_finite(&self) -> Option<usize> {
         self.params().iter().position(|p| !p.is_finite())
-    }
-}
-
-/// What the forward pass stores for one layer, and what the backward pass writes: `z`, `a` and
-/// `delta`, each of the layer's output [`Shape`] (`[T; N]` for a dense layer of `N` neurons).
-///
-/// ```
-/// use backprop_core::LayerTrace;
-/// let t = LayerTrace::<[f32; 4]>::zeroed();
-/// assert_eq!(t.z, [0.0; 4]);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[repr(C)]
-pub struct LayerTrace<S> {
-    /// Pre-activations `z`, written by the forward pass.
-    pub z: S,
-    /// Activations `a = f(z)`, written by the forward pass.
-    pub a: S,
-    /// Error signals `delta = dL/dz`, written by the backward pass.
-    pub delta: S,
-}
-
-impl<S: Shape> LayerTrace<S> {
-    /// All zeros.
-    pub const fn zeroed() -> Self {
-        Self { z: S::ZERO, a: S::ZERO, delta: S::ZERO }
-    }
-}
-
-impl<T: Scalar, const N: usize> LayerTrace<[T; N]> {
-    /// For the output layer: the loss of one sample, with `delta = dL/dz` written for the
-    /// backward pass.
-    #[inline]
-    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, target: &[T; N]) -> T {
-        L::loss_and_delta(&self.z, &self.a, target, &mut self.delta)
-    }
-
-    /// For the output layer: the loss of one sample, writing nothing.
-    #[inline]
-    pub fn loss<L: Loss<A>, A: Activation>(&self, target: &[T; N]) -> T {
-        L::loss(&self.z, &self.a, target)
-    }
-
-    /// For a hidden layer: turns `delta`, which holds `dL/da` (written there by the next layer's
-    /// backward pass), into `dL/dz`.
-    #[inline]
-    pub fn activation_backward<A: Activation>(&mut self) {
-        A::backward(&self.z, &self.a, &mut self.delta);
-    }
-}
-
-impl<S: Shape> Default for LayerTrace<S> {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-
-/// What the batched passes store for one layer over a tile of up to
-/// [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples: `z`, `a` and `delta` per sample, each of the
-/// layer's output [`Shape`], and how many samples the last forward pass wrote.
-///
-/// Generated networks keep one per layer on the stack during a mini-batch step:
-/// `3 · BATCH_TILE · N` scalars for a layer of `N` neurons (49 KiB for the 128 `f32` neurons of a
-/// 784-128-10 network), whatever the batch size.
-///
-/// ```
-/// use backprop_core::{Dense, Identity, Layer, LayerBatch};
-/// let layer = Dense::<f64, 2, 1>::new([[1.0, 2.0]], [0.5]);
-/// let mut out = LayerBatch::zeroed();
-/// layer.forward_batch::<Identity>(&[[1.0, 1.0], [0.0, 2.0]], &mut out);
-/// assert_eq!(out.outputs(), &[[3.5], [4.5]]);
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct LayerBatch<S> {
-    /// Samples written by the last forward pass (at most `BATCH_TILE`).
-    pub len: usize,
-    /// Pre-activations, one per sample.
-    pub z: [S; crate::kernel::BATCH_TILE],
-    /// Activations, one per sample.
-    pub a: [S; crate::kernel::BATCH_TILE],
-    /// Error signals `dL/dz`, one per sample.
-    pub delta: [S; crate::kernel::BATCH_TILE],
-}
-
-impl<S: Shape> LayerBatch<S> {
-    /// An empty tile.
-    pub const fn zeroed() -> Self {
-        let zero = [S::ZERO; crate::kernel::BATCH_TILE];
-        Self { len: 0, z: zero, a: zero, delta: zero }
-    }
-
-    /// The activations of the samples written, one per sample.
-    #[inline]
-    pub fn outputs(&self) -> &[S] {
-        &self.a[..self.len.min(crate::kernel::BATCH_TILE)]
-    }
-
-    /// The error signals of the samples written.
-    #[inline]
-    pub fn deltas(&self) -> &[S] {
-        &self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
-    }
-
-    /// The error signals of the samples written, mutably.
-    #[inline]
-    pub fn deltas_mut(&mut self) -> &mut [S] {
-        &mut self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
-    }
-}
-
-impl<T: Scalar, const N: usize> LayerBatch<[T; N]> {
-    /// For the output layer: the summed loss of the samples, with each sample's `delta = dL/dz`
-    /// written. Targets past the samples written are ignored.
-    #[inline]
-    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, targets: &[[T; N]]) -> T {
-        let mut total = T::ZERO;
-        let n = self.len.min(crate::kernel::BATCH_TILE);
-        for (((z, a), d), t) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]).zip(targets) {
-            total += L::loss_and_delta(z, a, t, d);
-        }
-        total
-    }
-
-    /// For a hidden layer: turns every sample's `delta` from `dL/da` into `dL/dz`.
-    #[inline]
-    pub fn activation_backward<A: Activation>(&mut self) {
-        let n = self.len.min(crate::kernel::BATCH_TILE);
-        for ((z, a), d) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]) {
-            A::backward(z, a, d);
-        }
     }
 }
 
@@ -292,10 +163,8 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     /// Generated networks whose first layer is large defer that layer's weight updates and
     /// apply them [`DEFER_STEPS`](crate::deferred::DEFER_STEPS) at a time, in one pass over the
     /// weights instead of one per sample (see [`deferred`](crate::deferred)): the same steps,
-    /// within rounding (the first layer's `W x` is summed in another order). For a 784-128-10
-    /// ReLU network on an Intel Xeon, a step takes 1.15× less time than `train_step` with the
-    /// exact kernels and 1.5× less with the `fma` feature (BENCHMARKS.md; `train_step` skips the
-    /// rows of the units that were off, the deferred updates do not). Otherwise, the same bits
+    /// within rounding (the first layer's `W x` is summed in another order), and faster when
+    /// that layer is too large for L1 (BENCHMARKS.md has the figures). Otherwise, the same bits
     /// as `train_step` on each sample.
     ///
     /// ```

@@ -2,8 +2,9 @@
 //! trips, one error per kind of mismatch, a fuzz-style sweep over truncated and corrupted
 //! buffers, and the committed version-1 files loading.
 
+use backprop::layer::ParamIndex;
 use backprop::serialize::{HeaderName, crc32, header_len};
-use backprop::{Network, ParamBytes, ParamIndex, Params, ParamsError, Rng, Scalar, network};
+use backprop::{Network, ParamBytes, Params, ParamsError, Rng, Scalar, network};
 
 network! {
     /// A small network with odd sizes.

@@ -1,13 +1,15 @@
 //! Stage 3: the code of a checked [`Model`]. Never fails.
 //!
-//! The output is glue only: per layer, one kernel call forward and one backward, into the
-//! const-generic kernels of `backprop-core`. Its size grows with the number of layers, never
-//! with their widths.
+//! The output is glue only: per layer and direction, one call of `backprop-core`'s `Layer` trait
+//! (whose implementations hold the const-generic kernels). Its size grows with the number of
+//! layers, never with their widths. The impls sit in an anonymous `const _: () = { ... };` block
+//! (as `serde_derive` writes them) so that the trait is in scope for method calls without
+//! adding a name to the user's module.
 
 use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 
-use crate::model::{Activation, Loss, Model, SizeModel};
+use crate::model::{ActivationModel, Loss, Model, SizeModel};
 
 /// Everything generated for one network.
 pub fn expand(model: &Model) -> TokenStream {
@@ -26,19 +28,26 @@ pub fn expand(model: &Model) -> TokenStream {
     // The same sizes as const generic arguments: braced where Rust requires it (`{ 2 * N }`).
     let in_args: Vec<TokenStream> = ins.iter().map(|t| const_arg(t)).collect();
     let out_args: Vec<TokenStream> = outs.iter().map(|t| const_arg(t)).collect();
-    let acts: Vec<TokenStream> = layers.iter().map(|l| activation_path(&private, l.activation)).collect();
-    let act_names: Vec<&str> = layers.iter().map(|l| l.activation.name()).collect();
+    // Each layer's core type and the shape of one sample at its output, from its kind's row.
+    let tys: Vec<TokenStream> =
+        layers.iter().enumerate().map(|(i, l)| (l.kind.ty)(&private, &in_args[i], &out_args[i])).collect();
+    let out_shapes: Vec<TokenStream> =
+        layers.iter().map(|l| (l.kind.output)(&array_len(&l.size.tokens))).collect();
+    let acts: Vec<TokenStream> = layers.iter().map(|l| activation_path(&private, &l.activation)).collect();
+    let act_names: Vec<String> = layers.iter().map(|l| l.activation.text()).collect();
     let loss_path = loss_path(&private, *loss);
     let loss_name = loss.name();
-    let out_act = &acts[acts.len() - 1];
+    let last_index = layers.len() - 1;
+    let out_act = &acts[last_index];
 
-    let shape = |i: usize| format!("{} → {}", text(ins[i]), text(outs[i]));
     let layer_docs: Vec<String> = (0..layers.len())
         .map(|i| {
             format!(
-                " Layer `{}`: dense {}, {}. Weights `[[T; {}]; {}]` (row `o` feeds neuron `o`), biases `[T; {}]`.",
+                " Layer `{}`: {} {} → {}, {}. Weights `[[T; {}]; {}]` (row `o` feeds neuron `o`), biases `[T; {}]`.",
                 names[i],
-                shape(i),
+                layers[i].kind.describe,
+                text(ins[i]),
+                text(outs[i]),
                 act_names[i],
                 text(ins[i]),
                 text(outs[i]),
@@ -52,7 +61,7 @@ pub fn expand(model: &Model) -> TokenStream {
         .collect();
     let architecture = std::iter::once(text(input_size))
         .chain(
-            layers.iter().map(|l| format!("{} ({} {})", text(&l.size.tokens), l.name, l.activation.name())),
+            layers.iter().map(|l| format!("{} ({} {})", text(&l.size.tokens), l.name, l.activation.text())),
         )
         .collect::<Vec<_>>()
         .join(" → ");
@@ -66,13 +75,13 @@ pub fn expand(model: &Model) -> TokenStream {
         format!(" The input gradient `dL/dx`, `[T; {}]`, written by backward.", text(input_size));
 
     // Inference: each layer's output feeds the next as a local named after the layer.
-    let hidden_names = &names[..names.len() - 1];
-    let hidden_acts = &acts[..acts.len() - 1];
+    let hidden_names = &names[..last_index];
+    let hidden_acts = &acts[..last_index];
     let prev_inputs: Vec<TokenStream> =
         std::iter::once(quote!(input)).chain(hidden_names.iter().map(|n| quote!(&#n))).collect();
-    let last = names[names.len() - 1];
-    let last_prev = &prev_inputs[prev_inputs.len() - 1];
-    let hidden_prev = &prev_inputs[..prev_inputs.len() - 1];
+    let last = names[last_index];
+    let last_prev = &prev_inputs[last_index];
+    let hidden_prev = &prev_inputs[..last_index];
 
     // Forward with a trace: layer k reads `trace.input` or the previous layer's `a`.
     let trace_inputs: Vec<TokenStream> = std::iter::once(quote!(&trace.input))
@@ -88,31 +97,39 @@ pub fn expand(model: &Model) -> TokenStream {
     let below_acts: Vec<&TokenStream> = rev_layers.iter().map(|&i| &acts[i - 1]).collect();
     let first = names[0];
     let first_act = &acts[0];
-    // `train_steps`: the first layer through a `Deferred`, the others as in `train_step`.
+
+    // `train_above_first` takes the layers above the first, named `<layer>_layer`, and every
+    // layer's trace, named `<layer>_trace` (no other parameter of it ends in `_layer` or
+    // `_trace`, so no layer can shadow one).
     let rest_names = &names[1..];
     let rest_acts = &acts[1..];
-    let rest_inputs = &trace_inputs[1..];
-    let (first_in_arg, first_out_arg) = (&in_args[0], &out_args[0]);
-    // The layers above the first as parameters of `train_above_first`, named `<layer>_layer`
-    // (no other parameter of it ends in `_layer`, so no layer can shadow one).
+    let rest_tys = &tys[1..];
     let rest_params: Vec<Ident> = rest_names.iter().map(|n| format_ident!("{}_layer", n)).collect();
-    let (rest_in_args, rest_out_args) = (&in_args[1..], &out_args[1..]);
+    let trace_params: Vec<Ident> = names.iter().map(|n| format_ident!("{}_trace", n)).collect();
+    let rest_trace_params = &trace_params[1..];
+    let first_trace_param = &trace_params[0];
+    let rest_inputs: Vec<TokenStream> = trace_params[..last_index].iter().map(|t| quote!(&#t.a)).collect();
+    let last_trace_param = &trace_params[last_index];
     let back_params: Vec<&Ident> = rev_layers.iter().map(|&i| &rest_params[i - 1]).collect();
+    let back_trace_params: Vec<&Ident> = rev_layers.iter().map(|&i| &trace_params[i]).collect();
+    let below_trace_params: Vec<&Ident> = rev_layers.iter().map(|&i| &trace_params[i - 1]).collect();
+    let back_param_inputs: Vec<TokenStream> =
+        below_trace_params.iter().map(|below| quote!(&#below.a)).collect();
 
     // Mini-batches: one `LayerBatch` per layer, a local named `<layer>_tile` (no name of a
     // parameter ends in `_tile`, so no layer can shadow one).
     let tiles: Vec<Ident> = names.iter().map(|n| format_ident!("{}_tile", n)).collect();
     let tile_inputs: Vec<TokenStream> = std::iter::once(quote!(input))
-        .chain(tiles[..tiles.len() - 1].iter().map(|t| quote!(#t.outputs())))
+        .chain(tiles[..last_index].iter().map(|t| quote!(#t.outputs())))
         .collect();
-    let last_tile = &tiles[tiles.len() - 1];
+    let last_tile = &tiles[last_index];
     let first_tile = &tiles[0];
     let back_tiles: Vec<&Ident> = rev_layers.iter().map(|&i| &tiles[i]).collect();
     let below_tiles: Vec<&Ident> = rev_layers.iter().map(|&i| &tiles[i - 1]).collect();
 
     let layer_infos = (0..layers.len()).map(|i| {
-        let (n, i_, o_, a) = (names[i].to_string(), ins[i], outs[i], act_names[i]);
-        quote!(#private::LayerInfo { name: #n, inputs: #i_, outputs: #o_, activation: #a })
+        let (n, ty, act) = (names[i].to_string(), &tys[i], &acts[i]);
+        quote!(#private::LayerInfo::of::<T, #ty, #act>(#n))
     });
     // A size written as a constant expression is checked by the compiler: one item per size,
     // spanned on the user's tokens, so that a size that is not a `usize`, or is 0, is reported
@@ -122,10 +139,27 @@ pub fn expand(model: &Model) -> TokenStream {
         .filter(|s| s.literal.is_none())
         .map(|s| size_check(name, s))
         .collect();
+    // A user's activation is a bound of the impls that use it, spanned on its path: the compiler
+    // then reports a type that is not an activation there, once, and not at every use.
+    let custom_acts: Vec<&TokenStream> = layers
+        .iter()
+        .zip(&acts)
+        .filter(|(l, _)| matches!(l.activation, ActivationModel::Custom(_)))
+        .map(|(_, a)| a)
+        .collect();
+    let activation_bounds = if custom_acts.is_empty() {
+        quote!()
+    } else {
+        let bounds = custom_acts.iter().map(|a| activation_bound(&private, a));
+        quote!(where #(#bounds,)*)
+    };
 
-    // `train_above_first` takes the layers above the first and three more.
-    let above_first_arguments =
-        if rest_params.len() + 3 > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
+    // `train_above_first` takes one layer and one trace per layer above the first, and three more.
+    let above_first_arguments = if rest_params.len() + trace_params.len() + 2 > 7 {
+        quote!(#[allow(clippy::too_many_arguments)])
+    } else {
+        quote!()
+    };
     // One argument per layer: clippy's default limit is seven.
     let many_arguments =
         if layers.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
@@ -140,7 +174,7 @@ pub fn expand(model: &Model) -> TokenStream {
             #(
                 #(#user_layer_attrs)*
                 #[doc = #layer_docs]
-                pub #names: #private::Dense<T, #in_args, #out_args>,
+                pub #names: #tys,
             )*
         }
 
@@ -152,7 +186,7 @@ pub fn expand(model: &Model) -> TokenStream {
             pub input: [T; #input_size],
             #(
                 #[doc = #trace_docs]
-                pub #names: #private::LayerTrace<T, #out_args>,
+                pub #names: #private::LayerTrace<#out_shapes>,
             )*
             #[doc = #input_grad_doc]
             pub input_grad: [T; #input_size],
@@ -160,250 +194,246 @@ pub fn expand(model: &Model) -> TokenStream {
 
         #(#size_checks)*
 
-        impl<T: #private::Scalar> #trace<T> {
-            /// A trace of zeros.
-            pub const fn zeroed() -> Self {
-                Self {
-                    input: [T::ZERO; #input_size],
-                    #( #names: #private::LayerTrace::zeroed(), )*
-                    input_grad: [T::ZERO; #input_size],
+        const _: () = {
+            use #private::Layer as _;
+
+            impl<T: #private::Scalar> #trace<T> {
+                /// A trace of zeros.
+                pub const fn zeroed() -> Self {
+                    Self {
+                        input: [T::ZERO; #input_size],
+                        #( #names: #private::LayerTrace::zeroed(), )*
+                        input_grad: [T::ZERO; #input_size],
+                    }
                 }
             }
-        }
 
-        impl<T: #private::Scalar> ::core::default::Default for #trace<T> {
-            fn default() -> Self {
-                Self::zeroed()
-            }
-        }
-
-        impl<T: #private::Scalar> #name<T> {
-            /// Inputs of the network.
-            pub const INPUTS: usize = #input_size;
-            /// Outputs of the network.
-            pub const OUTPUTS: usize = #output_size;
-            /// Parameters (weights and biases) of all layers.
-            pub const PARAMS: usize = #( #private::Dense::<T, #in_args, #out_args>::PARAMS )+*;
-            /// Bytes of the parameters: the size of this struct, and of a gradient.
-            pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
-            /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
-            pub const TRACE_BYTES: usize = ::core::mem::size_of::<#trace<T>>();
-            /// The layers, input to output.
-            pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
-
-            /// A network from its layers (a `const fn`, so weights can live in a `static`).
-            #many_arguments
-            pub const fn new(#( #names: #private::Dense<T, #in_args, #out_args> ),*) -> Self {
-                Self { #(#names),* }
+            impl<T: #private::Scalar> ::core::default::Default for #trace<T> {
+                fn default() -> Self {
+                    Self::zeroed()
+                }
             }
 
-            /// A network whose weights and biases are all zero (also the starting value of a gradient).
-            pub const fn zeroed() -> Self {
-                Self { #( #names: #private::Dense::zeroed(), )* }
-            }
+            impl<T: #private::Scalar> #name<T> #activation_bounds {
+                /// Inputs of the network.
+                pub const INPUTS: usize = #input_size;
+                /// Outputs of the network.
+                pub const OUTPUTS: usize = #output_size;
+                /// Parameters (weights and biases) of all layers.
+                pub const PARAMS: usize = #( <#tys as #private::Params<T>>::LEN )+*;
+                /// Bytes of the parameters: the size of this struct, and of a gradient.
+                pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
+                /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
+                pub const TRACE_BYTES: usize = ::core::mem::size_of::<#trace<T>>();
+                /// The layers, input to output.
+                pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
 
-            /// Inference: the output for one input, storing nothing.
-            #[inline]
-            pub fn forward(&self, input: &[T; #input_size]) -> [T; #output_size] {
-                #( let #hidden_names = self.#hidden_names.infer::<#hidden_acts>(#hidden_prev); )*
-                self.#last.infer::<#out_act>(#last_prev)
-            }
+                /// A network from its layers (a `const fn`, so weights can live in a `static`).
+                #many_arguments
+                pub const fn new(#( #names: #tys ),*) -> Self {
+                    Self { #(#names),* }
+                }
 
-            /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
-            #[inline]
-            pub fn forward_trace(&self, input: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] {
-                trace.input = *input;
-                #( self.#names.forward::<#acts>(#trace_inputs, &mut trace.#names); )*
-                trace.#last.a
-            }
+                /// A network whose weights and biases are all zero (also the starting value of a gradient).
+                pub const fn zeroed() -> Self {
+                    Self { #( #names: <#tys as #private::Layer<T>>::ZEROED, )* }
+                }
 
-            /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
-            /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
-            /// `trace`; returns the loss.
-            #[inline]
-            pub fn backward(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
-                self.backward_impl::<false>(trace, target, grads)
-            }
+                /// Inference: the output for one input, storing nothing.
+                #[inline]
+                pub fn forward(&self, input: &[T; #input_size]) -> [T; #output_size] {
+                    #( let #hidden_names = self.#hidden_names.infer::<#hidden_acts>(#hidden_prev); )*
+                    self.#last.infer::<#out_act>(#last_prev)
+                }
 
-            /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
-            /// accumulating over a batch).
-            #[inline]
-            pub fn backward_accumulate(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
-                self.backward_impl::<true>(trace, target, grads)
-            }
-
-            #[inline]
-            fn backward_impl<const ACCUMULATE: bool>(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
-                let loss = trace.#last.loss_delta::<#loss_path, #out_act>(target);
-                #(
-                    self.#back_names.backward::<ACCUMULATE>(#back_inputs, &trace.#back_names.delta, &mut grads.#back_names, &mut trace.#below_names.delta);
-                    trace.#below_names.activation_backward::<#below_acts>();
-                )*
-                self.#first.backward::<ACCUMULATE>(&trace.input, &trace.#first.delta, &mut grads.#first, &mut trace.input_grad);
-                loss
-            }
-
-            /// The loss for one sample, storing nothing.
-            #[inline]
-            pub fn loss(&self, input: &[T; #input_size], target: &[T; #output_size]) -> T {
-                let mut trace = #trace::zeroed();
-                self.forward_trace(input, &mut trace);
-                trace.#last.loss::<#loss_path, #out_act>(target)
-            }
-
-            /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
-            /// sum of their losses.
-            fn backward_tile(&self, input: &[[T; #input_size]], target: &[[T; #output_size]], grads: &mut Self) -> T {
-                #( let mut #tiles = #private::LayerBatch::<T, #out_args>::zeroed(); )*
-                #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
-                let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
-                #(
-                    self.#back_names.backward_batch(&mut #below_tiles, &#back_tiles, &mut grads.#back_names);
-                    #below_tiles.activation_backward::<#below_acts>();
-                )*
-                self.#first.backward_batch_params(input, &#first_tile, &mut grads.#first);
-                loss
-            }
-
-            /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
-            /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
-            /// the error signal reaches it. Returns the sum of their losses before the step.
-            fn train_tile(&mut self, input: &[[T; #input_size]], target: &[[T; #output_size]], scale: T, lr: T, grads: &mut Self) -> T {
-                #( let mut #tiles = #private::LayerBatch::<T, #out_args>::zeroed(); )*
-                #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
-                let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
-                #(
-                    self.#back_names.backward_batch_sgd(&mut #below_tiles, &#back_tiles, scale, lr, &mut grads.#back_names);
-                    #below_tiles.activation_backward::<#below_acts>();
-                )*
-                self.#first.batch_sgd(input, &#first_tile, scale, lr, &mut grads.#first);
-                loss
-            }
-
-            /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
-            /// each layer as soon as its error signal is known. Returns the loss before the step.
-            #[inline]
-            pub fn train_step(&mut self, input: &[T; #input_size], target: &[T; #output_size], lr: T) -> T {
-                let mut trace = #trace::zeroed();
-                trace.input = *input;
-                self.#first.forward::<#first_act>(&trace.input, &mut trace.#first);
-                let loss = Self::train_above_first(#( &mut self.#rest_names, )* &mut trace, target, lr);
-                self.#first.sgd(&trace.input, &trace.#first.delta, lr);
-                loss
-            }
-
-            /// Single-sample SGD over a sequence of samples, one step per sample in order, as
-            /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
-            /// each before its step. A large first layer has its weight updates deferred and
-            /// applied several at a time, in one pass over its weights (`backprop::deferred`):
-            /// the same steps within rounding; a small one is updated at every step, and then the
-            /// bits are those of `train_step`.
-            #[inline]
-            pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-            where
-                S: ::core::iter::IntoIterator<Item = (&'s [T; #input_size], &'s [T; #output_size])>,
-                T: 's,
-            {
-                let mut first_layer = #private::Deferred::<
-                    T,
-                    #first_in_arg,
-                    #first_out_arg,
-                    { #private::deferred::Shape::<#first_in_arg, #first_out_arg>::DEFERRED_STEPS },
-                >::new(&mut self.#first);
-                let mut trace = #trace::zeroed();
-                let mut total = T::ZERO;
-                for (input, target) in samples {
+                /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+                #[inline]
+                pub fn forward_trace(&self, input: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] {
                     trace.input = *input;
-                    first_layer.forward::<#first_act>(&trace.input, &mut trace.#first);
-                    total += Self::train_above_first(#( &mut self.#rest_names, )* &mut trace, target, lr);
-                    first_layer.sgd(&trace.input, &trace.#first.delta, lr);
+                    #( self.#names.forward::<#acts>(#trace_inputs, &mut trace.#names); )*
+                    trace.#last.a
                 }
-                total
-            }
 
-            /// A train step above the first layer, whose forward pass is in `trace`: the other
-            /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
-            /// down to the first layer's `delta`. Returns the loss.
-            #[inline(always)]
-            #above_first_arguments
-            fn train_above_first(
-                #( #rest_params: &mut #private::Dense<T, #rest_in_args, #rest_out_args>, )*
-                trace: &mut #trace<T>,
-                target: &[T; #output_size],
-                lr: T,
-            ) -> T {
-                #( #rest_params.forward::<#rest_acts>(#rest_inputs, &mut trace.#rest_names); )*
-                let loss = trace.#last.loss_delta::<#loss_path, #out_act>(target);
-                #(
-                    #back_params.backward_sgd(#back_inputs, &trace.#back_names.delta, lr, &mut trace.#below_names.delta);
-                    trace.#below_names.activation_backward::<#below_acts>();
-                )*
-                loss
-            }
-        }
-
-        // A doc comment, not a `//` comment, so that the justification survives into the
-        // expansion that `cargo expand` shows.
-        /// SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
-        /// `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
-        unsafe impl<T: #private::Scalar> #private::Params<T> for #name<T> {
-            const LEN: usize = Self::PARAMS;
-        }
-
-        impl<T: #private::Scalar> #private::Network<T> for #name<T> {
-            type Input = [T; #input_size];
-            type Output = [T; #output_size];
-            type Trace = #trace<T>;
-            const INPUTS: usize = Self::INPUTS;
-            const OUTPUTS: usize = Self::OUTPUTS;
-            const LAYERS: &'static [#private::LayerInfo] = Self::LAYERS;
-            const LOSS: &'static str = #loss_name;
-
-            #[inline]
-            fn zeroed() -> Self { Self::zeroed() }
-            #[inline]
-            fn new_trace() -> #trace<T> { #trace::zeroed() }
-            #[inline]
-            fn forward(&self, x: &[T; #input_size]) -> [T; #output_size] { Self::forward(self, x) }
-            #[inline]
-            fn forward_trace(&self, x: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] { Self::forward_trace(self, x, trace) }
-            #[inline]
-            fn backward(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T { Self::backward(self, trace, target, grads) }
-            #[inline]
-            fn backward_accumulate(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T { Self::backward_accumulate(self, trace, target, grads) }
-            #[inline]
-            fn input_grad(trace: &#trace<T>) -> &[T; #input_size] { &trace.input_grad }
-            #[inline]
-            fn trace_output(trace: &#trace<T>) -> &[T; #output_size] { &trace.#last.a }
-            #[inline]
-            fn loss(&self, x: &[T; #input_size], target: &[T; #output_size]) -> T { Self::loss(self, x, target) }
-            #[inline]
-            fn train_step(&mut self, x: &[T; #input_size], target: &[T; #output_size], lr: T) -> T { Self::train_step(self, x, target, lr) }
-            #[inline]
-            fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-            where
-                S: ::core::iter::IntoIterator<Item = (&'s [T; #input_size], &'s [T; #output_size])>,
-                [T; #input_size]: 's,
-                [T; #output_size]: 's,
-            {
-                Self::train_steps(self, samples, lr)
-            }
-
-            /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
-            fn backward_batch_accumulate<const B: usize>(&self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], grads: &mut Self) -> T {
-                let tiles = inputs.chunks(#private::kernel::BATCH_TILE).zip(targets.chunks(#private::kernel::BATCH_TILE));
-                tiles.fold(T::ZERO, |loss, (input, target)| loss + self.backward_tile(input, target, grads))
-            }
-
-            /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
-            fn train_step_batch<const B: usize>(&mut self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], lr: T, grads: &mut Self) -> T {
-                if B == 0 || B > #private::kernel::BATCH_TILE {
-                    return #private::train_step_batch_unfused(self, inputs, targets, lr, grads);
+                /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
+                /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
+                /// `trace`; returns the loss.
+                #[inline]
+                pub fn backward(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
+                    self.backward_impl::<false>(trace, target, grads)
                 }
-                let scale = T::ONE / T::from_f64(B as f64);
-                self.train_tile(inputs, targets, scale, lr, grads) * scale
+
+                /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
+                /// accumulating over a batch).
+                #[inline]
+                pub fn backward_accumulate(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
+                    self.backward_impl::<true>(trace, target, grads)
+                }
+
+                #[inline]
+                fn backward_impl<const ACCUMULATE: bool>(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T {
+                    let loss = trace.#last.loss_delta::<#loss_path, #out_act>(target);
+                    #(
+                        self.#back_names.backward::<ACCUMULATE>(#back_inputs, &trace.#back_names.delta, &mut grads.#back_names, &mut trace.#below_names.delta);
+                        trace.#below_names.activation_backward::<#below_acts>();
+                    )*
+                    self.#first.backward::<ACCUMULATE>(&trace.input, &trace.#first.delta, &mut grads.#first, &mut trace.input_grad);
+                    loss
+                }
+
+                /// The loss for one sample, storing nothing.
+                #[inline]
+                pub fn loss(&self, input: &[T; #input_size], target: &[T; #output_size]) -> T {
+                    let mut trace = #trace::zeroed();
+                    self.forward_trace(input, &mut trace);
+                    trace.#last.loss::<#loss_path, #out_act>(target)
+                }
+
+                /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+                /// sum of their losses.
+                fn backward_tile(&self, input: &[[T; #input_size]], target: &[[T; #output_size]], grads: &mut Self) -> T {
+                    #( let mut #tiles = #private::LayerBatch::<#out_shapes>::zeroed(); )*
+                    #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                    let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
+                    #(
+                        self.#back_names.backward_batch(&mut #below_tiles, &#back_tiles, &mut grads.#back_names);
+                        #below_tiles.activation_backward::<#below_acts>();
+                    )*
+                    self.#first.backward_batch_params(input, &#first_tile, &mut grads.#first);
+                    loss
+                }
+
+                /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+                /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+                /// the error signal reaches it. Returns the sum of their losses before the step.
+                fn train_tile(&mut self, input: &[[T; #input_size]], target: &[[T; #output_size]], scale: T, lr: T, grads: &mut Self) -> T {
+                    #( let mut #tiles = #private::LayerBatch::<#out_shapes>::zeroed(); )*
+                    #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                    let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
+                    #(
+                        self.#back_names.backward_batch_sgd(&mut #below_tiles, &#back_tiles, scale, lr, &mut grads.#back_names);
+                        #below_tiles.activation_backward::<#below_acts>();
+                    )*
+                    self.#first.batch_sgd(input, &#first_tile, scale, lr, &mut grads.#first);
+                    loss
+                }
+
+                /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
+                /// each layer as soon as its error signal is known. Returns the loss before the step.
+                #[inline]
+                pub fn train_step(&mut self, input: &[T; #input_size], target: &[T; #output_size], lr: T) -> T {
+                    let mut trace = #trace::zeroed();
+                    trace.input = *input;
+                    self.#first.forward::<#first_act>(&trace.input, &mut trace.#first);
+                    let loss = Self::train_above_first(#( &mut self.#rest_names, )* #( &mut trace.#names, )* target, lr);
+                    self.#first.sgd(&trace.input, &trace.#first.delta, lr);
+                    loss
+                }
+
+                /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+                /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+                /// each before its step. A large first layer has its weight updates deferred and
+                /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+                /// the same steps within rounding; a small one is updated at every step, and then the
+                /// bits are those of `train_step`.
+                #[inline]
+                pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+                where
+                    S: ::core::iter::IntoIterator<Item = (&'s [T; #input_size], &'s [T; #output_size])>,
+                    T: 's,
+                {
+                    let mut trace = #trace::zeroed();
+                    let Self { #(#names),* } = self;
+                    #( let #rest_trace_params = &mut trace.#rest_names; )*
+                    #first.train_sequence::<#first_act, _, _, _>(samples, lr, &mut trace.#first, |#first_trace_param, target| {
+                        Self::train_above_first(#( #rest_names, )* #first_trace_param, #( #rest_trace_params, )* target, lr)
+                    })
+                }
+
+                /// A train step above the first layer, whose forward pass is in its trace: the other
+                /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+                /// down to the first layer's `delta`. Returns the loss.
+                #[inline(always)]
+                #above_first_arguments
+                fn train_above_first(
+                    #( #rest_params: &mut #rest_tys, )*
+                    #( #trace_params: &mut #private::LayerTrace<#out_shapes>, )*
+                    target: &[T; #output_size],
+                    lr: T,
+                ) -> T {
+                    #( #rest_params.forward::<#rest_acts>(#rest_inputs, #rest_trace_params); )*
+                    let loss = #last_trace_param.loss_delta::<#loss_path, #out_act>(target);
+                    #(
+                        #back_params.backward_sgd(#back_param_inputs, &#back_trace_params.delta, lr, &mut #below_trace_params.delta);
+                        #below_trace_params.activation_backward::<#below_acts>();
+                    )*
+                    loss
+                }
             }
-        }
+
+            // A doc comment, not a `//` comment, so that the justification survives into the
+            // expansion that `cargo expand` shows.
+            /// SAFETY: the struct is `#[repr(C)]` and its fields are only layers, each of which
+            /// implements `Params<T>`: `#[repr(C)]` arrays of `T` with no padding. So the struct is
+            /// exactly `PARAMS` contiguous `T`s (also asserted at compile time by `params()`).
+            unsafe impl<T: #private::Scalar> #private::Params<T> for #name<T> #activation_bounds {
+                const LEN: usize = Self::PARAMS;
+            }
+
+            impl<T: #private::Scalar> #private::Network<T> for #name<T> #activation_bounds {
+                type Input = [T; #input_size];
+                type Output = [T; #output_size];
+                type Trace = #trace<T>;
+                const INPUTS: usize = Self::INPUTS;
+                const OUTPUTS: usize = Self::OUTPUTS;
+                const LAYERS: &'static [#private::LayerInfo] = Self::LAYERS;
+                const LOSS: &'static str = #loss_name;
+
+                #[inline]
+                fn zeroed() -> Self { Self::zeroed() }
+                #[inline]
+                fn new_trace() -> #trace<T> { #trace::zeroed() }
+                #[inline]
+                fn forward(&self, x: &[T; #input_size]) -> [T; #output_size] { Self::forward(self, x) }
+                #[inline]
+                fn forward_trace(&self, x: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] { Self::forward_trace(self, x, trace) }
+                #[inline]
+                fn backward(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T { Self::backward(self, trace, target, grads) }
+                #[inline]
+                fn backward_accumulate(&self, trace: &mut #trace<T>, target: &[T; #output_size], grads: &mut Self) -> T { Self::backward_accumulate(self, trace, target, grads) }
+                #[inline]
+                fn input_grad(trace: &#trace<T>) -> &[T; #input_size] { &trace.input_grad }
+                #[inline]
+                fn trace_output(trace: &#trace<T>) -> &[T; #output_size] { &trace.#last.a }
+                #[inline]
+                fn loss(&self, x: &[T; #input_size], target: &[T; #output_size]) -> T { Self::loss(self, x, target) }
+                #[inline]
+                fn train_step(&mut self, x: &[T; #input_size], target: &[T; #output_size], lr: T) -> T { Self::train_step(self, x, target, lr) }
+                #[inline]
+                fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+                where
+                    S: ::core::iter::IntoIterator<Item = (&'s [T; #input_size], &'s [T; #output_size])>,
+                    [T; #input_size]: 's,
+                    [T; #output_size]: 's,
+                {
+                    Self::train_steps(self, samples, lr)
+                }
+
+                /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+                fn backward_batch_accumulate<const B: usize>(&self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], grads: &mut Self) -> T {
+                    let tiles = inputs.chunks(#private::BATCH_TILE).zip(targets.chunks(#private::BATCH_TILE));
+                    tiles.fold(T::ZERO, |loss, (input, target)| loss + self.backward_tile(input, target, grads))
+                }
+
+                /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+                fn train_step_batch<const B: usize>(&mut self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], lr: T, grads: &mut Self) -> T {
+                    if B == 0 || B > #private::BATCH_TILE {
+                        return #private::train_step_batch_unfused(self, inputs, targets, lr, grads);
+                    }
+                    let scale = T::ONE / T::from_f64(B as f64);
+                    self.train_tile(inputs, targets, scale, lr, grads) * scale
+                }
+            }
+        };
     }
 }
 
@@ -455,9 +485,42 @@ pub fn fallback(stand_in: Option<&(TokenStream, Ident)>, error: &syn::Error) -> 
     }
 }
 
-fn activation_path(private: &TokenStream, activation: Activation) -> TokenStream {
-    let ident = format_ident!("{}", activation.name());
-    quote!(#private::#ident)
+/// A built-in activation through the runtime's path; a user's as written.
+fn activation_path(private: &TokenStream, activation: &ActivationModel) -> TokenStream {
+    match activation {
+        ActivationModel::Builtin(a) => {
+            let ident = format_ident!("{}", a.name());
+            quote!(#private::#ident)
+        }
+        ActivationModel::Custom(path) => path.to_token_stream(),
+    }
+}
+
+/// `crate::Swish: ::backprop::__private::Activation`, every token located at the user's path (the
+/// runtime's path keeps its own hygiene, so `$crate` still resolves).
+fn activation_bound(private: &TokenStream, path: &TokenStream) -> TokenStream {
+    let span = path.clone().into_iter().last().map_or_else(Span::call_site, |t| t.span());
+    let bound = quote_spanned!(span=> #private::Activation);
+    let bound = located_at(bound, span);
+    quote_spanned!(span=> #path: #bound)
+}
+
+/// `tokens` with every span moved to `location`, each keeping its hygiene.
+fn located_at(tokens: TokenStream, location: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|token| match token {
+            TokenTree::Group(g) => {
+                let mut group = proc_macro2::Group::new(g.delimiter(), located_at(g.stream(), location));
+                group.set_span(g.span().located_at(location));
+                TokenTree::Group(group)
+            }
+            mut other => {
+                other.set_span(other.span().located_at(location));
+                other
+            }
+        })
+        .collect()
 }
 
 fn loss_path(private: &TokenStream, loss: Loss) -> TokenStream {
@@ -476,6 +539,20 @@ fn const_arg(tokens: &TokenStream) -> TokenStream {
         (Some(TokenTree::Group(g)), None) if g.delimiter() == Delimiter::Brace => tokens.clone(),
         (Some(TokenTree::Group(g)), Some(_)) if g.delimiter() == Delimiter::Brace => quote!({ (#tokens) }),
         _ => quote!({ #tokens }),
+    }
+}
+
+/// A size as an array length: as written, but for the braces of a block size that holds one
+/// expression (`{ 2 * N }`), which an array length does not need (and `unused_braces` would flag).
+fn array_len(tokens: &TokenStream) -> TokenStream {
+    let mut iter = tokens.clone().into_iter();
+    match (iter.next(), iter.next()) {
+        (Some(TokenTree::Group(g)), None)
+            if g.delimiter() == Delimiter::Brace && syn::parse2::<syn::Expr>(g.stream()).is_ok() =>
+        {
+            g.stream()
+        }
+        _ => tokens.clone(),
     }
 }
 

@@ -10,6 +10,7 @@
 
 mod ctxt;
 mod expand;
+mod kinds;
 mod model;
 mod parse;
 

@@ -6,7 +6,8 @@ use quote::ToTokens;
 use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
 
 use crate::ctxt::Ctxt;
-use crate::parse::{Entry, EntryValue, LayerSyntax, Size, Spec};
+use crate::kinds::{self, Kind};
+use crate::parse::{Entry, EntryValue, LayerArgs, LayerSyntax, Size, Spec};
 
 /// The activations of the DSL, by the names users write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,13 +64,38 @@ pub struct SizeModel {
     pub literal: Option<u64>,
 }
 
-/// One dense layer.
+/// A layer's activation: one of the DSL's, or a user's type named by its path.
+#[derive(Clone)]
+pub enum ActivationModel {
+    Builtin(Activation),
+    /// A path to a type implementing `backprop::Activation`; the compiler checks that it does.
+    Custom(syn::Path),
+}
+
+impl ActivationModel {
+    /// The name for messages and doc comments: `Relu`, or the path as written.
+    pub fn text(&self) -> String {
+        match self {
+            Self::Builtin(a) => a.name().to_string(),
+            Self::Custom(path) => path.to_token_stream().to_string().replace(' ', ""),
+        }
+    }
+
+    pub fn is(&self, builtin: Activation) -> bool {
+        matches!(self, Self::Builtin(a) if *a == builtin)
+    }
+}
+
+/// One layer.
 pub struct Layer {
     pub attrs: Vec<Attribute>,
     pub name: Ident,
+    pub kind: &'static Kind,
     pub size: SizeModel,
-    pub activation: Activation,
+    pub activation: ActivationModel,
     pub activation_span: Span,
+    /// Whether it is the last layer written (even if a layer before it has an error).
+    pub is_output: bool,
 }
 
 /// A checked network.
@@ -155,6 +181,7 @@ impl Model {
         // Whether any layer was written, even one with an error (so that "no layers" is said
         // only when there really are none).
         let mut layer_written = false;
+        let last_layer_entry = spec.entries.iter().rposition(|e| matches!(e.value, EntryValue::Layer(_)));
         for (index, entry) in spec.entries.into_iter().enumerate() {
             let Entry { attrs: entry_attrs, name, value } = entry;
             for attr in &entry_attrs {
@@ -211,7 +238,8 @@ impl Model {
                             "missing input size: the first entry must be `input: N`, before the layers",
                         );
                     }
-                    if let Some(layer) = check_layer(cx, entry_attrs, name, layer, &layers) {
+                    let is_output = last_layer_entry == Some(index);
+                    if let Some(layer) = check_layer(cx, entry_attrs, name, layer, &layers, is_output) {
                         layers.push(layer);
                     }
                 }
@@ -231,22 +259,21 @@ impl Model {
             );
         }
 
-        // Softmax belongs to the output layer only.
-        if let Some((_, hidden)) = layers.split_last() {
-            for layer in hidden {
-                if layer.activation == Activation::Softmax {
-                    cx.error_at(
-                        layer.activation_span,
-                        format!(
-                            "softmax is allowed on the output layer only, and `{}` is a hidden layer; use Relu, Tanh, Sigmoid, LeakyRelu, Softplus or Identity",
-                            layer.name
-                        ),
-                    );
-                }
+        // Softmax belongs to the output layer only (the last layer written, even when the
+        // output layer itself has an error and is not in `layers`).
+        for layer in layers.iter().filter(|l| !l.is_output) {
+            if layer.activation.is(Activation::Softmax) {
+                cx.error_at(
+                    layer.activation_span,
+                    format!(
+                        "softmax is allowed on the output layer only, and `{}` is a hidden layer; use Relu, Tanh, Sigmoid, LeakyRelu, Softplus or Identity",
+                        layer.name
+                    ),
+                );
             }
         }
 
-        match (loss, layers.last()) {
+        match (loss, layers.last().filter(|l| l.is_output)) {
             (None, _) if !loss_seen => cx.error_at(
                 spec.name.span(),
                 format!(
@@ -254,24 +281,37 @@ impl Model {
                     names(&Loss::ALL)
                 ),
             ),
-            (Some((Loss::SoftmaxCrossEntropy, span)), Some(out)) if out.activation != Activation::Softmax => {
+            (Some((Loss::SoftmaxCrossEntropy, span)), Some(out))
+                if !out.activation.is(Activation::Softmax) =>
+            {
                 cx.error_at(
                     span,
                     format!(
                         "the loss `SoftmaxCrossEntropy` needs a `Softmax` output layer, but `{}` uses `{}`; write `{}: Dense<N, Softmax>`, or choose another loss",
                         out.name,
-                        out.activation.name(),
+                        out.activation.text(),
                         out.name
                     ),
                 );
             }
-            (Some((Loss::BinaryCrossEntropy, span)), Some(out)) if out.activation != Activation::Sigmoid => {
+            (Some((Loss::SoftmaxCrossEntropy, _)), Some(out)) if out.size.literal == Some(1) => {
+                cx.error_at(
+                    out.activation_span,
+                    format!(
+                        "a softmax over one output is always 1, so its cross-entropy is always 0 and nothing trains; for one yes/no output write `{}: Dense<1, Sigmoid>` with `#[loss(BinaryCrossEntropy)]`, or give the softmax one output per class",
+                        out.name
+                    ),
+                );
+            }
+            (Some((Loss::BinaryCrossEntropy, span)), Some(out))
+                if !out.activation.is(Activation::Sigmoid) =>
+            {
                 cx.error_at(
                     span,
                     format!(
                         "the loss `BinaryCrossEntropy` needs a `Sigmoid` output layer, but `{}` uses `{}`; write `{}: Dense<N, Sigmoid>`, or choose another loss",
                         out.name,
-                        out.activation.name(),
+                        out.activation.text(),
                         out.name
                     ),
                 );
@@ -332,6 +372,7 @@ fn check_layer(
     name: Ident,
     syntax: LayerSyntax,
     previous: &[Layer],
+    is_output: bool,
 ) -> Option<Layer> {
     let mut ok = true;
     let text = name.to_string();
@@ -359,28 +400,32 @@ fn check_layer(
         );
         ok = false;
     }
-    if syntax.kind != "Dense" {
-        let kind = syntax.kind.to_string();
-        let hint = match nearest(&kind, ["Dense"].into_iter()) {
-            Some(best) => format!("; did you mean `{best}`?"),
-            None => ": the only layer kind is `Dense<N, Activation>`".to_string(),
-        };
-        cx.error_at(syntax.kind.span(), format!("unknown layer kind `{kind}`{hint}"));
-        ok = false;
-    }
-    let activation = match lookup(&syntax.activation, &Activation::ALL) {
-        Some(a) => Some(a),
-        None => {
-            cx.error_at(
-                syntax.activation.span(),
-                unknown("activation", &syntax.activation, &Activation::ALL),
-            );
-            None
-        }
+    let LayerSyntax { kind, args } = syntax;
+    let (Some(kind), Some(LayerArgs { size, activation })) = (kinds::find(&kind), args) else {
+        cx.error_at(kind.span(), kinds::unknown(&kind));
+        return None;
     };
-    let size = check_size(cx, &syntax.size, "layer size");
+    let activation_span = activation.segments.last().map_or_else(Span::call_site, |s| s.ident.span());
+    let activation = match activation.get_ident() {
+        // A bare name is one of the DSL's: a user's type is written as a path (`crate::Swish`).
+        Some(ident) => match lookup(ident, &Activation::ALL) {
+            Some(a) => Some(ActivationModel::Builtin(a)),
+            None => {
+                let mut message = unknown("activation", ident, &Activation::ALL);
+                if nearest(&ident.to_string(), Activation::ALL.iter().map(|(n, _)| *n)).is_none() {
+                    message += &format!(
+                        "; for an activation of your own, write the path to its type, such as `crate::{ident}` (a type implementing `backprop::Activation`)"
+                    );
+                }
+                cx.error_at(ident.span(), message);
+                None
+            }
+        },
+        None => Some(ActivationModel::Custom(activation)),
+    };
+    let size = check_size(cx, &size, "layer size");
     let (Some(activation), Some(size), true) = (activation, size, ok) else { return None };
-    Some(Layer { attrs, name, size, activation, activation_span: syntax.activation.span() })
+    Some(Layer { attrs, name, kind, size, activation, activation_span, is_output })
 }
 
 /// A size must be a positive integer literal that fits in 32 bits (every target this crate

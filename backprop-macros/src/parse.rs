@@ -17,6 +17,7 @@
 
 use proc_macro2::{TokenStream, TokenTree};
 use quote::ToTokens;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Attribute, Expr, Ident, Token, Visibility, braced};
@@ -123,7 +124,7 @@ impl Parse for Entry {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let attrs = input.call(Attribute::parse_outer)?;
         // Keywords are accepted here so that the model can say why they cannot name a layer.
-        let name = input.call(syn::ext::IdentExt::parse_any).map_err(|e| {
+        let name = input.call(Ident::parse_any).map_err(|e| {
             syn::Error::new(e.span(), "expected an entry: `input: N` or `name: Dense<N, Activation>`")
         })?;
         if !input.peek(Token![:]) || input.peek(Token![::]) {
@@ -154,14 +155,27 @@ impl Parse for EntryValue {
 /// `Kind<size, Activation>`.
 pub struct LayerSyntax {
     pub kind: Ident,
+    /// The size and activation; `None` for a kind that is not one of `kinds::KINDS`, whose
+    /// arguments are skipped unread (they may be any syntax, as in `Dropout<0.5>`), so that the
+    /// model reports the unknown kind alone, with the other errors of the spec.
+    pub args: Option<LayerArgs>,
+}
+
+/// `<N, Activation>` of a layer of a known kind.
+pub struct LayerArgs {
     pub size: Size,
-    pub activation: Ident,
+    /// A built-in activation's name (`Relu`) or the path to a user's type (`crate::Swish`).
+    pub activation: syn::Path,
 }
 
 impl Parse for LayerSyntax {
     fn parse(input: ParseStream) -> syn::Result<Self> {
         let kind: Ident = input.parse()?;
         input.parse::<Token![<]>()?;
+        if crate::kinds::find(&kind).is_none() {
+            skip_to_closing_angle(input)?;
+            return Ok(Self { kind, args: None });
+        }
         let example = format!("`{kind}<8, Relu>`");
         let size = Size::parse_until_comma_or_gt(input)?;
         if input.peek(Token![>]) {
@@ -183,16 +197,43 @@ impl Parse for LayerSyntax {
                 .error(format!("expected `,` between the layer size and the activation, as in {example}")));
         }
         input.parse::<Token![,]>()?;
-        if !input.peek(Ident) {
-            return Err(input.error(format!("expected an activation name, as in {example}")));
+        if !(input.peek(Ident::peek_any) || input.peek(Token![::])) {
+            return Err(input.error(format!(
+                "expected an activation: a built-in name, as in {example}, or the path to your own type, as in `{kind}<8, crate::Swish>`"
+            )));
         }
-        let activation = input.parse()?;
+        let activation = input.parse::<syn::Path>().map_err(|e| {
+            syn::Error::new(
+                e.span(),
+                format!("{e}; an activation is a name such as `Relu` or a path such as `crate::Swish`"),
+            )
+        })?;
         if !input.peek(Token![>]) {
             return Err(input.error(format!("expected `>` after the activation, as in {example}")));
         }
         input.parse::<Token![>]>()?;
-        Ok(Self { kind, size, activation })
+        Ok(Self { kind, args: Some(LayerArgs { size, activation }) })
     }
+}
+
+/// Skips the tokens after a `<` up to and including its matching `>` (groups are single tokens;
+/// `<` and `>` nest).
+fn skip_to_closing_angle(input: ParseStream) -> syn::Result<()> {
+    let mut depth = 1usize;
+    while !input.is_empty() {
+        let token: TokenTree = input.parse()?;
+        if let TokenTree::Punct(p) = &token {
+            match p.as_char() {
+                '<' => depth += 1,
+                '>' => depth -= 1,
+                _ => {}
+            }
+            if depth == 0 {
+                return Ok(());
+            }
+        }
+    }
+    Err(input.error("expected `>` to close the layer's `<`"))
 }
 
 /// A size: a constant expression (`2`, `HIDDEN`, `2 * HIDDEN`, `{ N + 1 }`), parsed as an

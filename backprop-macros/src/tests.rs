@@ -220,7 +220,18 @@ fn every_public_generated_item_documents_its_shape() {
         let Ok(model) = front(input) else { panic!("valid spec") };
         let file: syn::File = syn::parse2(expand::expand(&model)).expect("valid Rust");
         let mut checked = 0;
-        for item in &file.items {
+        // The impls sit in `const _: () = { ... };`: check the items inside too.
+        let nested = file.items.iter().filter_map(|item| match item {
+            syn::Item::Const(c) => match &*c.expr {
+                syn::Expr::Block(b) => Some(b.block.stmts.iter().filter_map(|s| match s {
+                    syn::Stmt::Item(item) => Some(item),
+                    _ => None,
+                })),
+                _ => None,
+            },
+            _ => None,
+        });
+        for item in file.items.iter().chain(nested.flatten()) {
             match item {
                 syn::Item::Struct(s) => {
                     let doc = docs(&s.attrs);

@@ -7,7 +7,8 @@ use std::error::Error;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use backprop::{Rng, TrainError, one_hot_all, shuffle};
+use backprop::data::{one_hot_all, shuffle};
+use backprop::{Rng, TrainError};
 use flate2::read::GzDecoder;
 
 /// A data set in memory: inputs scaled to `[0, 1]`, one-hot targets, and the labels.

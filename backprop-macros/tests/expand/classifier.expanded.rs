@@ -19,397 +19,436 @@ pub struct DigitsTrace<T = f32> {
     /// The input `x`, `[T; 64]`.
     pub input: [T; 64],
     /// Layer `hidden`: `z`, `a` and `delta`, each `[T; 32]`.
-    pub hidden: ::backprop::__private::LayerTrace<T, 32>,
+    pub hidden: ::backprop::__private::LayerTrace<[T; 32]>,
     /// Layer `output`: `z`, `a` and `delta`, each `[T; 10]`.
-    pub output: ::backprop::__private::LayerTrace<T, 10>,
+    pub output: ::backprop::__private::LayerTrace<[T; 10]>,
     /// The input gradient `dL/dx`, `[T; 64]`, written by backward.
     pub input_grad: [T; 64],
 }
-impl<T: ::backprop::__private::Scalar> DigitsTrace<T> {
-    /// A trace of zeros.
-    pub const fn zeroed() -> Self {
-        Self {
-            input: [T::ZERO; 64],
-            hidden: ::backprop::__private::LayerTrace::zeroed(),
-            output: ::backprop::__private::LayerTrace::zeroed(),
-            input_grad: [T::ZERO; 64],
+const _: () = {
+    use ::backprop::__private::Layer as _;
+    impl<T: ::backprop::__private::Scalar> DigitsTrace<T> {
+        /// A trace of zeros.
+        pub const fn zeroed() -> Self {
+            Self {
+                input: [T::ZERO; 64],
+                hidden: ::backprop::__private::LayerTrace::zeroed(),
+                output: ::backprop::__private::LayerTrace::zeroed(),
+                input_grad: [T::ZERO; 64],
+            }
         }
     }
-}
-impl<T: ::backprop::__private::Scalar> ::core::default::Default for DigitsTrace<T> {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-impl<T: ::backprop::__private::Scalar> Digits<T> {
-    /// Inputs of the network.
-    pub const INPUTS: usize = 64;
-    /// Outputs of the network.
-    pub const OUTPUTS: usize = 10;
-    /// Parameters (weights and biases) of all layers.
-    pub const PARAMS: usize = ::backprop::__private::Dense::<T, 64, 32>::PARAMS
-        + ::backprop::__private::Dense::<T, 32, 10>::PARAMS;
-    /// Bytes of the parameters: the size of this struct, and of a gradient.
-    pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
-    /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
-    pub const TRACE_BYTES: usize = ::core::mem::size_of::<DigitsTrace<T>>();
-    /// The layers, input to output.
-    pub const LAYERS: &'static [::backprop::__private::LayerInfo] = &[
-        ::backprop::__private::LayerInfo {
-            name: "hidden",
-            inputs: 64,
-            outputs: 32,
-            activation: "Relu",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "output",
-            inputs: 32,
-            outputs: 10,
-            activation: "Softmax",
-        },
-    ];
-    /// A network from its layers (a `const fn`, so weights can live in a `static`).
-    pub const fn new(
-        hidden: ::backprop::__private::Dense<T, 64, 32>,
-        output: ::backprop::__private::Dense<T, 32, 10>,
-    ) -> Self {
-        Self { hidden, output }
-    }
-    /// A network whose weights and biases are all zero (also the starting value of a gradient).
-    pub const fn zeroed() -> Self {
-        Self {
-            hidden: ::backprop::__private::Dense::zeroed(),
-            output: ::backprop::__private::Dense::zeroed(),
+    impl<T: ::backprop::__private::Scalar> ::core::default::Default for DigitsTrace<T> {
+        fn default() -> Self {
+            Self::zeroed()
         }
     }
-    /// Inference: the output for one input, storing nothing.
-    #[inline]
-    pub fn forward(&self, input: &[T; 64]) -> [T; 10] {
-        let hidden = self.hidden.infer::<::backprop::__private::Relu>(input);
-        self.output.infer::<::backprop::__private::Softmax>(&hidden)
-    }
-    /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
-    #[inline]
-    pub fn forward_trace(&self, input: &[T; 64], trace: &mut DigitsTrace<T>) -> [T; 10] {
-        trace.input = *input;
-        self.hidden
-            .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.hidden);
-        self.output
-            .forward::<
-                ::backprop::__private::Softmax,
-            >(&trace.hidden.a, &mut trace.output);
-        trace.output.a
-    }
-    /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
-    /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
-    /// `trace`; returns the loss.
-    #[inline]
-    pub fn backward(
-        &self,
-        trace: &mut DigitsTrace<T>,
-        target: &[T; 10],
-        grads: &mut Self,
-    ) -> T {
-        self.backward_impl::<false>(trace, target, grads)
-    }
-    /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
-    /// accumulating over a batch).
-    #[inline]
-    pub fn backward_accumulate(
-        &self,
-        trace: &mut DigitsTrace<T>,
-        target: &[T; 10],
-        grads: &mut Self,
-    ) -> T {
-        self.backward_impl::<true>(trace, target, grads)
-    }
-    #[inline]
-    fn backward_impl<const ACCUMULATE: bool>(
-        &self,
-        trace: &mut DigitsTrace<T>,
-        target: &[T; 10],
-        grads: &mut Self,
-    ) -> T {
-        let loss = trace
-            .output
-            .loss_delta::<
-                ::backprop::__private::SoftmaxCrossEntropy,
-                ::backprop::__private::Softmax,
-            >(target);
-        self.output
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.hidden.a,
-                &trace.output.delta,
-                &mut grads.output,
-                &mut trace.hidden.delta,
-            );
-        trace.hidden.activation_backward::<::backprop::__private::Relu>();
-        self.hidden
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.input,
-                &trace.hidden.delta,
-                &mut grads.hidden,
-                &mut trace.input_grad,
-            );
-        loss
-    }
-    /// The loss for one sample, storing nothing.
-    #[inline]
-    pub fn loss(&self, input: &[T; 64], target: &[T; 10]) -> T {
-        let mut trace = DigitsTrace::zeroed();
-        self.forward_trace(input, &mut trace);
-        trace
-            .output
-            .loss::<
-                ::backprop::__private::SoftmaxCrossEntropy,
-                ::backprop::__private::Softmax,
-            >(target)
-    }
-    /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
-    /// sum of their losses.
-    fn backward_tile(
-        &self,
-        input: &[[T; 64]],
-        target: &[[T; 10]],
-        grads: &mut Self,
-    ) -> T {
-        let mut hidden_tile = ::backprop::__private::LayerBatch::<T, 32>::zeroed();
-        let mut output_tile = ::backprop::__private::LayerBatch::<T, 10>::zeroed();
-        self.hidden
-            .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
-        self.output
-            .forward_batch::<
-                ::backprop::__private::Softmax,
-            >(hidden_tile.outputs(), &mut output_tile);
-        let loss = output_tile
-            .loss_delta::<
-                ::backprop::__private::SoftmaxCrossEntropy,
-                ::backprop::__private::Softmax,
-            >(target);
-        self.output.backward_batch(&mut hidden_tile, &output_tile, &mut grads.output);
-        hidden_tile.activation_backward::<::backprop::__private::Relu>();
-        self.hidden.backward_batch_params(input, &hidden_tile, &mut grads.hidden);
-        loss
-    }
-    /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
-    /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
-    /// the error signal reaches it. Returns the sum of their losses before the step.
-    fn train_tile(
-        &mut self,
-        input: &[[T; 64]],
-        target: &[[T; 10]],
-        scale: T,
-        lr: T,
-        grads: &mut Self,
-    ) -> T {
-        let mut hidden_tile = ::backprop::__private::LayerBatch::<T, 32>::zeroed();
-        let mut output_tile = ::backprop::__private::LayerBatch::<T, 10>::zeroed();
-        self.hidden
-            .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
-        self.output
-            .forward_batch::<
-                ::backprop::__private::Softmax,
-            >(hidden_tile.outputs(), &mut output_tile);
-        let loss = output_tile
-            .loss_delta::<
-                ::backprop::__private::SoftmaxCrossEntropy,
-                ::backprop::__private::Softmax,
-            >(target);
-        self.output
-            .backward_batch_sgd(
-                &mut hidden_tile,
-                &output_tile,
-                scale,
-                lr,
-                &mut grads.output,
-            );
-        hidden_tile.activation_backward::<::backprop::__private::Relu>();
-        self.hidden.batch_sgd(input, &hidden_tile, scale, lr, &mut grads.hidden);
-        loss
-    }
-    /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
-    /// each layer as soon as its error signal is known. Returns the loss before the step.
-    #[inline]
-    pub fn train_step(&mut self, input: &[T; 64], target: &[T; 10], lr: T) -> T {
-        let mut trace = DigitsTrace::zeroed();
-        trace.input = *input;
-        self.hidden
-            .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.hidden);
-        let loss = Self::train_above_first(&mut self.output, &mut trace, target, lr);
-        self.hidden.sgd(&trace.input, &trace.hidden.delta, lr);
-        loss
-    }
-    /// Single-sample SGD over a sequence of samples, one step per sample in order, as
-    /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
-    /// each before its step. A large first layer has its weight updates deferred and
-    /// applied several at a time, in one pass over its weights (`backprop::deferred`):
-    /// the same steps within rounding; a small one is updated at every step, and then the
-    /// bits are those of `train_step`.
-    #[inline]
-    pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-    where
-        S: ::core::iter::IntoIterator<Item = (&'s [T; 64], &'s [T; 10])>,
-        T: 's,
-    {
-        let mut first_layer = ::backprop::__private::Deferred::<
+    impl<T: ::backprop::__private::Scalar> Digits<T> {
+        /// Inputs of the network.
+        pub const INPUTS: usize = 64;
+        /// Outputs of the network.
+        pub const OUTPUTS: usize = 10;
+        /// Parameters (weights and biases) of all layers.
+        pub const PARAMS: usize = <::backprop::__private::Dense<
             T,
             64,
             32,
-            { ::backprop::__private::deferred::Shape::<64, 32>::DEFERRED_STEPS },
-        >::new(&mut self.hidden);
-        let mut trace = DigitsTrace::zeroed();
-        let mut total = T::ZERO;
-        for (input, target) in samples {
+        > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                32,
+                10,
+            > as ::backprop::__private::Params<T>>::LEN;
+        /// Bytes of the parameters: the size of this struct, and of a gradient.
+        pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
+        /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
+        pub const TRACE_BYTES: usize = ::core::mem::size_of::<DigitsTrace<T>>();
+        /// The layers, input to output.
+        pub const LAYERS: &'static [::backprop::__private::LayerInfo] = &[
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 64, 32>,
+                ::backprop::__private::Relu,
+            >("hidden"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 32, 10>,
+                ::backprop::__private::Softmax,
+            >("output"),
+        ];
+        /// A network from its layers (a `const fn`, so weights can live in a `static`).
+        pub const fn new(
+            hidden: ::backprop::__private::Dense<T, 64, 32>,
+            output: ::backprop::__private::Dense<T, 32, 10>,
+        ) -> Self {
+            Self { hidden, output }
+        }
+        /// A network whose weights and biases are all zero (also the starting value of a gradient).
+        pub const fn zeroed() -> Self {
+            Self {
+                hidden: <::backprop::__private::Dense<
+                    T,
+                    64,
+                    32,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                output: <::backprop::__private::Dense<
+                    T,
+                    32,
+                    10,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+            }
+        }
+        /// Inference: the output for one input, storing nothing.
+        #[inline]
+        pub fn forward(&self, input: &[T; 64]) -> [T; 10] {
+            let hidden = self.hidden.infer::<::backprop::__private::Relu>(input);
+            self.output.infer::<::backprop::__private::Softmax>(&hidden)
+        }
+        /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+        #[inline]
+        pub fn forward_trace(
+            &self,
+            input: &[T; 64],
+            trace: &mut DigitsTrace<T>,
+        ) -> [T; 10] {
             trace.input = *input;
-            first_layer
+            self.hidden
                 .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.hidden);
-            total += Self::train_above_first(&mut self.output, &mut trace, target, lr);
-            first_layer.sgd(&trace.input, &trace.hidden.delta, lr);
+            self.output
+                .forward::<
+                    ::backprop::__private::Softmax,
+                >(&trace.hidden.a, &mut trace.output);
+            trace.output.a
         }
-        total
-    }
-    /// A train step above the first layer, whose forward pass is in `trace`: the other
-    /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
-    /// down to the first layer's `delta`. Returns the loss.
-    #[inline(always)]
-    fn train_above_first(
-        output_layer: &mut ::backprop::__private::Dense<T, 32, 10>,
-        trace: &mut DigitsTrace<T>,
-        target: &[T; 10],
-        lr: T,
-    ) -> T {
-        output_layer
-            .forward::<
-                ::backprop::__private::Softmax,
-            >(&trace.hidden.a, &mut trace.output);
-        let loss = trace
-            .output
-            .loss_delta::<
-                ::backprop::__private::SoftmaxCrossEntropy,
-                ::backprop::__private::Softmax,
-            >(target);
-        output_layer
-            .backward_sgd(
-                &trace.hidden.a,
-                &trace.output.delta,
-                lr,
-                &mut trace.hidden.delta,
-            );
-        trace.hidden.activation_backward::<::backprop::__private::Relu>();
-        loss
-    }
-}
-/// SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
-/// `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
-unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
-for Digits<T> {
-    const LEN: usize = Self::PARAMS;
-}
-impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Digits<T> {
-    type Input = [T; 64];
-    type Output = [T; 10];
-    type Trace = DigitsTrace<T>;
-    const INPUTS: usize = Self::INPUTS;
-    const OUTPUTS: usize = Self::OUTPUTS;
-    const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
-    const LOSS: &'static str = "SoftmaxCrossEntropy";
-    #[inline]
-    fn zeroed() -> Self {
-        Self::zeroed()
-    }
-    #[inline]
-    fn new_trace() -> DigitsTrace<T> {
-        DigitsTrace::zeroed()
-    }
-    #[inline]
-    fn forward(&self, x: &[T; 64]) -> [T; 10] {
-        Self::forward(self, x)
-    }
-    #[inline]
-    fn forward_trace(&self, x: &[T; 64], trace: &mut DigitsTrace<T>) -> [T; 10] {
-        Self::forward_trace(self, x, trace)
-    }
-    #[inline]
-    fn backward(
-        &self,
-        trace: &mut DigitsTrace<T>,
-        target: &[T; 10],
-        grads: &mut Self,
-    ) -> T {
-        Self::backward(self, trace, target, grads)
-    }
-    #[inline]
-    fn backward_accumulate(
-        &self,
-        trace: &mut DigitsTrace<T>,
-        target: &[T; 10],
-        grads: &mut Self,
-    ) -> T {
-        Self::backward_accumulate(self, trace, target, grads)
-    }
-    #[inline]
-    fn input_grad(trace: &DigitsTrace<T>) -> &[T; 64] {
-        &trace.input_grad
-    }
-    #[inline]
-    fn trace_output(trace: &DigitsTrace<T>) -> &[T; 10] {
-        &trace.output.a
-    }
-    #[inline]
-    fn loss(&self, x: &[T; 64], target: &[T; 10]) -> T {
-        Self::loss(self, x, target)
-    }
-    #[inline]
-    fn train_step(&mut self, x: &[T; 64], target: &[T; 10], lr: T) -> T {
-        Self::train_step(self, x, target, lr)
-    }
-    #[inline]
-    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-    where
-        S: ::core::iter::IntoIterator<Item = (&'s [T; 64], &'s [T; 10])>,
-        [T; 64]: 's,
-        [T; 10]: 's,
-    {
-        Self::train_steps(self, samples, lr)
-    }
-    /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
-    fn backward_batch_accumulate<const B: usize>(
-        &self,
-        inputs: &[[T; 64]; B],
-        targets: &[[T; 10]; B],
-        grads: &mut Self,
-    ) -> T {
-        let tiles = inputs
-            .chunks(::backprop::__private::kernel::BATCH_TILE)
-            .zip(targets.chunks(::backprop::__private::kernel::BATCH_TILE));
-        tiles
-            .fold(
-                T::ZERO,
-                |loss, (input, target)| loss + self.backward_tile(input, target, grads),
-            )
-    }
-    /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
-    fn train_step_batch<const B: usize>(
-        &mut self,
-        inputs: &[[T; 64]; B],
-        targets: &[[T; 10]; B],
-        lr: T,
-        grads: &mut Self,
-    ) -> T {
-        if B == 0 || B > ::backprop::__private::kernel::BATCH_TILE {
-            return ::backprop::__private::train_step_batch_unfused(
-                self,
-                inputs,
-                targets,
-                lr,
-                grads,
-            );
+        /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
+        /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
+        /// `trace`; returns the loss.
+        #[inline]
+        pub fn backward(
+            &self,
+            trace: &mut DigitsTrace<T>,
+            target: &[T; 10],
+            grads: &mut Self,
+        ) -> T {
+            self.backward_impl::<false>(trace, target, grads)
         }
-        let scale = T::ONE / T::from_f64(B as f64);
-        self.train_tile(inputs, targets, scale, lr, grads) * scale
+        /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
+        /// accumulating over a batch).
+        #[inline]
+        pub fn backward_accumulate(
+            &self,
+            trace: &mut DigitsTrace<T>,
+            target: &[T; 10],
+            grads: &mut Self,
+        ) -> T {
+            self.backward_impl::<true>(trace, target, grads)
+        }
+        #[inline]
+        fn backward_impl<const ACCUMULATE: bool>(
+            &self,
+            trace: &mut DigitsTrace<T>,
+            target: &[T; 10],
+            grads: &mut Self,
+        ) -> T {
+            let loss = trace
+                .output
+                .loss_delta::<
+                    ::backprop::__private::SoftmaxCrossEntropy,
+                    ::backprop::__private::Softmax,
+                >(target);
+            self.output
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.hidden.a,
+                    &trace.output.delta,
+                    &mut grads.output,
+                    &mut trace.hidden.delta,
+                );
+            trace.hidden.activation_backward::<::backprop::__private::Relu>();
+            self.hidden
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.input,
+                    &trace.hidden.delta,
+                    &mut grads.hidden,
+                    &mut trace.input_grad,
+                );
+            loss
+        }
+        /// The loss for one sample, storing nothing.
+        #[inline]
+        pub fn loss(&self, input: &[T; 64], target: &[T; 10]) -> T {
+            let mut trace = DigitsTrace::zeroed();
+            self.forward_trace(input, &mut trace);
+            trace
+                .output
+                .loss::<
+                    ::backprop::__private::SoftmaxCrossEntropy,
+                    ::backprop::__private::Softmax,
+                >(target)
+        }
+        /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+        /// sum of their losses.
+        fn backward_tile(
+            &self,
+            input: &[[T; 64]],
+            target: &[[T; 10]],
+            grads: &mut Self,
+        ) -> T {
+            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 32]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            self.hidden
+                .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Softmax,
+                >(hidden_tile.outputs(), &mut output_tile);
+            let loss = output_tile
+                .loss_delta::<
+                    ::backprop::__private::SoftmaxCrossEntropy,
+                    ::backprop::__private::Softmax,
+                >(target);
+            self.output
+                .backward_batch(&mut hidden_tile, &output_tile, &mut grads.output);
+            hidden_tile.activation_backward::<::backprop::__private::Relu>();
+            self.hidden.backward_batch_params(input, &hidden_tile, &mut grads.hidden);
+            loss
+        }
+        /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+        /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+        /// the error signal reaches it. Returns the sum of their losses before the step.
+        fn train_tile(
+            &mut self,
+            input: &[[T; 64]],
+            target: &[[T; 10]],
+            scale: T,
+            lr: T,
+            grads: &mut Self,
+        ) -> T {
+            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 32]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            self.hidden
+                .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Softmax,
+                >(hidden_tile.outputs(), &mut output_tile);
+            let loss = output_tile
+                .loss_delta::<
+                    ::backprop::__private::SoftmaxCrossEntropy,
+                    ::backprop::__private::Softmax,
+                >(target);
+            self.output
+                .backward_batch_sgd(
+                    &mut hidden_tile,
+                    &output_tile,
+                    scale,
+                    lr,
+                    &mut grads.output,
+                );
+            hidden_tile.activation_backward::<::backprop::__private::Relu>();
+            self.hidden.batch_sgd(input, &hidden_tile, scale, lr, &mut grads.hidden);
+            loss
+        }
+        /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
+        /// each layer as soon as its error signal is known. Returns the loss before the step.
+        #[inline]
+        pub fn train_step(&mut self, input: &[T; 64], target: &[T; 10], lr: T) -> T {
+            let mut trace = DigitsTrace::zeroed();
+            trace.input = *input;
+            self.hidden
+                .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.hidden);
+            let loss = Self::train_above_first(
+                &mut self.output,
+                &mut trace.hidden,
+                &mut trace.output,
+                target,
+                lr,
+            );
+            self.hidden.sgd(&trace.input, &trace.hidden.delta, lr);
+            loss
+        }
+        /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+        /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+        /// each before its step. A large first layer has its weight updates deferred and
+        /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+        /// the same steps within rounding; a small one is updated at every step, and then the
+        /// bits are those of `train_step`.
+        #[inline]
+        pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+        where
+            S: ::core::iter::IntoIterator<Item = (&'s [T; 64], &'s [T; 10])>,
+            T: 's,
+        {
+            let mut trace = DigitsTrace::zeroed();
+            let Self { hidden, output } = self;
+            let output_trace = &mut trace.output;
+            hidden
+                .train_sequence::<
+                    ::backprop::__private::Relu,
+                    _,
+                    _,
+                    _,
+                >(
+                    samples,
+                    lr,
+                    &mut trace.hidden,
+                    |hidden_trace, target| {
+                        Self::train_above_first(
+                            output,
+                            hidden_trace,
+                            output_trace,
+                            target,
+                            lr,
+                        )
+                    },
+                )
+        }
+        /// A train step above the first layer, whose forward pass is in its trace: the other
+        /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+        /// down to the first layer's `delta`. Returns the loss.
+        #[inline(always)]
+        fn train_above_first(
+            output_layer: &mut ::backprop::__private::Dense<T, 32, 10>,
+            hidden_trace: &mut ::backprop::__private::LayerTrace<[T; 32]>,
+            output_trace: &mut ::backprop::__private::LayerTrace<[T; 10]>,
+            target: &[T; 10],
+            lr: T,
+        ) -> T {
+            output_layer
+                .forward::<
+                    ::backprop::__private::Softmax,
+                >(&hidden_trace.a, output_trace);
+            let loss = output_trace
+                .loss_delta::<
+                    ::backprop::__private::SoftmaxCrossEntropy,
+                    ::backprop::__private::Softmax,
+                >(target);
+            output_layer
+                .backward_sgd(
+                    &hidden_trace.a,
+                    &output_trace.delta,
+                    lr,
+                    &mut hidden_trace.delta,
+                );
+            hidden_trace.activation_backward::<::backprop::__private::Relu>();
+            loss
+        }
     }
-}
+    /// SAFETY: the struct is `#[repr(C)]` and its fields are only layers, each of which
+    /// implements `Params<T>`: `#[repr(C)]` arrays of `T` with no padding. So the struct is
+    /// exactly `PARAMS` contiguous `T`s (also asserted at compile time by `params()`).
+    unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
+    for Digits<T> {
+        const LEN: usize = Self::PARAMS;
+    }
+    impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T>
+    for Digits<T> {
+        type Input = [T; 64];
+        type Output = [T; 10];
+        type Trace = DigitsTrace<T>;
+        const INPUTS: usize = Self::INPUTS;
+        const OUTPUTS: usize = Self::OUTPUTS;
+        const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
+        const LOSS: &'static str = "SoftmaxCrossEntropy";
+        #[inline]
+        fn zeroed() -> Self {
+            Self::zeroed()
+        }
+        #[inline]
+        fn new_trace() -> DigitsTrace<T> {
+            DigitsTrace::zeroed()
+        }
+        #[inline]
+        fn forward(&self, x: &[T; 64]) -> [T; 10] {
+            Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_trace(&self, x: &[T; 64], trace: &mut DigitsTrace<T>) -> [T; 10] {
+            Self::forward_trace(self, x, trace)
+        }
+        #[inline]
+        fn backward(
+            &self,
+            trace: &mut DigitsTrace<T>,
+            target: &[T; 10],
+            grads: &mut Self,
+        ) -> T {
+            Self::backward(self, trace, target, grads)
+        }
+        #[inline]
+        fn backward_accumulate(
+            &self,
+            trace: &mut DigitsTrace<T>,
+            target: &[T; 10],
+            grads: &mut Self,
+        ) -> T {
+            Self::backward_accumulate(self, trace, target, grads)
+        }
+        #[inline]
+        fn input_grad(trace: &DigitsTrace<T>) -> &[T; 64] {
+            &trace.input_grad
+        }
+        #[inline]
+        fn trace_output(trace: &DigitsTrace<T>) -> &[T; 10] {
+            &trace.output.a
+        }
+        #[inline]
+        fn loss(&self, x: &[T; 64], target: &[T; 10]) -> T {
+            Self::loss(self, x, target)
+        }
+        #[inline]
+        fn train_step(&mut self, x: &[T; 64], target: &[T; 10], lr: T) -> T {
+            Self::train_step(self, x, target, lr)
+        }
+        #[inline]
+        fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+        where
+            S: ::core::iter::IntoIterator<Item = (&'s [T; 64], &'s [T; 10])>,
+            [T; 64]: 's,
+            [T; 10]: 's,
+        {
+            Self::train_steps(self, samples, lr)
+        }
+        /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+        fn backward_batch_accumulate<const B: usize>(
+            &self,
+            inputs: &[[T; 64]; B],
+            targets: &[[T; 10]; B],
+            grads: &mut Self,
+        ) -> T {
+            let tiles = inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(targets.chunks(::backprop::__private::BATCH_TILE));
+            tiles
+                .fold(
+                    T::ZERO,
+                    |loss, (input, target)| {
+                        loss + self.backward_tile(input, target, grads)
+                    },
+                )
+        }
+        /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+        fn train_step_batch<const B: usize>(
+            &mut self,
+            inputs: &[[T; 64]; B],
+            targets: &[[T; 10]; B],
+            lr: T,
+            grads: &mut Self,
+        ) -> T {
+            if B == 0 || B > ::backprop::__private::BATCH_TILE {
+                return ::backprop::__private::train_step_batch_unfused(
+                    self,
+                    inputs,
+                    targets,
+                    lr,
+                    grads,
+                );
+            }
+            let scale = T::ONE / T::from_f64(B as f64);
+            self.train_tile(inputs, targets, scale, lr, grads) * scale
+        }
+    }
+};

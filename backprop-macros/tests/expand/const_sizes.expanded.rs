@@ -21,11 +21,11 @@ pub struct SizedTrace<T = f32> {
     /// The input `x`, `[T; FEATURES]`.
     pub input: [T; FEATURES],
     /// Layer `wide`: `z`, `a` and `delta`, each `[T; { 2 * FEATURES }]`.
-    pub wide: ::backprop::__private::LayerTrace<T, { 2 * FEATURES }>,
+    pub wide: ::backprop::__private::LayerTrace<[T; 2 * FEATURES]>,
     /// Layer `narrow`: `z`, `a` and `delta`, each `[T; HIDDEN]`.
-    pub narrow: ::backprop::__private::LayerTrace<T, HIDDEN>,
+    pub narrow: ::backprop::__private::LayerTrace<[T; HIDDEN]>,
     /// Layer `output`: `z`, `a` and `delta`, each `[T; 1]`.
-    pub output: ::backprop::__private::LayerTrace<T, 1>,
+    pub output: ::backprop::__private::LayerTrace<[T; 1]>,
     /// The input gradient `dL/dx`, `[T; FEATURES]`, written by backward.
     pub input_grad: [T; FEATURES],
 }
@@ -43,463 +43,512 @@ const _: () = {
     let size: ::core::primitive::usize = HIDDEN;
     ::core::assert!(size > 0, "size `HIDDEN` of network `Sized` must be at least 1");
 };
-impl<T: ::backprop::__private::Scalar> SizedTrace<T> {
-    /// A trace of zeros.
-    pub const fn zeroed() -> Self {
-        Self {
-            input: [T::ZERO; FEATURES],
-            wide: ::backprop::__private::LayerTrace::zeroed(),
-            narrow: ::backprop::__private::LayerTrace::zeroed(),
-            output: ::backprop::__private::LayerTrace::zeroed(),
-            input_grad: [T::ZERO; FEATURES],
+const _: () = {
+    use ::backprop::__private::Layer as _;
+    impl<T: ::backprop::__private::Scalar> SizedTrace<T> {
+        /// A trace of zeros.
+        pub const fn zeroed() -> Self {
+            Self {
+                input: [T::ZERO; FEATURES],
+                wide: ::backprop::__private::LayerTrace::zeroed(),
+                narrow: ::backprop::__private::LayerTrace::zeroed(),
+                output: ::backprop::__private::LayerTrace::zeroed(),
+                input_grad: [T::ZERO; FEATURES],
+            }
         }
     }
-}
-impl<T: ::backprop::__private::Scalar> ::core::default::Default for SizedTrace<T> {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-impl<T: ::backprop::__private::Scalar> Sized<T> {
-    /// Inputs of the network.
-    pub const INPUTS: usize = FEATURES;
-    /// Outputs of the network.
-    pub const OUTPUTS: usize = 1;
-    /// Parameters (weights and biases) of all layers.
-    pub const PARAMS: usize = ::backprop::__private::Dense::<
-        T,
-        FEATURES,
-        { 2 * FEATURES },
-    >::PARAMS + ::backprop::__private::Dense::<T, { 2 * FEATURES }, HIDDEN>::PARAMS
-        + ::backprop::__private::Dense::<T, HIDDEN, 1>::PARAMS;
-    /// Bytes of the parameters: the size of this struct, and of a gradient.
-    pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
-    /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
-    pub const TRACE_BYTES: usize = ::core::mem::size_of::<SizedTrace<T>>();
-    /// The layers, input to output.
-    pub const LAYERS: &'static [::backprop::__private::LayerInfo] = &[
-        ::backprop::__private::LayerInfo {
-            name: "wide",
-            inputs: FEATURES,
-            outputs: { 2 * FEATURES },
-            activation: "Relu",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "narrow",
-            inputs: { 2 * FEATURES },
-            outputs: HIDDEN,
-            activation: "Tanh",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "output",
-            inputs: HIDDEN,
-            outputs: 1,
-            activation: "Sigmoid",
-        },
-    ];
-    /// A network from its layers (a `const fn`, so weights can live in a `static`).
-    pub const fn new(
-        wide: ::backprop::__private::Dense<T, FEATURES, { 2 * FEATURES }>,
-        narrow: ::backprop::__private::Dense<T, { 2 * FEATURES }, HIDDEN>,
-        output: ::backprop::__private::Dense<T, HIDDEN, 1>,
-    ) -> Self {
-        Self { wide, narrow, output }
-    }
-    /// A network whose weights and biases are all zero (also the starting value of a gradient).
-    pub const fn zeroed() -> Self {
-        Self {
-            wide: ::backprop::__private::Dense::zeroed(),
-            narrow: ::backprop::__private::Dense::zeroed(),
-            output: ::backprop::__private::Dense::zeroed(),
+    impl<T: ::backprop::__private::Scalar> ::core::default::Default for SizedTrace<T> {
+        fn default() -> Self {
+            Self::zeroed()
         }
     }
-    /// Inference: the output for one input, storing nothing.
-    #[inline]
-    pub fn forward(&self, input: &[T; FEATURES]) -> [T; 1] {
-        let wide = self.wide.infer::<::backprop::__private::Relu>(input);
-        let narrow = self.narrow.infer::<::backprop::__private::Tanh>(&wide);
-        self.output.infer::<::backprop::__private::Sigmoid>(&narrow)
-    }
-    /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
-    #[inline]
-    pub fn forward_trace(
-        &self,
-        input: &[T; FEATURES],
-        trace: &mut SizedTrace<T>,
-    ) -> [T; 1] {
-        trace.input = *input;
-        self.wide.forward::<::backprop::__private::Relu>(&trace.input, &mut trace.wide);
-        self.narrow
-            .forward::<::backprop::__private::Tanh>(&trace.wide.a, &mut trace.narrow);
-        self.output
-            .forward::<
-                ::backprop::__private::Sigmoid,
-            >(&trace.narrow.a, &mut trace.output);
-        trace.output.a
-    }
-    /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
-    /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
-    /// `trace`; returns the loss.
-    #[inline]
-    pub fn backward(
-        &self,
-        trace: &mut SizedTrace<T>,
-        target: &[T; 1],
-        grads: &mut Self,
-    ) -> T {
-        self.backward_impl::<false>(trace, target, grads)
-    }
-    /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
-    /// accumulating over a batch).
-    #[inline]
-    pub fn backward_accumulate(
-        &self,
-        trace: &mut SizedTrace<T>,
-        target: &[T; 1],
-        grads: &mut Self,
-    ) -> T {
-        self.backward_impl::<true>(trace, target, grads)
-    }
-    #[inline]
-    fn backward_impl<const ACCUMULATE: bool>(
-        &self,
-        trace: &mut SizedTrace<T>,
-        target: &[T; 1],
-        grads: &mut Self,
-    ) -> T {
-        let loss = trace
-            .output
-            .loss_delta::<
-                ::backprop::__private::BinaryCrossEntropy,
-                ::backprop::__private::Sigmoid,
-            >(target);
-        self.output
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.narrow.a,
-                &trace.output.delta,
-                &mut grads.output,
-                &mut trace.narrow.delta,
-            );
-        trace.narrow.activation_backward::<::backprop::__private::Tanh>();
-        self.narrow
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.wide.a,
-                &trace.narrow.delta,
-                &mut grads.narrow,
-                &mut trace.wide.delta,
-            );
-        trace.wide.activation_backward::<::backprop::__private::Relu>();
-        self.wide
-            .backward::<
-                ACCUMULATE,
-            >(&trace.input, &trace.wide.delta, &mut grads.wide, &mut trace.input_grad);
-        loss
-    }
-    /// The loss for one sample, storing nothing.
-    #[inline]
-    pub fn loss(&self, input: &[T; FEATURES], target: &[T; 1]) -> T {
-        let mut trace = SizedTrace::zeroed();
-        self.forward_trace(input, &mut trace);
-        trace
-            .output
-            .loss::<
-                ::backprop::__private::BinaryCrossEntropy,
-                ::backprop::__private::Sigmoid,
-            >(target)
-    }
-    /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
-    /// sum of their losses.
-    fn backward_tile(
-        &self,
-        input: &[[T; FEATURES]],
-        target: &[[T; 1]],
-        grads: &mut Self,
-    ) -> T {
-        let mut wide_tile = ::backprop::__private::LayerBatch::<
-            T,
-            { 2 * FEATURES },
-        >::zeroed();
-        let mut narrow_tile = ::backprop::__private::LayerBatch::<T, HIDDEN>::zeroed();
-        let mut output_tile = ::backprop::__private::LayerBatch::<T, 1>::zeroed();
-        self.wide.forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
-        self.narrow
-            .forward_batch::<
-                ::backprop::__private::Tanh,
-            >(wide_tile.outputs(), &mut narrow_tile);
-        self.output
-            .forward_batch::<
-                ::backprop::__private::Sigmoid,
-            >(narrow_tile.outputs(), &mut output_tile);
-        let loss = output_tile
-            .loss_delta::<
-                ::backprop::__private::BinaryCrossEntropy,
-                ::backprop::__private::Sigmoid,
-            >(target);
-        self.output.backward_batch(&mut narrow_tile, &output_tile, &mut grads.output);
-        narrow_tile.activation_backward::<::backprop::__private::Tanh>();
-        self.narrow.backward_batch(&mut wide_tile, &narrow_tile, &mut grads.narrow);
-        wide_tile.activation_backward::<::backprop::__private::Relu>();
-        self.wide.backward_batch_params(input, &wide_tile, &mut grads.wide);
-        loss
-    }
-    /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
-    /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
-    /// the error signal reaches it. Returns the sum of their losses before the step.
-    fn train_tile(
-        &mut self,
-        input: &[[T; FEATURES]],
-        target: &[[T; 1]],
-        scale: T,
-        lr: T,
-        grads: &mut Self,
-    ) -> T {
-        let mut wide_tile = ::backprop::__private::LayerBatch::<
-            T,
-            { 2 * FEATURES },
-        >::zeroed();
-        let mut narrow_tile = ::backprop::__private::LayerBatch::<T, HIDDEN>::zeroed();
-        let mut output_tile = ::backprop::__private::LayerBatch::<T, 1>::zeroed();
-        self.wide.forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
-        self.narrow
-            .forward_batch::<
-                ::backprop::__private::Tanh,
-            >(wide_tile.outputs(), &mut narrow_tile);
-        self.output
-            .forward_batch::<
-                ::backprop::__private::Sigmoid,
-            >(narrow_tile.outputs(), &mut output_tile);
-        let loss = output_tile
-            .loss_delta::<
-                ::backprop::__private::BinaryCrossEntropy,
-                ::backprop::__private::Sigmoid,
-            >(target);
-        self.output
-            .backward_batch_sgd(
-                &mut narrow_tile,
-                &output_tile,
-                scale,
-                lr,
-                &mut grads.output,
-            );
-        narrow_tile.activation_backward::<::backprop::__private::Tanh>();
-        self.narrow
-            .backward_batch_sgd(
-                &mut wide_tile,
-                &narrow_tile,
-                scale,
-                lr,
-                &mut grads.narrow,
-            );
-        wide_tile.activation_backward::<::backprop::__private::Relu>();
-        self.wide.batch_sgd(input, &wide_tile, scale, lr, &mut grads.wide);
-        loss
-    }
-    /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
-    /// each layer as soon as its error signal is known. Returns the loss before the step.
-    #[inline]
-    pub fn train_step(&mut self, input: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
-        let mut trace = SizedTrace::zeroed();
-        trace.input = *input;
-        self.wide.forward::<::backprop::__private::Relu>(&trace.input, &mut trace.wide);
-        let loss = Self::train_above_first(
-            &mut self.narrow,
-            &mut self.output,
-            &mut trace,
-            target,
-            lr,
-        );
-        self.wide.sgd(&trace.input, &trace.wide.delta, lr);
-        loss
-    }
-    /// Single-sample SGD over a sequence of samples, one step per sample in order, as
-    /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
-    /// each before its step. A large first layer has its weight updates deferred and
-    /// applied several at a time, in one pass over its weights (`backprop::deferred`):
-    /// the same steps within rounding; a small one is updated at every step, and then the
-    /// bits are those of `train_step`.
-    #[inline]
-    pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-    where
-        S: ::core::iter::IntoIterator<Item = (&'s [T; FEATURES], &'s [T; 1])>,
-        T: 's,
-    {
-        let mut first_layer = ::backprop::__private::Deferred::<
+    impl<T: ::backprop::__private::Scalar> Sized<T> {
+        /// Inputs of the network.
+        pub const INPUTS: usize = FEATURES;
+        /// Outputs of the network.
+        pub const OUTPUTS: usize = 1;
+        /// Parameters (weights and biases) of all layers.
+        pub const PARAMS: usize = <::backprop::__private::Dense<
             T,
             FEATURES,
             { 2 * FEATURES },
-            {
-                ::backprop::__private::deferred::Shape::<
+        > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                { 2 * FEATURES },
+                HIDDEN,
+            > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                HIDDEN,
+                1,
+            > as ::backprop::__private::Params<T>>::LEN;
+        /// Bytes of the parameters: the size of this struct, and of a gradient.
+        pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
+        /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
+        pub const TRACE_BYTES: usize = ::core::mem::size_of::<SizedTrace<T>>();
+        /// The layers, input to output.
+        pub const LAYERS: &'static [::backprop::__private::LayerInfo] = &[
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, FEATURES, { 2 * FEATURES }>,
+                ::backprop::__private::Relu,
+            >("wide"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, { 2 * FEATURES }, HIDDEN>,
+                ::backprop::__private::Tanh,
+            >("narrow"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, HIDDEN, 1>,
+                ::backprop::__private::Sigmoid,
+            >("output"),
+        ];
+        /// A network from its layers (a `const fn`, so weights can live in a `static`).
+        pub const fn new(
+            wide: ::backprop::__private::Dense<T, FEATURES, { 2 * FEATURES }>,
+            narrow: ::backprop::__private::Dense<T, { 2 * FEATURES }, HIDDEN>,
+            output: ::backprop::__private::Dense<T, HIDDEN, 1>,
+        ) -> Self {
+            Self { wide, narrow, output }
+        }
+        /// A network whose weights and biases are all zero (also the starting value of a gradient).
+        pub const fn zeroed() -> Self {
+            Self {
+                wide: <::backprop::__private::Dense<
+                    T,
                     FEATURES,
                     { 2 * FEATURES },
-                >::DEFERRED_STEPS
-            },
-        >::new(&mut self.wide);
-        let mut trace = SizedTrace::zeroed();
-        let mut total = T::ZERO;
-        for (input, target) in samples {
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                narrow: <::backprop::__private::Dense<
+                    T,
+                    { 2 * FEATURES },
+                    HIDDEN,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                output: <::backprop::__private::Dense<
+                    T,
+                    HIDDEN,
+                    1,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+            }
+        }
+        /// Inference: the output for one input, storing nothing.
+        #[inline]
+        pub fn forward(&self, input: &[T; FEATURES]) -> [T; 1] {
+            let wide = self.wide.infer::<::backprop::__private::Relu>(input);
+            let narrow = self.narrow.infer::<::backprop::__private::Tanh>(&wide);
+            self.output.infer::<::backprop::__private::Sigmoid>(&narrow)
+        }
+        /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+        #[inline]
+        pub fn forward_trace(
+            &self,
+            input: &[T; FEATURES],
+            trace: &mut SizedTrace<T>,
+        ) -> [T; 1] {
             trace.input = *input;
-            first_layer
+            self.wide
                 .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.wide);
-            total
-                += Self::train_above_first(
-                    &mut self.narrow,
-                    &mut self.output,
-                    &mut trace,
-                    target,
-                    lr,
+            self.narrow
+                .forward::<
+                    ::backprop::__private::Tanh,
+                >(&trace.wide.a, &mut trace.narrow);
+            self.output
+                .forward::<
+                    ::backprop::__private::Sigmoid,
+                >(&trace.narrow.a, &mut trace.output);
+            trace.output.a
+        }
+        /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
+        /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
+        /// `trace`; returns the loss.
+        #[inline]
+        pub fn backward(
+            &self,
+            trace: &mut SizedTrace<T>,
+            target: &[T; 1],
+            grads: &mut Self,
+        ) -> T {
+            self.backward_impl::<false>(trace, target, grads)
+        }
+        /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
+        /// accumulating over a batch).
+        #[inline]
+        pub fn backward_accumulate(
+            &self,
+            trace: &mut SizedTrace<T>,
+            target: &[T; 1],
+            grads: &mut Self,
+        ) -> T {
+            self.backward_impl::<true>(trace, target, grads)
+        }
+        #[inline]
+        fn backward_impl<const ACCUMULATE: bool>(
+            &self,
+            trace: &mut SizedTrace<T>,
+            target: &[T; 1],
+            grads: &mut Self,
+        ) -> T {
+            let loss = trace
+                .output
+                .loss_delta::<
+                    ::backprop::__private::BinaryCrossEntropy,
+                    ::backprop::__private::Sigmoid,
+                >(target);
+            self.output
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.narrow.a,
+                    &trace.output.delta,
+                    &mut grads.output,
+                    &mut trace.narrow.delta,
                 );
-            first_layer.sgd(&trace.input, &trace.wide.delta, lr);
+            trace.narrow.activation_backward::<::backprop::__private::Tanh>();
+            self.narrow
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.wide.a,
+                    &trace.narrow.delta,
+                    &mut grads.narrow,
+                    &mut trace.wide.delta,
+                );
+            trace.wide.activation_backward::<::backprop::__private::Relu>();
+            self.wide
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.input,
+                    &trace.wide.delta,
+                    &mut grads.wide,
+                    &mut trace.input_grad,
+                );
+            loss
         }
-        total
-    }
-    /// A train step above the first layer, whose forward pass is in `trace`: the other
-    /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
-    /// down to the first layer's `delta`. Returns the loss.
-    #[inline(always)]
-    fn train_above_first(
-        narrow_layer: &mut ::backprop::__private::Dense<T, { 2 * FEATURES }, HIDDEN>,
-        output_layer: &mut ::backprop::__private::Dense<T, HIDDEN, 1>,
-        trace: &mut SizedTrace<T>,
-        target: &[T; 1],
-        lr: T,
-    ) -> T {
-        narrow_layer
-            .forward::<::backprop::__private::Tanh>(&trace.wide.a, &mut trace.narrow);
-        output_layer
-            .forward::<
-                ::backprop::__private::Sigmoid,
-            >(&trace.narrow.a, &mut trace.output);
-        let loss = trace
-            .output
-            .loss_delta::<
-                ::backprop::__private::BinaryCrossEntropy,
-                ::backprop::__private::Sigmoid,
-            >(target);
-        output_layer
-            .backward_sgd(
-                &trace.narrow.a,
-                &trace.output.delta,
+        /// The loss for one sample, storing nothing.
+        #[inline]
+        pub fn loss(&self, input: &[T; FEATURES], target: &[T; 1]) -> T {
+            let mut trace = SizedTrace::zeroed();
+            self.forward_trace(input, &mut trace);
+            trace
+                .output
+                .loss::<
+                    ::backprop::__private::BinaryCrossEntropy,
+                    ::backprop::__private::Sigmoid,
+                >(target)
+        }
+        /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+        /// sum of their losses.
+        fn backward_tile(
+            &self,
+            input: &[[T; FEATURES]],
+            target: &[[T; 1]],
+            grads: &mut Self,
+        ) -> T {
+            let mut wide_tile = ::backprop::__private::LayerBatch::<
+                [T; 2 * FEATURES],
+            >::zeroed();
+            let mut narrow_tile = ::backprop::__private::LayerBatch::<
+                [T; HIDDEN],
+            >::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            self.wide
+                .forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
+            self.narrow
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(wide_tile.outputs(), &mut narrow_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(narrow_tile.outputs(), &mut output_tile);
+            let loss = output_tile
+                .loss_delta::<
+                    ::backprop::__private::BinaryCrossEntropy,
+                    ::backprop::__private::Sigmoid,
+                >(target);
+            self.output
+                .backward_batch(&mut narrow_tile, &output_tile, &mut grads.output);
+            narrow_tile.activation_backward::<::backprop::__private::Tanh>();
+            self.narrow.backward_batch(&mut wide_tile, &narrow_tile, &mut grads.narrow);
+            wide_tile.activation_backward::<::backprop::__private::Relu>();
+            self.wide.backward_batch_params(input, &wide_tile, &mut grads.wide);
+            loss
+        }
+        /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+        /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+        /// the error signal reaches it. Returns the sum of their losses before the step.
+        fn train_tile(
+            &mut self,
+            input: &[[T; FEATURES]],
+            target: &[[T; 1]],
+            scale: T,
+            lr: T,
+            grads: &mut Self,
+        ) -> T {
+            let mut wide_tile = ::backprop::__private::LayerBatch::<
+                [T; 2 * FEATURES],
+            >::zeroed();
+            let mut narrow_tile = ::backprop::__private::LayerBatch::<
+                [T; HIDDEN],
+            >::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            self.wide
+                .forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
+            self.narrow
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(wide_tile.outputs(), &mut narrow_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(narrow_tile.outputs(), &mut output_tile);
+            let loss = output_tile
+                .loss_delta::<
+                    ::backprop::__private::BinaryCrossEntropy,
+                    ::backprop::__private::Sigmoid,
+                >(target);
+            self.output
+                .backward_batch_sgd(
+                    &mut narrow_tile,
+                    &output_tile,
+                    scale,
+                    lr,
+                    &mut grads.output,
+                );
+            narrow_tile.activation_backward::<::backprop::__private::Tanh>();
+            self.narrow
+                .backward_batch_sgd(
+                    &mut wide_tile,
+                    &narrow_tile,
+                    scale,
+                    lr,
+                    &mut grads.narrow,
+                );
+            wide_tile.activation_backward::<::backprop::__private::Relu>();
+            self.wide.batch_sgd(input, &wide_tile, scale, lr, &mut grads.wide);
+            loss
+        }
+        /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
+        /// each layer as soon as its error signal is known. Returns the loss before the step.
+        #[inline]
+        pub fn train_step(
+            &mut self,
+            input: &[T; FEATURES],
+            target: &[T; 1],
+            lr: T,
+        ) -> T {
+            let mut trace = SizedTrace::zeroed();
+            trace.input = *input;
+            self.wide
+                .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.wide);
+            let loss = Self::train_above_first(
+                &mut self.narrow,
+                &mut self.output,
+                &mut trace.wide,
+                &mut trace.narrow,
+                &mut trace.output,
+                target,
                 lr,
-                &mut trace.narrow.delta,
             );
-        trace.narrow.activation_backward::<::backprop::__private::Tanh>();
-        narrow_layer
-            .backward_sgd(&trace.wide.a, &trace.narrow.delta, lr, &mut trace.wide.delta);
-        trace.wide.activation_backward::<::backprop::__private::Relu>();
-        loss
-    }
-}
-/// SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
-/// `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
-unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
-for Sized<T> {
-    const LEN: usize = Self::PARAMS;
-}
-impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Sized<T> {
-    type Input = [T; FEATURES];
-    type Output = [T; 1];
-    type Trace = SizedTrace<T>;
-    const INPUTS: usize = Self::INPUTS;
-    const OUTPUTS: usize = Self::OUTPUTS;
-    const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
-    const LOSS: &'static str = "BinaryCrossEntropy";
-    #[inline]
-    fn zeroed() -> Self {
-        Self::zeroed()
-    }
-    #[inline]
-    fn new_trace() -> SizedTrace<T> {
-        SizedTrace::zeroed()
-    }
-    #[inline]
-    fn forward(&self, x: &[T; FEATURES]) -> [T; 1] {
-        Self::forward(self, x)
-    }
-    #[inline]
-    fn forward_trace(&self, x: &[T; FEATURES], trace: &mut SizedTrace<T>) -> [T; 1] {
-        Self::forward_trace(self, x, trace)
-    }
-    #[inline]
-    fn backward(
-        &self,
-        trace: &mut SizedTrace<T>,
-        target: &[T; 1],
-        grads: &mut Self,
-    ) -> T {
-        Self::backward(self, trace, target, grads)
-    }
-    #[inline]
-    fn backward_accumulate(
-        &self,
-        trace: &mut SizedTrace<T>,
-        target: &[T; 1],
-        grads: &mut Self,
-    ) -> T {
-        Self::backward_accumulate(self, trace, target, grads)
-    }
-    #[inline]
-    fn input_grad(trace: &SizedTrace<T>) -> &[T; FEATURES] {
-        &trace.input_grad
-    }
-    #[inline]
-    fn trace_output(trace: &SizedTrace<T>) -> &[T; 1] {
-        &trace.output.a
-    }
-    #[inline]
-    fn loss(&self, x: &[T; FEATURES], target: &[T; 1]) -> T {
-        Self::loss(self, x, target)
-    }
-    #[inline]
-    fn train_step(&mut self, x: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
-        Self::train_step(self, x, target, lr)
-    }
-    #[inline]
-    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-    where
-        S: ::core::iter::IntoIterator<Item = (&'s [T; FEATURES], &'s [T; 1])>,
-        [T; FEATURES]: 's,
-        [T; 1]: 's,
-    {
-        Self::train_steps(self, samples, lr)
-    }
-    /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
-    fn backward_batch_accumulate<const B: usize>(
-        &self,
-        inputs: &[[T; FEATURES]; B],
-        targets: &[[T; 1]; B],
-        grads: &mut Self,
-    ) -> T {
-        let tiles = inputs
-            .chunks(::backprop::__private::kernel::BATCH_TILE)
-            .zip(targets.chunks(::backprop::__private::kernel::BATCH_TILE));
-        tiles
-            .fold(
-                T::ZERO,
-                |loss, (input, target)| loss + self.backward_tile(input, target, grads),
+            self.wide.sgd(&trace.input, &trace.wide.delta, lr);
+            loss
+        }
+        /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+        /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+        /// each before its step. A large first layer has its weight updates deferred and
+        /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+        /// the same steps within rounding; a small one is updated at every step, and then the
+        /// bits are those of `train_step`.
+        #[inline]
+        pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+        where
+            S: ::core::iter::IntoIterator<Item = (&'s [T; FEATURES], &'s [T; 1])>,
+            T: 's,
+        {
+            let mut trace = SizedTrace::zeroed();
+            let Self { wide, narrow, output } = self;
+            let narrow_trace = &mut trace.narrow;
+            let output_trace = &mut trace.output;
+            wide.train_sequence::<
+                    ::backprop::__private::Relu,
+                    _,
+                    _,
+                    _,
+                >(
+                samples,
+                lr,
+                &mut trace.wide,
+                |wide_trace, target| {
+                    Self::train_above_first(
+                        narrow,
+                        output,
+                        wide_trace,
+                        narrow_trace,
+                        output_trace,
+                        target,
+                        lr,
+                    )
+                },
             )
-    }
-    /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
-    fn train_step_batch<const B: usize>(
-        &mut self,
-        inputs: &[[T; FEATURES]; B],
-        targets: &[[T; 1]; B],
-        lr: T,
-        grads: &mut Self,
-    ) -> T {
-        if B == 0 || B > ::backprop::__private::kernel::BATCH_TILE {
-            return ::backprop::__private::train_step_batch_unfused(
-                self,
-                inputs,
-                targets,
-                lr,
-                grads,
-            );
         }
-        let scale = T::ONE / T::from_f64(B as f64);
-        self.train_tile(inputs, targets, scale, lr, grads) * scale
+        /// A train step above the first layer, whose forward pass is in its trace: the other
+        /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+        /// down to the first layer's `delta`. Returns the loss.
+        #[inline(always)]
+        fn train_above_first(
+            narrow_layer: &mut ::backprop::__private::Dense<T, { 2 * FEATURES }, HIDDEN>,
+            output_layer: &mut ::backprop::__private::Dense<T, HIDDEN, 1>,
+            wide_trace: &mut ::backprop::__private::LayerTrace<[T; 2 * FEATURES]>,
+            narrow_trace: &mut ::backprop::__private::LayerTrace<[T; HIDDEN]>,
+            output_trace: &mut ::backprop::__private::LayerTrace<[T; 1]>,
+            target: &[T; 1],
+            lr: T,
+        ) -> T {
+            narrow_layer
+                .forward::<::backprop::__private::Tanh>(&wide_trace.a, narrow_trace);
+            output_layer
+                .forward::<
+                    ::backprop::__private::Sigmoid,
+                >(&narrow_trace.a, output_trace);
+            let loss = output_trace
+                .loss_delta::<
+                    ::backprop::__private::BinaryCrossEntropy,
+                    ::backprop::__private::Sigmoid,
+                >(target);
+            output_layer
+                .backward_sgd(
+                    &narrow_trace.a,
+                    &output_trace.delta,
+                    lr,
+                    &mut narrow_trace.delta,
+                );
+            narrow_trace.activation_backward::<::backprop::__private::Tanh>();
+            narrow_layer
+                .backward_sgd(
+                    &wide_trace.a,
+                    &narrow_trace.delta,
+                    lr,
+                    &mut wide_trace.delta,
+                );
+            wide_trace.activation_backward::<::backprop::__private::Relu>();
+            loss
+        }
     }
-}
+    /// SAFETY: the struct is `#[repr(C)]` and its fields are only layers, each of which
+    /// implements `Params<T>`: `#[repr(C)]` arrays of `T` with no padding. So the struct is
+    /// exactly `PARAMS` contiguous `T`s (also asserted at compile time by `params()`).
+    unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
+    for Sized<T> {
+        const LEN: usize = Self::PARAMS;
+    }
+    impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T>
+    for Sized<T> {
+        type Input = [T; FEATURES];
+        type Output = [T; 1];
+        type Trace = SizedTrace<T>;
+        const INPUTS: usize = Self::INPUTS;
+        const OUTPUTS: usize = Self::OUTPUTS;
+        const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
+        const LOSS: &'static str = "BinaryCrossEntropy";
+        #[inline]
+        fn zeroed() -> Self {
+            Self::zeroed()
+        }
+        #[inline]
+        fn new_trace() -> SizedTrace<T> {
+            SizedTrace::zeroed()
+        }
+        #[inline]
+        fn forward(&self, x: &[T; FEATURES]) -> [T; 1] {
+            Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_trace(&self, x: &[T; FEATURES], trace: &mut SizedTrace<T>) -> [T; 1] {
+            Self::forward_trace(self, x, trace)
+        }
+        #[inline]
+        fn backward(
+            &self,
+            trace: &mut SizedTrace<T>,
+            target: &[T; 1],
+            grads: &mut Self,
+        ) -> T {
+            Self::backward(self, trace, target, grads)
+        }
+        #[inline]
+        fn backward_accumulate(
+            &self,
+            trace: &mut SizedTrace<T>,
+            target: &[T; 1],
+            grads: &mut Self,
+        ) -> T {
+            Self::backward_accumulate(self, trace, target, grads)
+        }
+        #[inline]
+        fn input_grad(trace: &SizedTrace<T>) -> &[T; FEATURES] {
+            &trace.input_grad
+        }
+        #[inline]
+        fn trace_output(trace: &SizedTrace<T>) -> &[T; 1] {
+            &trace.output.a
+        }
+        #[inline]
+        fn loss(&self, x: &[T; FEATURES], target: &[T; 1]) -> T {
+            Self::loss(self, x, target)
+        }
+        #[inline]
+        fn train_step(&mut self, x: &[T; FEATURES], target: &[T; 1], lr: T) -> T {
+            Self::train_step(self, x, target, lr)
+        }
+        #[inline]
+        fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+        where
+            S: ::core::iter::IntoIterator<Item = (&'s [T; FEATURES], &'s [T; 1])>,
+            [T; FEATURES]: 's,
+            [T; 1]: 's,
+        {
+            Self::train_steps(self, samples, lr)
+        }
+        /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+        fn backward_batch_accumulate<const B: usize>(
+            &self,
+            inputs: &[[T; FEATURES]; B],
+            targets: &[[T; 1]; B],
+            grads: &mut Self,
+        ) -> T {
+            let tiles = inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(targets.chunks(::backprop::__private::BATCH_TILE));
+            tiles
+                .fold(
+                    T::ZERO,
+                    |loss, (input, target)| {
+                        loss + self.backward_tile(input, target, grads)
+                    },
+                )
+        }
+        /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+        fn train_step_batch<const B: usize>(
+            &mut self,
+            inputs: &[[T; FEATURES]; B],
+            targets: &[[T; 1]; B],
+            lr: T,
+            grads: &mut Self,
+        ) -> T {
+            if B == 0 || B > ::backprop::__private::BATCH_TILE {
+                return ::backprop::__private::train_step_batch_unfused(
+                    self,
+                    inputs,
+                    targets,
+                    lr,
+                    grads,
+                );
+            }
+            let scale = T::ONE / T::from_f64(B as f64);
+            self.train_tile(inputs, targets, scale, lr, grads) * scale
+        }
+    }
+};

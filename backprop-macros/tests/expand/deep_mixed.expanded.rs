@@ -28,659 +28,756 @@ pub(crate) struct DeepTrace<T = f32> {
     /// The input `x`, `[T; 8]`.
     pub input: [T; 8],
     /// Layer `rectified`: `z`, `a` and `delta`, each `[T; 16]`.
-    pub rectified: ::backprop::__private::LayerTrace<T, 16>,
+    pub rectified: ::backprop::__private::LayerTrace<[T; 16]>,
     /// Layer `squashed`: `z`, `a` and `delta`, each `[T; 16]`.
-    pub squashed: ::backprop::__private::LayerTrace<T, 16>,
+    pub squashed: ::backprop::__private::LayerTrace<[T; 16]>,
     /// Layer `leaky`: `z`, `a` and `delta`, each `[T; 12]`.
-    pub leaky: ::backprop::__private::LayerTrace<T, 12>,
+    pub leaky: ::backprop::__private::LayerTrace<[T; 12]>,
     /// Layer `smooth`: `z`, `a` and `delta`, each `[T; 8]`.
-    pub smooth: ::backprop::__private::LayerTrace<T, 8>,
+    pub smooth: ::backprop::__private::LayerTrace<[T; 8]>,
     /// Layer `gate`: `z`, `a` and `delta`, each `[T; 4]`.
-    pub gate: ::backprop::__private::LayerTrace<T, 4>,
+    pub gate: ::backprop::__private::LayerTrace<[T; 4]>,
     /// Layer `output`: `z`, `a` and `delta`, each `[T; 2]`.
-    pub output: ::backprop::__private::LayerTrace<T, 2>,
+    pub output: ::backprop::__private::LayerTrace<[T; 2]>,
     /// The input gradient `dL/dx`, `[T; 8]`, written by backward.
     pub input_grad: [T; 8],
 }
-impl<T: ::backprop::__private::Scalar> DeepTrace<T> {
-    /// A trace of zeros.
-    pub const fn zeroed() -> Self {
-        Self {
-            input: [T::ZERO; 8],
-            rectified: ::backprop::__private::LayerTrace::zeroed(),
-            squashed: ::backprop::__private::LayerTrace::zeroed(),
-            leaky: ::backprop::__private::LayerTrace::zeroed(),
-            smooth: ::backprop::__private::LayerTrace::zeroed(),
-            gate: ::backprop::__private::LayerTrace::zeroed(),
-            output: ::backprop::__private::LayerTrace::zeroed(),
-            input_grad: [T::ZERO; 8],
+const _: () = {
+    use ::backprop::__private::Layer as _;
+    impl<T: ::backprop::__private::Scalar> DeepTrace<T> {
+        /// A trace of zeros.
+        pub const fn zeroed() -> Self {
+            Self {
+                input: [T::ZERO; 8],
+                rectified: ::backprop::__private::LayerTrace::zeroed(),
+                squashed: ::backprop::__private::LayerTrace::zeroed(),
+                leaky: ::backprop::__private::LayerTrace::zeroed(),
+                smooth: ::backprop::__private::LayerTrace::zeroed(),
+                gate: ::backprop::__private::LayerTrace::zeroed(),
+                output: ::backprop::__private::LayerTrace::zeroed(),
+                input_grad: [T::ZERO; 8],
+            }
         }
     }
-}
-impl<T: ::backprop::__private::Scalar> ::core::default::Default for DeepTrace<T> {
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-impl<T: ::backprop::__private::Scalar> Deep<T> {
-    /// Inputs of the network.
-    pub const INPUTS: usize = 8;
-    /// Outputs of the network.
-    pub const OUTPUTS: usize = 2;
-    /// Parameters (weights and biases) of all layers.
-    pub const PARAMS: usize = ::backprop::__private::Dense::<T, 8, 16>::PARAMS
-        + ::backprop::__private::Dense::<T, 16, 16>::PARAMS
-        + ::backprop::__private::Dense::<T, 16, 12>::PARAMS
-        + ::backprop::__private::Dense::<T, 12, 8>::PARAMS
-        + ::backprop::__private::Dense::<T, 8, 4>::PARAMS
-        + ::backprop::__private::Dense::<T, 4, 2>::PARAMS;
-    /// Bytes of the parameters: the size of this struct, and of a gradient.
-    pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
-    /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
-    pub const TRACE_BYTES: usize = ::core::mem::size_of::<DeepTrace<T>>();
-    /// The layers, input to output.
-    pub const LAYERS: &'static [::backprop::__private::LayerInfo] = &[
-        ::backprop::__private::LayerInfo {
-            name: "rectified",
-            inputs: 8,
-            outputs: 16,
-            activation: "Relu",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "squashed",
-            inputs: 16,
-            outputs: 16,
-            activation: "Tanh",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "leaky",
-            inputs: 16,
-            outputs: 12,
-            activation: "LeakyRelu",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "smooth",
-            inputs: 12,
-            outputs: 8,
-            activation: "Softplus",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "gate",
-            inputs: 8,
-            outputs: 4,
-            activation: "Sigmoid",
-        },
-        ::backprop::__private::LayerInfo {
-            name: "output",
-            inputs: 4,
-            outputs: 2,
-            activation: "Identity",
-        },
-    ];
-    /// A network from its layers (a `const fn`, so weights can live in a `static`).
-    pub const fn new(
-        rectified: ::backprop::__private::Dense<T, 8, 16>,
-        squashed: ::backprop::__private::Dense<T, 16, 16>,
-        leaky: ::backprop::__private::Dense<T, 16, 12>,
-        smooth: ::backprop::__private::Dense<T, 12, 8>,
-        gate: ::backprop::__private::Dense<T, 8, 4>,
-        output: ::backprop::__private::Dense<T, 4, 2>,
-    ) -> Self {
-        Self {
-            rectified,
-            squashed,
-            leaky,
-            smooth,
-            gate,
-            output,
+    impl<T: ::backprop::__private::Scalar> ::core::default::Default for DeepTrace<T> {
+        fn default() -> Self {
+            Self::zeroed()
         }
     }
-    /// A network whose weights and biases are all zero (also the starting value of a gradient).
-    pub const fn zeroed() -> Self {
-        Self {
-            rectified: ::backprop::__private::Dense::zeroed(),
-            squashed: ::backprop::__private::Dense::zeroed(),
-            leaky: ::backprop::__private::Dense::zeroed(),
-            smooth: ::backprop::__private::Dense::zeroed(),
-            gate: ::backprop::__private::Dense::zeroed(),
-            output: ::backprop::__private::Dense::zeroed(),
-        }
-    }
-    /// Inference: the output for one input, storing nothing.
-    #[inline]
-    pub fn forward(&self, input: &[T; 8]) -> [T; 2] {
-        let rectified = self.rectified.infer::<::backprop::__private::Relu>(input);
-        let squashed = self.squashed.infer::<::backprop::__private::Tanh>(&rectified);
-        let leaky = self.leaky.infer::<::backprop::__private::LeakyRelu>(&squashed);
-        let smooth = self.smooth.infer::<::backprop::__private::Softplus>(&leaky);
-        let gate = self.gate.infer::<::backprop::__private::Sigmoid>(&smooth);
-        self.output.infer::<::backprop::__private::Identity>(&gate)
-    }
-    /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
-    #[inline]
-    pub fn forward_trace(&self, input: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {
-        trace.input = *input;
-        self.rectified
-            .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.rectified);
-        self.squashed
-            .forward::<
-                ::backprop::__private::Tanh,
-            >(&trace.rectified.a, &mut trace.squashed);
-        self.leaky
-            .forward::<
-                ::backprop::__private::LeakyRelu,
-            >(&trace.squashed.a, &mut trace.leaky);
-        self.smooth
-            .forward::<
-                ::backprop::__private::Softplus,
-            >(&trace.leaky.a, &mut trace.smooth);
-        self.gate
-            .forward::<::backprop::__private::Sigmoid>(&trace.smooth.a, &mut trace.gate);
-        self.output
-            .forward::<
-                ::backprop::__private::Identity,
-            >(&trace.gate.a, &mut trace.output);
-        trace.output.a
-    }
-    /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
-    /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
-    /// `trace`; returns the loss.
-    #[inline]
-    pub fn backward(
-        &self,
-        trace: &mut DeepTrace<T>,
-        target: &[T; 2],
-        grads: &mut Self,
-    ) -> T {
-        self.backward_impl::<false>(trace, target, grads)
-    }
-    /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
-    /// accumulating over a batch).
-    #[inline]
-    pub fn backward_accumulate(
-        &self,
-        trace: &mut DeepTrace<T>,
-        target: &[T; 2],
-        grads: &mut Self,
-    ) -> T {
-        self.backward_impl::<true>(trace, target, grads)
-    }
-    #[inline]
-    fn backward_impl<const ACCUMULATE: bool>(
-        &self,
-        trace: &mut DeepTrace<T>,
-        target: &[T; 2],
-        grads: &mut Self,
-    ) -> T {
-        let loss = trace
-            .output
-            .loss_delta::<
-                ::backprop::__private::HalfSquaredError,
-                ::backprop::__private::Identity,
-            >(target);
-        self.output
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.gate.a,
-                &trace.output.delta,
-                &mut grads.output,
-                &mut trace.gate.delta,
-            );
-        trace.gate.activation_backward::<::backprop::__private::Sigmoid>();
-        self.gate
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.smooth.a,
-                &trace.gate.delta,
-                &mut grads.gate,
-                &mut trace.smooth.delta,
-            );
-        trace.smooth.activation_backward::<::backprop::__private::Softplus>();
-        self.smooth
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.leaky.a,
-                &trace.smooth.delta,
-                &mut grads.smooth,
-                &mut trace.leaky.delta,
-            );
-        trace.leaky.activation_backward::<::backprop::__private::LeakyRelu>();
-        self.leaky
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.squashed.a,
-                &trace.leaky.delta,
-                &mut grads.leaky,
-                &mut trace.squashed.delta,
-            );
-        trace.squashed.activation_backward::<::backprop::__private::Tanh>();
-        self.squashed
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.rectified.a,
-                &trace.squashed.delta,
-                &mut grads.squashed,
-                &mut trace.rectified.delta,
-            );
-        trace.rectified.activation_backward::<::backprop::__private::Relu>();
-        self.rectified
-            .backward::<
-                ACCUMULATE,
-            >(
-                &trace.input,
-                &trace.rectified.delta,
-                &mut grads.rectified,
-                &mut trace.input_grad,
-            );
-        loss
-    }
-    /// The loss for one sample, storing nothing.
-    #[inline]
-    pub fn loss(&self, input: &[T; 8], target: &[T; 2]) -> T {
-        let mut trace = DeepTrace::zeroed();
-        self.forward_trace(input, &mut trace);
-        trace
-            .output
-            .loss::<
-                ::backprop::__private::HalfSquaredError,
-                ::backprop::__private::Identity,
-            >(target)
-    }
-    /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
-    /// sum of their losses.
-    fn backward_tile(&self, input: &[[T; 8]], target: &[[T; 2]], grads: &mut Self) -> T {
-        let mut rectified_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
-        let mut squashed_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
-        let mut leaky_tile = ::backprop::__private::LayerBatch::<T, 12>::zeroed();
-        let mut smooth_tile = ::backprop::__private::LayerBatch::<T, 8>::zeroed();
-        let mut gate_tile = ::backprop::__private::LayerBatch::<T, 4>::zeroed();
-        let mut output_tile = ::backprop::__private::LayerBatch::<T, 2>::zeroed();
-        self.rectified
-            .forward_batch::<::backprop::__private::Relu>(input, &mut rectified_tile);
-        self.squashed
-            .forward_batch::<
-                ::backprop::__private::Tanh,
-            >(rectified_tile.outputs(), &mut squashed_tile);
-        self.leaky
-            .forward_batch::<
-                ::backprop::__private::LeakyRelu,
-            >(squashed_tile.outputs(), &mut leaky_tile);
-        self.smooth
-            .forward_batch::<
-                ::backprop::__private::Softplus,
-            >(leaky_tile.outputs(), &mut smooth_tile);
-        self.gate
-            .forward_batch::<
-                ::backprop::__private::Sigmoid,
-            >(smooth_tile.outputs(), &mut gate_tile);
-        self.output
-            .forward_batch::<
-                ::backprop::__private::Identity,
-            >(gate_tile.outputs(), &mut output_tile);
-        let loss = output_tile
-            .loss_delta::<
-                ::backprop::__private::HalfSquaredError,
-                ::backprop::__private::Identity,
-            >(target);
-        self.output.backward_batch(&mut gate_tile, &output_tile, &mut grads.output);
-        gate_tile.activation_backward::<::backprop::__private::Sigmoid>();
-        self.gate.backward_batch(&mut smooth_tile, &gate_tile, &mut grads.gate);
-        smooth_tile.activation_backward::<::backprop::__private::Softplus>();
-        self.smooth.backward_batch(&mut leaky_tile, &smooth_tile, &mut grads.smooth);
-        leaky_tile.activation_backward::<::backprop::__private::LeakyRelu>();
-        self.leaky.backward_batch(&mut squashed_tile, &leaky_tile, &mut grads.leaky);
-        squashed_tile.activation_backward::<::backprop::__private::Tanh>();
-        self.squashed
-            .backward_batch(&mut rectified_tile, &squashed_tile, &mut grads.squashed);
-        rectified_tile.activation_backward::<::backprop::__private::Relu>();
-        self.rectified
-            .backward_batch_params(input, &rectified_tile, &mut grads.rectified);
-        loss
-    }
-    /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
-    /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
-    /// the error signal reaches it. Returns the sum of their losses before the step.
-    fn train_tile(
-        &mut self,
-        input: &[[T; 8]],
-        target: &[[T; 2]],
-        scale: T,
-        lr: T,
-        grads: &mut Self,
-    ) -> T {
-        let mut rectified_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
-        let mut squashed_tile = ::backprop::__private::LayerBatch::<T, 16>::zeroed();
-        let mut leaky_tile = ::backprop::__private::LayerBatch::<T, 12>::zeroed();
-        let mut smooth_tile = ::backprop::__private::LayerBatch::<T, 8>::zeroed();
-        let mut gate_tile = ::backprop::__private::LayerBatch::<T, 4>::zeroed();
-        let mut output_tile = ::backprop::__private::LayerBatch::<T, 2>::zeroed();
-        self.rectified
-            .forward_batch::<::backprop::__private::Relu>(input, &mut rectified_tile);
-        self.squashed
-            .forward_batch::<
-                ::backprop::__private::Tanh,
-            >(rectified_tile.outputs(), &mut squashed_tile);
-        self.leaky
-            .forward_batch::<
-                ::backprop::__private::LeakyRelu,
-            >(squashed_tile.outputs(), &mut leaky_tile);
-        self.smooth
-            .forward_batch::<
-                ::backprop::__private::Softplus,
-            >(leaky_tile.outputs(), &mut smooth_tile);
-        self.gate
-            .forward_batch::<
-                ::backprop::__private::Sigmoid,
-            >(smooth_tile.outputs(), &mut gate_tile);
-        self.output
-            .forward_batch::<
-                ::backprop::__private::Identity,
-            >(gate_tile.outputs(), &mut output_tile);
-        let loss = output_tile
-            .loss_delta::<
-                ::backprop::__private::HalfSquaredError,
-                ::backprop::__private::Identity,
-            >(target);
-        self.output
-            .backward_batch_sgd(
-                &mut gate_tile,
-                &output_tile,
-                scale,
-                lr,
-                &mut grads.output,
-            );
-        gate_tile.activation_backward::<::backprop::__private::Sigmoid>();
-        self.gate
-            .backward_batch_sgd(
-                &mut smooth_tile,
-                &gate_tile,
-                scale,
-                lr,
-                &mut grads.gate,
-            );
-        smooth_tile.activation_backward::<::backprop::__private::Softplus>();
-        self.smooth
-            .backward_batch_sgd(
-                &mut leaky_tile,
-                &smooth_tile,
-                scale,
-                lr,
-                &mut grads.smooth,
-            );
-        leaky_tile.activation_backward::<::backprop::__private::LeakyRelu>();
-        self.leaky
-            .backward_batch_sgd(
-                &mut squashed_tile,
-                &leaky_tile,
-                scale,
-                lr,
-                &mut grads.leaky,
-            );
-        squashed_tile.activation_backward::<::backprop::__private::Tanh>();
-        self.squashed
-            .backward_batch_sgd(
-                &mut rectified_tile,
-                &squashed_tile,
-                scale,
-                lr,
-                &mut grads.squashed,
-            );
-        rectified_tile.activation_backward::<::backprop::__private::Relu>();
-        self.rectified
-            .batch_sgd(input, &rectified_tile, scale, lr, &mut grads.rectified);
-        loss
-    }
-    /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
-    /// each layer as soon as its error signal is known. Returns the loss before the step.
-    #[inline]
-    pub fn train_step(&mut self, input: &[T; 8], target: &[T; 2], lr: T) -> T {
-        let mut trace = DeepTrace::zeroed();
-        trace.input = *input;
-        self.rectified
-            .forward::<::backprop::__private::Relu>(&trace.input, &mut trace.rectified);
-        let loss = Self::train_above_first(
-            &mut self.squashed,
-            &mut self.leaky,
-            &mut self.smooth,
-            &mut self.gate,
-            &mut self.output,
-            &mut trace,
-            target,
-            lr,
-        );
-        self.rectified.sgd(&trace.input, &trace.rectified.delta, lr);
-        loss
-    }
-    /// Single-sample SGD over a sequence of samples, one step per sample in order, as
-    /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
-    /// each before its step. A large first layer has its weight updates deferred and
-    /// applied several at a time, in one pass over its weights (`backprop::deferred`):
-    /// the same steps within rounding; a small one is updated at every step, and then the
-    /// bits are those of `train_step`.
-    #[inline]
-    pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-    where
-        S: ::core::iter::IntoIterator<Item = (&'s [T; 8], &'s [T; 2])>,
-        T: 's,
-    {
-        let mut first_layer = ::backprop::__private::Deferred::<
+    impl<T: ::backprop::__private::Scalar> Deep<T> {
+        /// Inputs of the network.
+        pub const INPUTS: usize = 8;
+        /// Outputs of the network.
+        pub const OUTPUTS: usize = 2;
+        /// Parameters (weights and biases) of all layers.
+        pub const PARAMS: usize = <::backprop::__private::Dense<
             T,
             8,
             16,
-            { ::backprop::__private::deferred::Shape::<8, 16>::DEFERRED_STEPS },
-        >::new(&mut self.rectified);
-        let mut trace = DeepTrace::zeroed();
-        let mut total = T::ZERO;
-        for (input, target) in samples {
+        > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                16,
+                16,
+            > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                16,
+                12,
+            > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                12,
+                8,
+            > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                8,
+                4,
+            > as ::backprop::__private::Params<T>>::LEN
+            + <::backprop::__private::Dense<
+                T,
+                4,
+                2,
+            > as ::backprop::__private::Params<T>>::LEN;
+        /// Bytes of the parameters: the size of this struct, and of a gradient.
+        pub const PARAM_BYTES: usize = Self::PARAMS * ::core::mem::size_of::<T>();
+        /// Bytes of the trace: the input and input gradient, and `z`, `a` and `delta` of every layer.
+        pub const TRACE_BYTES: usize = ::core::mem::size_of::<DeepTrace<T>>();
+        /// The layers, input to output.
+        pub const LAYERS: &'static [::backprop::__private::LayerInfo] = &[
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 8, 16>,
+                ::backprop::__private::Relu,
+            >("rectified"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 16, 16>,
+                ::backprop::__private::Tanh,
+            >("squashed"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 16, 12>,
+                ::backprop::__private::LeakyRelu,
+            >("leaky"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 12, 8>,
+                ::backprop::__private::Softplus,
+            >("smooth"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 8, 4>,
+                ::backprop::__private::Sigmoid,
+            >("gate"),
+            ::backprop::__private::LayerInfo::of::<
+                T,
+                ::backprop::__private::Dense<T, 4, 2>,
+                ::backprop::__private::Identity,
+            >("output"),
+        ];
+        /// A network from its layers (a `const fn`, so weights can live in a `static`).
+        pub const fn new(
+            rectified: ::backprop::__private::Dense<T, 8, 16>,
+            squashed: ::backprop::__private::Dense<T, 16, 16>,
+            leaky: ::backprop::__private::Dense<T, 16, 12>,
+            smooth: ::backprop::__private::Dense<T, 12, 8>,
+            gate: ::backprop::__private::Dense<T, 8, 4>,
+            output: ::backprop::__private::Dense<T, 4, 2>,
+        ) -> Self {
+            Self {
+                rectified,
+                squashed,
+                leaky,
+                smooth,
+                gate,
+                output,
+            }
+        }
+        /// A network whose weights and biases are all zero (also the starting value of a gradient).
+        pub const fn zeroed() -> Self {
+            Self {
+                rectified: <::backprop::__private::Dense<
+                    T,
+                    8,
+                    16,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                squashed: <::backprop::__private::Dense<
+                    T,
+                    16,
+                    16,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                leaky: <::backprop::__private::Dense<
+                    T,
+                    16,
+                    12,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                smooth: <::backprop::__private::Dense<
+                    T,
+                    12,
+                    8,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                gate: <::backprop::__private::Dense<
+                    T,
+                    8,
+                    4,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+                output: <::backprop::__private::Dense<
+                    T,
+                    4,
+                    2,
+                > as ::backprop::__private::Layer<T>>::ZEROED,
+            }
+        }
+        /// Inference: the output for one input, storing nothing.
+        #[inline]
+        pub fn forward(&self, input: &[T; 8]) -> [T; 2] {
+            let rectified = self.rectified.infer::<::backprop::__private::Relu>(input);
+            let squashed = self
+                .squashed
+                .infer::<::backprop::__private::Tanh>(&rectified);
+            let leaky = self.leaky.infer::<::backprop::__private::LeakyRelu>(&squashed);
+            let smooth = self.smooth.infer::<::backprop::__private::Softplus>(&leaky);
+            let gate = self.gate.infer::<::backprop::__private::Sigmoid>(&smooth);
+            self.output.infer::<::backprop::__private::Identity>(&gate)
+        }
+        /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns the output.
+        #[inline]
+        pub fn forward_trace(&self, input: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {
             trace.input = *input;
-            first_layer
+            self.rectified
                 .forward::<
                     ::backprop::__private::Relu,
                 >(&trace.input, &mut trace.rectified);
-            total
-                += Self::train_above_first(
-                    &mut self.squashed,
-                    &mut self.leaky,
-                    &mut self.smooth,
-                    &mut self.gate,
-                    &mut self.output,
-                    &mut trace,
-                    target,
-                    lr,
+            self.squashed
+                .forward::<
+                    ::backprop::__private::Tanh,
+                >(&trace.rectified.a, &mut trace.squashed);
+            self.leaky
+                .forward::<
+                    ::backprop::__private::LeakyRelu,
+                >(&trace.squashed.a, &mut trace.leaky);
+            self.smooth
+                .forward::<
+                    ::backprop::__private::Softplus,
+                >(&trace.leaky.a, &mut trace.smooth);
+            self.gate
+                .forward::<
+                    ::backprop::__private::Sigmoid,
+                >(&trace.smooth.a, &mut trace.gate);
+            self.output
+                .forward::<
+                    ::backprop::__private::Identity,
+                >(&trace.gate.a, &mut trace.output);
+            trace.output.a
+        }
+        /// The backward pass, after [`forward_trace`](Self::forward_trace): writes the gradient of every
+        /// weight and bias into `grads`, every layer's `delta = dL/dz` and the input gradient into
+        /// `trace`; returns the loss.
+        #[inline]
+        pub fn backward(
+            &self,
+            trace: &mut DeepTrace<T>,
+            target: &[T; 2],
+            grads: &mut Self,
+        ) -> T {
+            self.backward_impl::<false>(trace, target, grads)
+        }
+        /// As [`backward`](Self::backward), but adds the gradients to what `grads` holds (for
+        /// accumulating over a batch).
+        #[inline]
+        pub fn backward_accumulate(
+            &self,
+            trace: &mut DeepTrace<T>,
+            target: &[T; 2],
+            grads: &mut Self,
+        ) -> T {
+            self.backward_impl::<true>(trace, target, grads)
+        }
+        #[inline]
+        fn backward_impl<const ACCUMULATE: bool>(
+            &self,
+            trace: &mut DeepTrace<T>,
+            target: &[T; 2],
+            grads: &mut Self,
+        ) -> T {
+            let loss = trace
+                .output
+                .loss_delta::<
+                    ::backprop::__private::HalfSquaredError,
+                    ::backprop::__private::Identity,
+                >(target);
+            self.output
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.gate.a,
+                    &trace.output.delta,
+                    &mut grads.output,
+                    &mut trace.gate.delta,
                 );
-            first_layer.sgd(&trace.input, &trace.rectified.delta, lr);
+            trace.gate.activation_backward::<::backprop::__private::Sigmoid>();
+            self.gate
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.smooth.a,
+                    &trace.gate.delta,
+                    &mut grads.gate,
+                    &mut trace.smooth.delta,
+                );
+            trace.smooth.activation_backward::<::backprop::__private::Softplus>();
+            self.smooth
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.leaky.a,
+                    &trace.smooth.delta,
+                    &mut grads.smooth,
+                    &mut trace.leaky.delta,
+                );
+            trace.leaky.activation_backward::<::backprop::__private::LeakyRelu>();
+            self.leaky
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.squashed.a,
+                    &trace.leaky.delta,
+                    &mut grads.leaky,
+                    &mut trace.squashed.delta,
+                );
+            trace.squashed.activation_backward::<::backprop::__private::Tanh>();
+            self.squashed
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.rectified.a,
+                    &trace.squashed.delta,
+                    &mut grads.squashed,
+                    &mut trace.rectified.delta,
+                );
+            trace.rectified.activation_backward::<::backprop::__private::Relu>();
+            self.rectified
+                .backward::<
+                    ACCUMULATE,
+                >(
+                    &trace.input,
+                    &trace.rectified.delta,
+                    &mut grads.rectified,
+                    &mut trace.input_grad,
+                );
+            loss
         }
-        total
-    }
-    /// A train step above the first layer, whose forward pass is in `trace`: the other
-    /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
-    /// down to the first layer's `delta`. Returns the loss.
-    #[inline(always)]
-    #[allow(clippy::too_many_arguments)]
-    fn train_above_first(
-        squashed_layer: &mut ::backprop::__private::Dense<T, 16, 16>,
-        leaky_layer: &mut ::backprop::__private::Dense<T, 16, 12>,
-        smooth_layer: &mut ::backprop::__private::Dense<T, 12, 8>,
-        gate_layer: &mut ::backprop::__private::Dense<T, 8, 4>,
-        output_layer: &mut ::backprop::__private::Dense<T, 4, 2>,
-        trace: &mut DeepTrace<T>,
-        target: &[T; 2],
-        lr: T,
-    ) -> T {
-        squashed_layer
-            .forward::<
-                ::backprop::__private::Tanh,
-            >(&trace.rectified.a, &mut trace.squashed);
-        leaky_layer
-            .forward::<
-                ::backprop::__private::LeakyRelu,
-            >(&trace.squashed.a, &mut trace.leaky);
-        smooth_layer
-            .forward::<
-                ::backprop::__private::Softplus,
-            >(&trace.leaky.a, &mut trace.smooth);
-        gate_layer
-            .forward::<::backprop::__private::Sigmoid>(&trace.smooth.a, &mut trace.gate);
-        output_layer
-            .forward::<
-                ::backprop::__private::Identity,
-            >(&trace.gate.a, &mut trace.output);
-        let loss = trace
-            .output
-            .loss_delta::<
-                ::backprop::__private::HalfSquaredError,
-                ::backprop::__private::Identity,
-            >(target);
-        output_layer
-            .backward_sgd(&trace.gate.a, &trace.output.delta, lr, &mut trace.gate.delta);
-        trace.gate.activation_backward::<::backprop::__private::Sigmoid>();
-        gate_layer
-            .backward_sgd(
-                &trace.smooth.a,
-                &trace.gate.delta,
-                lr,
-                &mut trace.smooth.delta,
-            );
-        trace.smooth.activation_backward::<::backprop::__private::Softplus>();
-        smooth_layer
-            .backward_sgd(
-                &trace.leaky.a,
-                &trace.smooth.delta,
-                lr,
-                &mut trace.leaky.delta,
-            );
-        trace.leaky.activation_backward::<::backprop::__private::LeakyRelu>();
-        leaky_layer
-            .backward_sgd(
-                &trace.squashed.a,
-                &trace.leaky.delta,
-                lr,
-                &mut trace.squashed.delta,
-            );
-        trace.squashed.activation_backward::<::backprop::__private::Tanh>();
-        squashed_layer
-            .backward_sgd(
-                &trace.rectified.a,
-                &trace.squashed.delta,
-                lr,
-                &mut trace.rectified.delta,
-            );
-        trace.rectified.activation_backward::<::backprop::__private::Relu>();
-        loss
-    }
-}
-/// SAFETY: the struct is `#[repr(C)]` and its fields are only `Dense<T, _, _>` layers, each
-/// `#[repr(C)]` arrays of `T` with no padding, so it is exactly `PARAMS` contiguous `T`s.
-unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
-for Deep<T> {
-    const LEN: usize = Self::PARAMS;
-}
-impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T> for Deep<T> {
-    type Input = [T; 8];
-    type Output = [T; 2];
-    type Trace = DeepTrace<T>;
-    const INPUTS: usize = Self::INPUTS;
-    const OUTPUTS: usize = Self::OUTPUTS;
-    const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
-    const LOSS: &'static str = "HalfSquaredError";
-    #[inline]
-    fn zeroed() -> Self {
-        Self::zeroed()
-    }
-    #[inline]
-    fn new_trace() -> DeepTrace<T> {
-        DeepTrace::zeroed()
-    }
-    #[inline]
-    fn forward(&self, x: &[T; 8]) -> [T; 2] {
-        Self::forward(self, x)
-    }
-    #[inline]
-    fn forward_trace(&self, x: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {
-        Self::forward_trace(self, x, trace)
-    }
-    #[inline]
-    fn backward(
-        &self,
-        trace: &mut DeepTrace<T>,
-        target: &[T; 2],
-        grads: &mut Self,
-    ) -> T {
-        Self::backward(self, trace, target, grads)
-    }
-    #[inline]
-    fn backward_accumulate(
-        &self,
-        trace: &mut DeepTrace<T>,
-        target: &[T; 2],
-        grads: &mut Self,
-    ) -> T {
-        Self::backward_accumulate(self, trace, target, grads)
-    }
-    #[inline]
-    fn input_grad(trace: &DeepTrace<T>) -> &[T; 8] {
-        &trace.input_grad
-    }
-    #[inline]
-    fn trace_output(trace: &DeepTrace<T>) -> &[T; 2] {
-        &trace.output.a
-    }
-    #[inline]
-    fn loss(&self, x: &[T; 8], target: &[T; 2]) -> T {
-        Self::loss(self, x, target)
-    }
-    #[inline]
-    fn train_step(&mut self, x: &[T; 8], target: &[T; 2], lr: T) -> T {
-        Self::train_step(self, x, target, lr)
-    }
-    #[inline]
-    fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
-    where
-        S: ::core::iter::IntoIterator<Item = (&'s [T; 8], &'s [T; 2])>,
-        [T; 8]: 's,
-        [T; 2]: 's,
-    {
-        Self::train_steps(self, samples, lr)
-    }
-    /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
-    fn backward_batch_accumulate<const B: usize>(
-        &self,
-        inputs: &[[T; 8]; B],
-        targets: &[[T; 2]; B],
-        grads: &mut Self,
-    ) -> T {
-        let tiles = inputs
-            .chunks(::backprop::__private::kernel::BATCH_TILE)
-            .zip(targets.chunks(::backprop::__private::kernel::BATCH_TILE));
-        tiles
-            .fold(
-                T::ZERO,
-                |loss, (input, target)| loss + self.backward_tile(input, target, grads),
-            )
-    }
-    /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
-    fn train_step_batch<const B: usize>(
-        &mut self,
-        inputs: &[[T; 8]; B],
-        targets: &[[T; 2]; B],
-        lr: T,
-        grads: &mut Self,
-    ) -> T {
-        if B == 0 || B > ::backprop::__private::kernel::BATCH_TILE {
-            return ::backprop::__private::train_step_batch_unfused(
-                self,
-                inputs,
-                targets,
-                lr,
-                grads,
-            );
+        /// The loss for one sample, storing nothing.
+        #[inline]
+        pub fn loss(&self, input: &[T; 8], target: &[T; 2]) -> T {
+            let mut trace = DeepTrace::zeroed();
+            self.forward_trace(input, &mut trace);
+            trace
+                .output
+                .loss::<
+                    ::backprop::__private::HalfSquaredError,
+                    ::backprop::__private::Identity,
+                >(target)
         }
-        let scale = T::ONE / T::from_f64(B as f64);
-        self.train_tile(inputs, targets, scale, lr, grads) * scale
+        /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
+        /// sum of their losses.
+        fn backward_tile(
+            &self,
+            input: &[[T; 8]],
+            target: &[[T; 2]],
+            grads: &mut Self,
+        ) -> T {
+            let mut rectified_tile = ::backprop::__private::LayerBatch::<
+                [T; 16],
+            >::zeroed();
+            let mut squashed_tile = ::backprop::__private::LayerBatch::<
+                [T; 16],
+            >::zeroed();
+            let mut leaky_tile = ::backprop::__private::LayerBatch::<[T; 12]>::zeroed();
+            let mut smooth_tile = ::backprop::__private::LayerBatch::<[T; 8]>::zeroed();
+            let mut gate_tile = ::backprop::__private::LayerBatch::<[T; 4]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            self.rectified
+                .forward_batch::<
+                    ::backprop::__private::Relu,
+                >(input, &mut rectified_tile);
+            self.squashed
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(rectified_tile.outputs(), &mut squashed_tile);
+            self.leaky
+                .forward_batch::<
+                    ::backprop::__private::LeakyRelu,
+                >(squashed_tile.outputs(), &mut leaky_tile);
+            self.smooth
+                .forward_batch::<
+                    ::backprop::__private::Softplus,
+                >(leaky_tile.outputs(), &mut smooth_tile);
+            self.gate
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(smooth_tile.outputs(), &mut gate_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(gate_tile.outputs(), &mut output_tile);
+            let loss = output_tile
+                .loss_delta::<
+                    ::backprop::__private::HalfSquaredError,
+                    ::backprop::__private::Identity,
+                >(target);
+            self.output.backward_batch(&mut gate_tile, &output_tile, &mut grads.output);
+            gate_tile.activation_backward::<::backprop::__private::Sigmoid>();
+            self.gate.backward_batch(&mut smooth_tile, &gate_tile, &mut grads.gate);
+            smooth_tile.activation_backward::<::backprop::__private::Softplus>();
+            self.smooth.backward_batch(&mut leaky_tile, &smooth_tile, &mut grads.smooth);
+            leaky_tile.activation_backward::<::backprop::__private::LeakyRelu>();
+            self.leaky.backward_batch(&mut squashed_tile, &leaky_tile, &mut grads.leaky);
+            squashed_tile.activation_backward::<::backprop::__private::Tanh>();
+            self.squashed
+                .backward_batch(
+                    &mut rectified_tile,
+                    &squashed_tile,
+                    &mut grads.squashed,
+                );
+            rectified_tile.activation_backward::<::backprop::__private::Relu>();
+            self.rectified
+                .backward_batch_params(input, &rectified_tile, &mut grads.rectified);
+            loss
+        }
+        /// A tile of at most `BATCH_TILE` samples with the SGD step fused: `grads` is set to
+        /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
+        /// the error signal reaches it. Returns the sum of their losses before the step.
+        fn train_tile(
+            &mut self,
+            input: &[[T; 8]],
+            target: &[[T; 2]],
+            scale: T,
+            lr: T,
+            grads: &mut Self,
+        ) -> T {
+            let mut rectified_tile = ::backprop::__private::LayerBatch::<
+                [T; 16],
+            >::zeroed();
+            let mut squashed_tile = ::backprop::__private::LayerBatch::<
+                [T; 16],
+            >::zeroed();
+            let mut leaky_tile = ::backprop::__private::LayerBatch::<[T; 12]>::zeroed();
+            let mut smooth_tile = ::backprop::__private::LayerBatch::<[T; 8]>::zeroed();
+            let mut gate_tile = ::backprop::__private::LayerBatch::<[T; 4]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            self.rectified
+                .forward_batch::<
+                    ::backprop::__private::Relu,
+                >(input, &mut rectified_tile);
+            self.squashed
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(rectified_tile.outputs(), &mut squashed_tile);
+            self.leaky
+                .forward_batch::<
+                    ::backprop::__private::LeakyRelu,
+                >(squashed_tile.outputs(), &mut leaky_tile);
+            self.smooth
+                .forward_batch::<
+                    ::backprop::__private::Softplus,
+                >(leaky_tile.outputs(), &mut smooth_tile);
+            self.gate
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(smooth_tile.outputs(), &mut gate_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(gate_tile.outputs(), &mut output_tile);
+            let loss = output_tile
+                .loss_delta::<
+                    ::backprop::__private::HalfSquaredError,
+                    ::backprop::__private::Identity,
+                >(target);
+            self.output
+                .backward_batch_sgd(
+                    &mut gate_tile,
+                    &output_tile,
+                    scale,
+                    lr,
+                    &mut grads.output,
+                );
+            gate_tile.activation_backward::<::backprop::__private::Sigmoid>();
+            self.gate
+                .backward_batch_sgd(
+                    &mut smooth_tile,
+                    &gate_tile,
+                    scale,
+                    lr,
+                    &mut grads.gate,
+                );
+            smooth_tile.activation_backward::<::backprop::__private::Softplus>();
+            self.smooth
+                .backward_batch_sgd(
+                    &mut leaky_tile,
+                    &smooth_tile,
+                    scale,
+                    lr,
+                    &mut grads.smooth,
+                );
+            leaky_tile.activation_backward::<::backprop::__private::LeakyRelu>();
+            self.leaky
+                .backward_batch_sgd(
+                    &mut squashed_tile,
+                    &leaky_tile,
+                    scale,
+                    lr,
+                    &mut grads.leaky,
+                );
+            squashed_tile.activation_backward::<::backprop::__private::Tanh>();
+            self.squashed
+                .backward_batch_sgd(
+                    &mut rectified_tile,
+                    &squashed_tile,
+                    scale,
+                    lr,
+                    &mut grads.squashed,
+                );
+            rectified_tile.activation_backward::<::backprop::__private::Relu>();
+            self.rectified
+                .batch_sgd(input, &rectified_tile, scale, lr, &mut grads.rectified);
+            loss
+        }
+        /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to
+        /// each layer as soon as its error signal is known. Returns the loss before the step.
+        #[inline]
+        pub fn train_step(&mut self, input: &[T; 8], target: &[T; 2], lr: T) -> T {
+            let mut trace = DeepTrace::zeroed();
+            trace.input = *input;
+            self.rectified
+                .forward::<
+                    ::backprop::__private::Relu,
+                >(&trace.input, &mut trace.rectified);
+            let loss = Self::train_above_first(
+                &mut self.squashed,
+                &mut self.leaky,
+                &mut self.smooth,
+                &mut self.gate,
+                &mut self.output,
+                &mut trace.rectified,
+                &mut trace.squashed,
+                &mut trace.leaky,
+                &mut trace.smooth,
+                &mut trace.gate,
+                &mut trace.output,
+                target,
+                lr,
+            );
+            self.rectified.sgd(&trace.input, &trace.rectified.delta, lr);
+            loss
+        }
+        /// Single-sample SGD over a sequence of samples, one step per sample in order, as
+        /// [`train_step`](Self::train_step) on each would make; returns the sum of the losses,
+        /// each before its step. A large first layer has its weight updates deferred and
+        /// applied several at a time, in one pass over its weights (`backprop::deferred`):
+        /// the same steps within rounding; a small one is updated at every step, and then the
+        /// bits are those of `train_step`.
+        #[inline]
+        pub fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+        where
+            S: ::core::iter::IntoIterator<Item = (&'s [T; 8], &'s [T; 2])>,
+            T: 's,
+        {
+            let mut trace = DeepTrace::zeroed();
+            let Self { rectified, squashed, leaky, smooth, gate, output } = self;
+            let squashed_trace = &mut trace.squashed;
+            let leaky_trace = &mut trace.leaky;
+            let smooth_trace = &mut trace.smooth;
+            let gate_trace = &mut trace.gate;
+            let output_trace = &mut trace.output;
+            rectified
+                .train_sequence::<
+                    ::backprop::__private::Relu,
+                    _,
+                    _,
+                    _,
+                >(
+                    samples,
+                    lr,
+                    &mut trace.rectified,
+                    |rectified_trace, target| {
+                        Self::train_above_first(
+                            squashed,
+                            leaky,
+                            smooth,
+                            gate,
+                            output,
+                            rectified_trace,
+                            squashed_trace,
+                            leaky_trace,
+                            smooth_trace,
+                            gate_trace,
+                            output_trace,
+                            target,
+                            lr,
+                        )
+                    },
+                )
+        }
+        /// A train step above the first layer, whose forward pass is in its trace: the other
+        /// layers' forward passes, the loss, and the backward passes with the SGD update fused,
+        /// down to the first layer's `delta`. Returns the loss.
+        #[inline(always)]
+        #[allow(clippy::too_many_arguments)]
+        fn train_above_first(
+            squashed_layer: &mut ::backprop::__private::Dense<T, 16, 16>,
+            leaky_layer: &mut ::backprop::__private::Dense<T, 16, 12>,
+            smooth_layer: &mut ::backprop::__private::Dense<T, 12, 8>,
+            gate_layer: &mut ::backprop::__private::Dense<T, 8, 4>,
+            output_layer: &mut ::backprop::__private::Dense<T, 4, 2>,
+            rectified_trace: &mut ::backprop::__private::LayerTrace<[T; 16]>,
+            squashed_trace: &mut ::backprop::__private::LayerTrace<[T; 16]>,
+            leaky_trace: &mut ::backprop::__private::LayerTrace<[T; 12]>,
+            smooth_trace: &mut ::backprop::__private::LayerTrace<[T; 8]>,
+            gate_trace: &mut ::backprop::__private::LayerTrace<[T; 4]>,
+            output_trace: &mut ::backprop::__private::LayerTrace<[T; 2]>,
+            target: &[T; 2],
+            lr: T,
+        ) -> T {
+            squashed_layer
+                .forward::<
+                    ::backprop::__private::Tanh,
+                >(&rectified_trace.a, squashed_trace);
+            leaky_layer
+                .forward::<
+                    ::backprop::__private::LeakyRelu,
+                >(&squashed_trace.a, leaky_trace);
+            smooth_layer
+                .forward::<
+                    ::backprop::__private::Softplus,
+                >(&leaky_trace.a, smooth_trace);
+            gate_layer
+                .forward::<::backprop::__private::Sigmoid>(&smooth_trace.a, gate_trace);
+            output_layer
+                .forward::<::backprop::__private::Identity>(&gate_trace.a, output_trace);
+            let loss = output_trace
+                .loss_delta::<
+                    ::backprop::__private::HalfSquaredError,
+                    ::backprop::__private::Identity,
+                >(target);
+            output_layer
+                .backward_sgd(
+                    &gate_trace.a,
+                    &output_trace.delta,
+                    lr,
+                    &mut gate_trace.delta,
+                );
+            gate_trace.activation_backward::<::backprop::__private::Sigmoid>();
+            gate_layer
+                .backward_sgd(
+                    &smooth_trace.a,
+                    &gate_trace.delta,
+                    lr,
+                    &mut smooth_trace.delta,
+                );
+            smooth_trace.activation_backward::<::backprop::__private::Softplus>();
+            smooth_layer
+                .backward_sgd(
+                    &leaky_trace.a,
+                    &smooth_trace.delta,
+                    lr,
+                    &mut leaky_trace.delta,
+                );
+            leaky_trace.activation_backward::<::backprop::__private::LeakyRelu>();
+            leaky_layer
+                .backward_sgd(
+                    &squashed_trace.a,
+                    &leaky_trace.delta,
+                    lr,
+                    &mut squashed_trace.delta,
+                );
+            squashed_trace.activation_backward::<::backprop::__private::Tanh>();
+            squashed_layer
+                .backward_sgd(
+                    &rectified_trace.a,
+                    &squashed_trace.delta,
+                    lr,
+                    &mut rectified_trace.delta,
+                );
+            rectified_trace.activation_backward::<::backprop::__private::Relu>();
+            loss
+        }
     }
-}
+    /// SAFETY: the struct is `#[repr(C)]` and its fields are only layers, each of which
+    /// implements `Params<T>`: `#[repr(C)]` arrays of `T` with no padding. So the struct is
+    /// exactly `PARAMS` contiguous `T`s (also asserted at compile time by `params()`).
+    unsafe impl<T: ::backprop::__private::Scalar> ::backprop::__private::Params<T>
+    for Deep<T> {
+        const LEN: usize = Self::PARAMS;
+    }
+    impl<T: ::backprop::__private::Scalar> ::backprop::__private::Network<T>
+    for Deep<T> {
+        type Input = [T; 8];
+        type Output = [T; 2];
+        type Trace = DeepTrace<T>;
+        const INPUTS: usize = Self::INPUTS;
+        const OUTPUTS: usize = Self::OUTPUTS;
+        const LAYERS: &'static [::backprop::__private::LayerInfo] = Self::LAYERS;
+        const LOSS: &'static str = "HalfSquaredError";
+        #[inline]
+        fn zeroed() -> Self {
+            Self::zeroed()
+        }
+        #[inline]
+        fn new_trace() -> DeepTrace<T> {
+            DeepTrace::zeroed()
+        }
+        #[inline]
+        fn forward(&self, x: &[T; 8]) -> [T; 2] {
+            Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_trace(&self, x: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {
+            Self::forward_trace(self, x, trace)
+        }
+        #[inline]
+        fn backward(
+            &self,
+            trace: &mut DeepTrace<T>,
+            target: &[T; 2],
+            grads: &mut Self,
+        ) -> T {
+            Self::backward(self, trace, target, grads)
+        }
+        #[inline]
+        fn backward_accumulate(
+            &self,
+            trace: &mut DeepTrace<T>,
+            target: &[T; 2],
+            grads: &mut Self,
+        ) -> T {
+            Self::backward_accumulate(self, trace, target, grads)
+        }
+        #[inline]
+        fn input_grad(trace: &DeepTrace<T>) -> &[T; 8] {
+            &trace.input_grad
+        }
+        #[inline]
+        fn trace_output(trace: &DeepTrace<T>) -> &[T; 2] {
+            &trace.output.a
+        }
+        #[inline]
+        fn loss(&self, x: &[T; 8], target: &[T; 2]) -> T {
+            Self::loss(self, x, target)
+        }
+        #[inline]
+        fn train_step(&mut self, x: &[T; 8], target: &[T; 2], lr: T) -> T {
+            Self::train_step(self, x, target, lr)
+        }
+        #[inline]
+        fn train_steps<'s, S>(&mut self, samples: S, lr: T) -> T
+        where
+            S: ::core::iter::IntoIterator<Item = (&'s [T; 8], &'s [T; 2])>,
+            [T; 8]: 's,
+            [T; 2]: 's,
+        {
+            Self::train_steps(self, samples, lr)
+        }
+        /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
+        fn backward_batch_accumulate<const B: usize>(
+            &self,
+            inputs: &[[T; 8]; B],
+            targets: &[[T; 2]; B],
+            grads: &mut Self,
+        ) -> T {
+            let tiles = inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(targets.chunks(::backprop::__private::BATCH_TILE));
+            tiles
+                .fold(
+                    T::ZERO,
+                    |loss, (input, target)| {
+                        loss + self.backward_tile(input, target, grads)
+                    },
+                )
+        }
+        /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
+        fn train_step_batch<const B: usize>(
+            &mut self,
+            inputs: &[[T; 8]; B],
+            targets: &[[T; 2]; B],
+            lr: T,
+            grads: &mut Self,
+        ) -> T {
+            if B == 0 || B > ::backprop::__private::BATCH_TILE {
+                return ::backprop::__private::train_step_batch_unfused(
+                    self,
+                    inputs,
+                    targets,
+                    lr,
+                    grads,
+                );
+            }
+            let scale = T::ONE / T::from_f64(B as f64);
+            self.train_tile(inputs, targets, scale, lr, grads) * scale
+        }
+    }
+};

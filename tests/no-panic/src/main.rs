@@ -121,7 +121,8 @@ fn exercise_optimizers<T: Scalar, N: ParamBytes<T>>(
 #[cfg(feature = "tools")]
 #[inline(never)]
 fn exercise_tools<T: Scalar, N: ParamBytes<T>>() {
-    use backprop::{GradCheck, GradCheckMode, gradcheck};
+    use backprop::gradcheck::GradCheckMode;
+    use backprop::{GradCheck, gradcheck};
 
     let net: N = black_box(N::zeroed());
     let x: N::Input = black_box(*N::input_grad(&N::new_trace()));
