@@ -4,10 +4,13 @@
 //! Every value is drawn and scaled in `f64` (with `libm`) and rounded to the network's scalar
 //! type once, so the same seed gives the same weights, bit for bit, on every target and with or
 //! without `std`. Parameters are filled in their flat order
-//! ([`Params::params`](crate::Params::params)): per layer the weights row by row (`w[o][i]`, `o`
-//! the neuron), then the biases.
+//! ([`Params::params`](crate::Params::params)), layer by layer as [`LayerInfo`](crate::LayerInfo)
+//! describes it: the first [`weights`](crate::LayerInfo::weights) parameters are weights (for a
+//! dense layer `w[o][i]` row by row, `o` the neuron), the next
+//! [`biases`](crate::LayerInfo::biases) are biases.
 //!
-//! With `fan_in` the layer's inputs and `fan_out` its neurons:
+//! With `fan_in` and `fan_out` the layer's [`LayerInfo::fan_in`](crate::LayerInfo::fan_in) and
+//! [`fan_out`](crate::LayerInfo::fan_out) (for a dense layer, its inputs and its neurons):
 //!
 //! | [`Init`] | weights | biases | PyTorch equivalent |
 //! |---|---|---|---|
@@ -16,7 +19,7 @@
 //! | `HeUniform` | `U(-a, a)`, `a = √(6 / fan_in)` | 0 | `kaiming_uniform_(nonlinearity="relu")` |
 //! | `HeNormal` | `N(0, σ²)`, `σ = √(2 / fan_in)` | 0 | `kaiming_normal_(nonlinearity="relu")` |
 //! | `PyTorch` | `U(-a, a)`, `a = 1 / √fan_in` | `U(-a, a)` | `nn.Linear`'s default |
-//! | `Auto` | `HeNormal` before `Relu`/`LeakyRelu`, `XavierUniform` otherwise, layer by layer | 0 | |
+//! | `Auto` | `HeNormal` before a rectifier (`Relu`, `LeakyRelu`), `XavierUniform` otherwise, layer by layer | 0 | |
 //! | `Uniform { bound }` | `U(-bound, bound)` | 0 | `uniform_(-bound, bound)` |
 //! | `Normal { std }` | `N(0, std²)` | 0 | `normal_(0, std)` |
 //!
@@ -59,8 +62,9 @@ pub enum Init {
     HeNormal,
     /// PyTorch's `nn.Linear` default: weights and biases `U(-a, a)`, `a = 1 / √fan_in`.
     PyTorch,
-    /// Per layer, by its activation: [`HeNormal`](Init::HeNormal) before `Relu` and `LeakyRelu`,
-    /// [`XavierUniform`](Init::XavierUniform) before anything else.
+    /// Per layer, by its activation: [`HeNormal`](Init::HeNormal) before a rectifier (an
+    /// activation whose [`Activation::RECTIFIER`](crate::Activation::RECTIFIER) is true: `Relu`,
+    /// `LeakyRelu`), [`XavierUniform`](Init::XavierUniform) before anything else.
     Auto,
     /// Weights `U(-bound, bound)`; biases zero.
     Uniform {
@@ -92,7 +96,7 @@ impl Draw {
 
 impl Init {
     /// The weight distribution for a layer, and the bias bound (`None`: zero biases).
-    fn resolve(self, fan_in: usize, fan_out: usize, activation: &str) -> (Draw, Option<f64>) {
+    fn resolve(self, fan_in: usize, fan_out: usize, rectifier: bool) -> (Draw, Option<f64>) {
         let (fi, fo) = (fan_in as f64, fan_out as f64);
         match self {
             Self::XavierUniform => (Draw::Uniform(libm::sqrt(6.0 / (fi + fo))), None),
@@ -103,10 +107,8 @@ impl Init {
                 let a = 1.0 / libm::sqrt(fi);
                 (Draw::Uniform(a), Some(a))
             }
-            Self::Auto => match activation {
-                "Relu" | "LeakyRelu" => Self::HeNormal.resolve(fan_in, fan_out, activation),
-                _ => Self::XavierUniform.resolve(fan_in, fan_out, activation),
-            },
+            Self::Auto if rectifier => Self::HeNormal.resolve(fan_in, fan_out, rectifier),
+            Self::Auto => Self::XavierUniform.resolve(fan_in, fan_out, rectifier),
             Self::Uniform { bound } => (Draw::Uniform(bound), None),
             Self::Normal { std } => (Draw::Normal(std), None),
         }
@@ -128,21 +130,24 @@ impl Init {
     pub fn apply<T: Scalar, N: Network<T>, R: RandomSource + ?Sized>(self, net: &mut N, rng: &mut R) {
         let params = net.params_mut();
         debug_assert_eq!(N::LAYERS.iter().map(|l| l.params()).sum::<usize>(), params.len());
-        let mut offset = 0;
+        // Layer by layer, its weights then its biases, in one pass over the flat parameters (a
+        // `LAYERS` shorter than the parameters leaves the rest as they were; the debug assertion
+        // above catches that mismatch in a hand-written network).
+        let mut rest = &mut params[..];
         for layer in N::LAYERS {
-            let (draw, bias) = self.resolve(layer.inputs, layer.outputs, layer.activation);
-            let weights = layer.inputs * layer.outputs;
-            let (w, rest) = params[offset..].split_at_mut(weights);
+            let (draw, bias) = self.resolve(layer.fan_in, layer.fan_out, layer.rectifier);
+            let (w, after) = rest.split_at_mut(layer.weights.min(rest.len()));
+            let (b, after) = after.split_at_mut(layer.biases.min(after.len()));
             for p in w {
                 *p = T::from_f64(draw.sample(rng));
             }
-            for p in &mut rest[..layer.outputs] {
+            for p in b {
                 *p = match bias {
                     Some(a) => T::from_f64(rng.uniform(-a, a)),
                     None => T::ZERO,
                 };
             }
-            offset += layer.params();
+            rest = after;
         }
     }
 
@@ -169,7 +174,7 @@ impl Init {
 mod tests {
     use super::*;
     use crate::network::{LayerInfo, LayerTrace, Params};
-    use crate::{Dense, HalfSquaredError, Relu, Scalar, Sigmoid};
+    use crate::{Dense, HalfSquaredError, Layer, Relu, Scalar, Sigmoid};
 
     /// A two-layer network (3 → 4 relu → 2 sigmoid, half squared error) written by hand as
     /// `network!` would generate it, so that the core's unit tests do not need the macro (whose
@@ -185,8 +190,8 @@ mod tests {
     #[derive(Clone, Debug)]
     struct NetTrace<T> {
         input: [T; 3],
-        a: LayerTrace<T, 4>,
-        b: LayerTrace<T, 2>,
+        a: LayerTrace<[T; 4]>,
+        b: LayerTrace<[T; 2]>,
         input_grad: [T; 3],
     }
 
@@ -216,8 +221,8 @@ mod tests {
         const INPUTS: usize = 3;
         const OUTPUTS: usize = 2;
         const LAYERS: &'static [LayerInfo] = &[
-            LayerInfo { name: "a", inputs: 3, outputs: 4, activation: "Relu" },
-            LayerInfo { name: "b", inputs: 4, outputs: 2, activation: "Sigmoid" },
+            LayerInfo::of::<T, Dense<T, 3, 4>, Relu>("a"),
+            LayerInfo::of::<T, Dense<T, 4, 2>, Sigmoid>("b"),
         ];
         const LOSS: &'static str = "HalfSquaredError";
         fn zeroed() -> Self {
@@ -398,7 +403,7 @@ mod tests {
         const N: usize = FAN_IN * FAN_OUT;
         let (fi, fo) = (FAN_IN as f64, FAN_OUT as f64);
         let moments = |init: Init| {
-            let (draw, _) = init.resolve(FAN_IN, FAN_OUT, "Relu");
+            let (draw, _) = init.resolve(FAN_IN, FAN_OUT, true);
             let mut layer = Dense::<f64, FAN_IN, FAN_OUT>::zeroed();
             let mut rng = Rng::new(77);
             for w in layer.w.as_flattened_mut() {

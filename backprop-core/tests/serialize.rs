@@ -1,8 +1,9 @@
-//! Serialisation of generated networks: the documented layout, exact round trips, one error per
-//! kind of mismatch, and a fuzz-style sweep over truncated and corrupted buffers.
+//! Serialisation of generated networks: the documented layout (format version 2), exact round
+//! trips, one error per kind of mismatch, a fuzz-style sweep over truncated and corrupted
+//! buffers, and the committed version-1 files loading.
 
 use backprop::layer::ParamIndex;
-use backprop::serialize::crc32;
+use backprop::serialize::{HeaderName, crc32, header_len};
 use backprop::{Network, ParamBytes, Params, ParamsError, Rng, Scalar, network};
 
 network! {
@@ -15,6 +16,24 @@ network! {
     /// Same layer count, another hidden size.
     #[loss(SoftmaxCrossEntropy)]
     pub struct Wider { input: 3, hidden: Dense<6, Tanh>, output: Dense<2, Softmax> }
+}
+
+network! {
+    /// Another activation.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct SmallSigmoid { input: 3, hidden: Dense<5, Sigmoid>, output: Dense<2, Softmax> }
+}
+
+network! {
+    /// Another loss.
+    #[loss(HalfSquaredError)]
+    pub struct SmallSquared { input: 3, hidden: Dense<5, Tanh>, output: Dense<2, Softmax> }
+}
+
+network! {
+    /// The network of the committed version-1 files (`tests/data/README.md`).
+    #[loss(BinaryCrossEntropy)]
+    pub struct Xor { input: 2, hidden: Dense<3, Tanh>, output: Dense<1, Sigmoid> }
 }
 
 network! {
@@ -38,20 +57,31 @@ fn bytes_of<T: Scalar, N: ParamBytes<T>>(net: &N) -> Vec<u8> {
     out
 }
 
+/// Bytes of `Small`'s header: 8 fixed, a layer record of 18 bytes + "Tanh" and one of 18 +
+/// "Softmax", and 1 + "SoftmaxCrossEntropy".
+const H: usize = 8 + (18 + 4) + (18 + 7) + (1 + 19);
+
 #[test]
 fn layout_is_the_documented_one() {
     let net: Small<f64> = random(1);
     let bytes = bytes_of(&net);
     let params = 3 * 5 + 5 + 5 * 2 + 2;
-    assert_eq!(Small::<f64>::SERIALIZED_LEN, 8 + 16 + 8 * params + 4);
-    assert_eq!(Small::<f32>::SERIALIZED_LEN, 8 + 16 + 4 * params + 4);
-    assert_eq!(&bytes[..8], &[b'B', b'P', b'R', b'P', 1, 8, 2, 0]);
-    assert_eq!(&bytes[8..24], &[3, 0, 0, 0, 5, 0, 0, 0, 5, 0, 0, 0, 2, 0, 0, 0]);
-    assert_eq!(&bytes[24..32], &net.hidden.w[0][0].to_le_bytes());
-    assert_eq!(&bytes[32..40], &net.hidden.w[0][1].to_le_bytes());
-    let bias = 24 + 8 * 15;
+    assert_eq!(header_len(Small::<f64>::LAYERS, Small::<f64>::LOSS), H);
+    assert_eq!(Small::<f64>::SERIALIZED_LEN, H + 8 * params + 4);
+    assert_eq!(Small::<f32>::SERIALIZED_LEN, H + 4 * params + 4);
+    assert_eq!(&bytes[..8], &[b'B', b'P', b'R', b'P', 2, 8, 2, 0]);
+    // Per layer: kind 1 (dense), inputs, outputs, weights, biases, the activation's name.
+    assert_eq!(&bytes[8..26], &[1, 3, 0, 0, 0, 5, 0, 0, 0, 15, 0, 0, 0, 5, 0, 0, 0, 4]);
+    assert_eq!(&bytes[26..30], b"Tanh");
+    assert_eq!(&bytes[30..48], &[1, 5, 0, 0, 0, 2, 0, 0, 0, 10, 0, 0, 0, 2, 0, 0, 0, 7]);
+    assert_eq!(&bytes[48..55], b"Softmax");
+    assert_eq!(bytes[55], 19);
+    assert_eq!(&bytes[56..H], b"SoftmaxCrossEntropy");
+    assert_eq!(&bytes[H..H + 8], &net.hidden.w[0][0].to_le_bytes());
+    assert_eq!(&bytes[H + 8..H + 16], &net.hidden.w[0][1].to_le_bytes());
+    let bias = H + 8 * 15;
     assert_eq!(&bytes[bias..bias + 8], &net.hidden.b[0].to_le_bytes());
-    let last = 24 + 8 * (params - 1);
+    let last = H + 8 * (params - 1);
     assert_eq!(&bytes[last..last + 8], &net.output.b[1].to_le_bytes());
     let n = bytes.len();
     assert_eq!(&bytes[n - 4..], &crc32(&bytes[..n - 4]).to_le_bytes());
@@ -70,7 +100,7 @@ fn round_trips_exactly_in_both_types() {
     net32.hidden.b[1] = -0.0;
     net32.output.b[0] = f32::MAX;
     let bytes = bytes_of(&net32);
-    assert_eq!(&bytes[24..28], &net32.hidden.w[0][0].to_le_bytes());
+    assert_eq!(&bytes[H..H + 4], &net32.hidden.w[0][0].to_le_bytes());
     let back = Small::<f32>::from_bytes(&bytes).unwrap();
     for (a, b) in back.params().iter().zip(net32.params()) {
         assert_eq!(a.to_bits(), b.to_bits());
@@ -93,9 +123,9 @@ fn each_kind_of_mismatch_has_its_error() {
     assert_eq!(Small::<f64>::from_bytes(&longer), Err(ParamsError::Length { expected: len, found: len + 1 }));
     assert_eq!(Small::<f64>::from_bytes(b"PK\x03\x04zip"), Err(ParamsError::Magic { found: *b"PK\x03\x04" }));
 
-    let mut v2 = bytes.clone();
-    v2[4] = 2;
-    assert_eq!(Small::<f64>::from_bytes(&v2), Err(ParamsError::Version { found: 2 }));
+    let mut v3 = bytes.clone();
+    v3[4] = 3;
+    assert_eq!(Small::<f64>::from_bytes(&v3), Err(ParamsError::Version { found: 3 }));
     assert_eq!(Small::<f32>::from_bytes(&bytes), Err(ParamsError::ScalarType { expected: 4, found: 8 }));
     assert_eq!(Deeper::<f64>::from_bytes(&bytes), Err(ParamsError::LayerCount { expected: 3, found: 2 }));
     assert_eq!(
@@ -104,8 +134,66 @@ fn each_kind_of_mismatch_has_its_error() {
     );
 
     let mut corrupted = bytes.clone();
-    corrupted[40] ^= 0x10;
+    corrupted[H + 16] ^= 0x10;
     assert!(matches!(Small::<f64>::from_bytes(&corrupted), Err(ParamsError::Checksum { .. })));
+}
+
+/// A file of another activation, layer kind or loss: the error names both sides, and the network
+/// is left as it was.
+#[test]
+fn another_activation_kind_or_loss_is_refused_naming_both() {
+    let bytes = bytes_of(&random::<Small<f64>>(3));
+
+    let mut target: SmallSigmoid<f64> = random(8);
+    let before = target.clone();
+    let err = target.load_bytes(&bytes).unwrap_err();
+    let found = HeaderName::new(b"Tanh");
+    assert_eq!(err, ParamsError::Activation { layer: "hidden", index: 0, expected: "Sigmoid", found });
+    assert_eq!(err.to_string(), "layer 0 (`hidden`) is Tanh in the parameters, Sigmoid in the network");
+    assert_eq!(target, before);
+
+    let mut target: SmallSquared<f64> = random(9);
+    let before = target.clone();
+    let err = target.load_bytes(&bytes).unwrap_err();
+    let found = HeaderName::new(b"SoftmaxCrossEntropy");
+    assert_eq!(err, ParamsError::Loss { expected: "HalfSquaredError", found });
+    assert_eq!(
+        err.to_string(),
+        "parameters are of a network with loss SoftmaxCrossEntropy, this one has HalfSquaredError"
+    );
+    assert_eq!(target, before);
+
+    // A kind tag this build does not know, under a valid checksum.
+    let mut other = bytes.clone();
+    other[8] = 42;
+    let n = other.len();
+    let crc = crc32(&other[..n - 4]);
+    other[n - 4..].copy_from_slice(&crc.to_le_bytes());
+    let mut target: Small<f64> = random(10);
+    let before = target.clone();
+    let err = target.load_bytes(&other).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "layer 0 (`hidden`) is of kind tag 42, unknown to this build, in the parameters, Dense in the network"
+    );
+    assert_eq!(target, before);
+}
+
+/// The version-1 files written at 55a1651 load with the same parameters, into a generated
+/// network (their activations and loss are not recorded, so not checked).
+#[test]
+fn version_1_files_still_load() {
+    let f32_file = include_bytes!("data/xor-f32.v1.bin");
+    let f64_file = include_bytes!("data/xor-f64.v1.bin");
+    let expected = [0.5, -1.25, 2.0, 0.1, -0.375, 3.5, 0.25, -0.2, 1.0e-3, 1.5, -2.75, 0.625, -0.3];
+    let net = Xor::<f32>::from_bytes(f32_file).expect("the f32 version-1 file loads");
+    assert_eq!(net.params(), expected.map(|p: f64| p as f32));
+    let net = Xor::<f64>::from_bytes(f64_file).expect("the f64 version-1 file loads");
+    assert_eq!(net.params(), expected);
+    assert_eq!(net.hidden.w[1], [2.0, 0.1]);
+    // Saved again, as version 2.
+    let again = bytes_of(&net);
+    assert_eq!((again[4], Xor::<f64>::from_bytes(&again)), (2, Ok(net)));
 }
 
 #[test]
@@ -123,7 +211,7 @@ fn non_finite_values_are_refused_both_ways() {
     // A file holding an infinity under a valid checksum (as a buggy writer could produce).
     net.output.w[1][3] = 1.0;
     let mut bytes = bytes_of(&net);
-    let at = 24 + 8 * 28;
+    let at = H + 8 * 28;
     bytes[at..at + 8].copy_from_slice(&f64::INFINITY.to_le_bytes());
     let n = bytes.len();
     let crc = crc32(&bytes[..n - 4]);
@@ -179,7 +267,12 @@ fn truncated_and_corrupted_buffers_never_load() {
                 4 => matches!(err, ParamsError::Version { .. }),
                 5 => matches!(err, ParamsError::ScalarType { .. }),
                 6 | 7 => matches!(err, ParamsError::LayerCount { .. }),
-                8..24 => matches!(err, ParamsError::LayerShape { .. }),
+                // The two layer records (kind, shape, weight and bias counts, activation), the loss.
+                8 | 30 => matches!(err, ParamsError::LayerKind { .. }),
+                9..17 | 31..39 => matches!(err, ParamsError::LayerShape { .. }),
+                17..25 | 39..47 => matches!(err, ParamsError::LayerParams { .. }),
+                25..30 | 47..55 => matches!(err, ParamsError::Activation { .. }),
+                55..H => matches!(err, ParamsError::Loss { .. }),
                 _ => matches!(err, ParamsError::Checksum { .. }),
             };
             assert!(ok, "byte {at} bit {bit}: {err}");
