@@ -93,6 +93,7 @@ pub fn train_step_batch_unfused<T: Scalar, N: Network<T>, const B: usize>(
     lr: T,
     grads: &mut N,
 ) -> T {
+    const { assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
     let loss = net.backward_batch(inputs, targets, grads);
     for (p, &g) in net.params_mut().iter_mut().zip(grads.params()) {
         *p -= lr * g;
@@ -197,6 +198,7 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
         targets: &[Self::Output; B],
         grads: &mut Self,
     ) -> T {
+        const { assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
         let mut trace = Self::new_trace();
         let mut total = T::ZERO;
         for (x, t) in inputs.iter().zip(targets) {
@@ -209,17 +211,26 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     /// The mean loss of a mini-batch of `B` samples, with `grads` set to the mean of the
     /// per-sample gradients (written, not added). `B` is known at compile time.
     ///
-    /// `B = 0` leaves `grads` zero and returns zero.
+    /// A batch of no sample does not compile:
+    ///
+    /// ```compile_fail
+    /// backprop::network! {
+    ///     #[loss(HalfSquaredError)]
+    ///     pub struct Line { input: 1, output: Dense<1, Identity> }
+    /// }
+    /// use backprop::Network;
+    /// let net = Line::<f64>::zeroed();
+    /// let mut grads = Line::zeroed();
+    /// net.backward_batch::<0>(&[], &[], &mut grads); // error: B must be at least 1
+    /// ```
     fn backward_batch<const B: usize>(
         &self,
         inputs: &[Self::Input; B],
         targets: &[Self::Output; B],
         grads: &mut Self,
     ) -> T {
+        const { assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
         grads.set_zero();
-        if B == 0 {
-            return T::ZERO;
-        }
         let total = self.backward_batch_accumulate(inputs, targets, grads);
         let scale = T::ONE / T::from_f64(B as f64);
         grads.scale(scale);
@@ -236,6 +247,7 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
         lr: T,
         grads: &mut Self,
     ) -> T {
+        const { assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
         train_step_batch_unfused(self, inputs, targets, lr, grads)
     }
 }

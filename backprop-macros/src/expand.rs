@@ -483,13 +483,15 @@ pub fn expand(model: &Model) -> TokenStream {
 
                 /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
                 fn backward_batch_accumulate<const B: usize>(&self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], grads: &mut Self) -> T {
+                    const { ::core::assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
                     let tiles = inputs.chunks(#private::BATCH_TILE).zip(targets.chunks(#private::BATCH_TILE));
                     tiles.fold(T::ZERO, |loss, (input, target)| loss + self.backward_tile(input, target, grads))
                 }
 
                 /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
                 fn train_step_batch<const B: usize>(&mut self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], lr: T, grads: &mut Self) -> T {
-                    if B == 0 || B > #private::BATCH_TILE {
+                    const { ::core::assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
+                    if B > #private::BATCH_TILE {
                         return #private::train_step_batch_unfused(self, inputs, targets, lr, grads);
                     }
                     let scale = T::ONE / T::from_f64(B as f64);

@@ -772,6 +772,11 @@ const _: () = {
             targets: &[[T; 2]; B],
             grads: &mut Self,
         ) -> T {
+            const {
+                ::core::assert!(
+                    B > 0, "a batch needs at least one sample: B must be at least 1"
+                )
+            };
             let tiles = inputs
                 .chunks(::backprop::__private::BATCH_TILE)
                 .zip(targets.chunks(::backprop::__private::BATCH_TILE));
@@ -791,7 +796,12 @@ const _: () = {
             lr: T,
             grads: &mut Self,
         ) -> T {
-            if B == 0 || B > ::backprop::__private::BATCH_TILE {
+            const {
+                ::core::assert!(
+                    B > 0, "a batch needs at least one sample: B must be at least 1"
+                )
+            };
+            if B > ::backprop::__private::BATCH_TILE {
                 return ::backprop::__private::train_step_batch_unfused(
                     self,
                     inputs,
