@@ -200,7 +200,7 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
     /// Single-sample SGD over a sequence; a layer of at least
     /// [`DEFER_MIN`](crate::deferred::DEFER_MIN) multiply-adds defers its weight updates and
     /// applies them [`DEFER_STEPS`](crate::deferred::DEFER_STEPS) at a time
-    /// ([`deferred`](crate::deferred)): the same steps within rounding. A smaller one is updated
+    /// ([`deferred`](mod@crate::deferred)): the same steps within rounding. A smaller one is updated
     /// at every step, with the bits of [`sgd`](Layer::sgd) at every step.
     #[inline]
     fn train_sequence<'s, A, X, S, F>(

@@ -141,7 +141,8 @@ impl core::error::Error for SettingError {}
 /// A [`RandomSource`](crate::RandomSource) that broke its contract.
 ///
 /// ```
-/// use backprop_core::{RandomSource, error::RngError, shuffle};
+/// use backprop_core::data::shuffle;
+/// use backprop_core::{RandomSource, error::RngError};
 /// /// A source whose `below` ignores its bound.
 /// struct Broken;
 /// impl RandomSource for Broken {
@@ -176,8 +177,8 @@ impl core::fmt::Display for RngError {
 impl core::error::Error for RngError {}
 
 /// Bad data, or a training step that went non-finite. Returned by the checked entry points
-/// ([`Trainer`](crate::Trainer), [`validate_sample`](crate::validate_sample),
-/// [`one_hot`](crate::one_hot)) instead of a silently wrong model.
+/// ([`Trainer`](crate::Trainer), [`validate_sample`](crate::data::validate_sample),
+/// [`one_hot`](crate::data::one_hot)) instead of a silently wrong model.
 ///
 /// Sample indices count in the data passed to the call that failed (the whole data set for
 /// [`Trainer::epoch`](crate::Trainer::epoch), the batch for

@@ -210,7 +210,7 @@ impl core::fmt::Display for ParamIndex {
 pub fn locate_param(layers: &[LayerInfo], mut index: usize) -> Option<ParamIndex> {
     for layer in layers {
         if index < layer.weights {
-            let row_len = layer.weights / layer.biases.max(1);
+            let row_len = (layer.weights / layer.biases.max(1)).max(1);
             return Some(ParamIndex::Weight {
                 layer: layer.name,
                 row: index / row_len,

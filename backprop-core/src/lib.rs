@@ -13,7 +13,7 @@
 //! Training around the kernels: [`Init`] (Xavier, He, PyTorch's default, from a seed),
 //! optimizers ([`Sgd`], [`Momentum`], [`Adam`], [`AdamW`]) whose state has the network's own
 //! type, mini-batches with the batch size as a const generic ([`Network::backward_batch`],
-//! [`batches`]), and the checked [`Trainer`], whose errors ([`TrainError`]) say which sample or
+//! [`batches`](data::batches)), and the checked [`Trainer`], whose errors ([`TrainError`]) say which sample or
 //! step went wrong.
 #![no_std]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -180,7 +180,8 @@ impl<R: rand_core::RngCore + ?Sized> RandomSource for R {
 /// Shuffle an index array rather than the data when inputs and targets live in two arrays:
 ///
 /// ```
-/// use backprop_core::{Rng, shuffle};
+/// use backprop_core::Rng;
+/// use backprop_core::data::shuffle;
 /// let mut order: [usize; 6] = core::array::from_fn(|i| i);
 /// shuffle(&mut order, &mut Rng::new(42))?;
 /// let mut sorted = order;

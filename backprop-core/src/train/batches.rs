@@ -8,7 +8,8 @@ use crate::error::TrainError;
 /// [`remainder`](Batches::remainder) (PyTorch's `drop_last`, with the rest still at hand).
 ///
 /// ```
-/// use backprop_core::{Rng, batches, fill_indices, shuffle};
+/// use backprop_core::Rng;
+/// use backprop_core::data::{batches, fill_indices, shuffle};
 /// let inputs = [[0.0f32], [1.0], [2.0], [3.0], [4.0]];
 /// let targets = [[0.0f32], [10.0], [20.0], [30.0], [40.0]];
 /// let mut order = [0; 5];

@@ -6,7 +6,7 @@ use crate::network::Network;
 /// The index of the largest value (the first one on ties; NaN never wins). `0` for an empty slice.
 ///
 /// ```
-/// assert_eq!(backprop_core::argmax(&[0.1f32, 0.7, 0.2]), 1);
+/// assert_eq!(backprop_core::metrics::argmax(&[0.1f32, 0.7, 0.2]), 1);
 /// ```
 pub fn argmax<T: Scalar>(values: &[T]) -> usize {
     let mut best: Option<(usize, T)> = None;
@@ -39,7 +39,8 @@ pub fn predict<T: Scalar, N: Network<T>>(net: &N, x: &N::Input) -> usize {
 /// be class `0`).
 ///
 /// ```
-/// use backprop::{network, Dense, try_predict};
+/// use backprop::{network, Dense};
+/// use backprop::metrics::try_predict;
 /// network! {
 ///     /// Two classes.
 ///     #[loss(SoftmaxCrossEntropy)]
@@ -75,7 +76,8 @@ pub struct Evaluation {
 /// (and in [`Evaluation::non_finite`]), whatever its target.
 ///
 /// ```
-/// use backprop::{network, Dense, evaluate};
+/// use backprop::{network, Dense};
+/// use backprop::metrics::evaluate;
 /// network! {
 ///     /// Two classes.
 ///     #[loss(SoftmaxCrossEntropy)]
@@ -122,7 +124,8 @@ pub fn mean_loss<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets
 /// [`try_predict`]), are not counted.
 ///
 /// ```
-/// use backprop::{network, Dense, confusion_matrix};
+/// use backprop::{network, Dense};
+/// use backprop::metrics::confusion_matrix;
 /// network! {
 ///     /// Two classes.
 ///     #[loss(SoftmaxCrossEntropy)]

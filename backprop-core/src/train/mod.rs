@@ -2,7 +2,8 @@
 //! and early stopping. Nothing here allocates: data sets are slices (or arrays) the caller owns.
 //!
 //! ```
-//! use backprop::{network, Adam, EarlyStop, Init, Rng, Trainer, evaluate};
+//! use backprop::{network, Adam, EarlyStop, Init, Rng, Trainer};
+//! use backprop::metrics::evaluate;
 //! network! {
 //!     /// XOR.
 //!     #[loss(BinaryCrossEntropy)]
@@ -65,7 +66,7 @@ impl_label!(u8, u16, u32, u64, usize);
 /// The one-hot target of a class label among `K` classes; an error if `label >= K`.
 ///
 /// ```
-/// use backprop_core::one_hot;
+/// use backprop_core::data::one_hot;
 /// assert_eq!(one_hot::<f32, 4>(2), Ok([0.0, 0.0, 1.0, 0.0]));
 /// assert!(one_hot::<f32, 4>(4).is_err());
 /// ```
@@ -82,7 +83,8 @@ pub fn one_hot<T: Scalar, const K: usize>(label: usize) -> Result<[T; K], TrainE
 /// whose label is out of range.
 ///
 /// ```
-/// use backprop_core::{TrainError, one_hot_all};
+/// use backprop_core::TrainError;
+/// use backprop_core::data::one_hot_all;
 /// let mut targets = [[0.0f32; 3]; 3];
 /// assert_eq!(one_hot_all(&[2u8, 0, 1], &mut targets), Ok(()));
 /// assert_eq!(targets[0], [0.0, 0.0, 1.0]);
@@ -115,7 +117,8 @@ pub fn one_hot_all<T: Scalar, L: Label, const K: usize>(
 /// that is not a distribution at all.
 ///
 /// ```
-/// use backprop::{network, TrainError, validate_sample};
+/// use backprop::{network, TrainError};
+/// use backprop::data::validate_sample;
 /// network! {
 ///     /// Three classes.
 ///     #[loss(SoftmaxCrossEntropy)]
