@@ -1,0 +1,310 @@
+//! The matrix kernels behind [`Dense`](crate::Dense): one sample (matrix-vector) and a tile of
+//! samples (matrix-matrix), forward, backward and the fused SGD update.
+//!
+//! # Design
+//!
+//! The sizes of every matrix are const generics, so LLVM sees exact trip counts and the kernels
+//! are written as plain Rust that it vectorises; the only intrinsics are those of the opt-in FMA
+//! kernels and of builds that enable AVX at compile time (see below), and the latter compute the
+//! same sums. What makes them fast is the shape of the loops, in the manner of `matrixmultiply`
+//! and `gemm`:
+//!
+//! - **Register blocking.** Every inner loop keeps a small tile of results in registers: 8 rows of
+//!   `W x` (8 lanes each) forward; a block of 16 columns of `Wᵀ delta` backward; 2 samples by 4
+//!   neurons forward on a batch; 6 by 16 for the batched outer products. That is 8 to 12
+//!   independent accumulator vectors, enough to cover the latency of the adds with two vector
+//!   pipes busy, while each value loaded from memory is used several times.
+//! - **Fusion.** The SGD update of a layer happens in the same pass over `W` that computes
+//!   `Wᵀ delta` (which reads the weights as they were), so a training step reads and writes `W`
+//!   once in the backward pass, instead of once for the gradient and once more for the update.
+//! - **Exact arithmetic, fixed order.** No fast-math and no fused multiply-add: each product is
+//!   rounded, then added, in an order fixed by the sizes alone. So results do not depend on the
+//!   CPU or on the instruction set chosen at run time: the portable build, the AVX2 build and a
+//!   Cortex-M agree bit for bit (up to `exp` and friends from the platform's maths library with
+//!   the `std` feature). A core with separate multiply and add pipes (AMD Zen) reaches its FMA
+//!   peak with `mul` + `add` anyway; a core with two 512-bit FMA units (Intel Golden Cove) does
+//!   not, which is what the `fma` feature is for (BENCHMARKS.md has the figures). Every dot
+//!   product, whatever the kernel, is computed the same way (8 lanes, lane `k` summing the indices
+//!   `k mod 8` in order, then a fixed pairwise reduction), so a sample's output is the same alone
+//!   or in a batch.
+//! - **The `fma` feature (opt-in).** `f32` layers of at least [`FMA_MIN`] multiply-adds run
+//!   kernels written for AVX-512F on CPUs that have it (detected at run time with `std`): one
+//!   fused multiply-add of 16 lanes per multiply-add, register tiles of 512-bit vectors, aligned
+//!   loads. Their order is fixed too, by the sizes alone (16 lanes, then a fixed tree), so a sample
+//!   still gives the same bits alone or in a batch, wherever the data lies in memory; but not the
+//!   bits of the exact kernels, nor of a CPU without AVX-512F (which runs the exact kernels).
+//!   `f64`, smaller layers, layers of fewer than [`FMA_MIN_INPUTS`] inputs and every other target
+//!   keep the exact kernels. The feature needs Rust 1.89 (AVX-512 intrinsics).
+//! - **Run-time choice.** With the `std` feature on `x86_64`, each exact kernel is also compiled
+//!   with AVX2 enabled (`#[target_feature]`); a call of a kernel big enough to gain reads the
+//!   CPU's features (`is_x86_feature_detected!`, detected once, then one cached load). A build
+//!   with `-C target-cpu=...` that already has AVX2, and every `no_std` build, uses the kernels as
+//!   compiled. Which backend runs a call is decided in one place, `backend::choose`.
+//! - **Reduction in registers.** An outlined kernel sums each accumulator's 8 lanes through
+//!   `array::map`, which LLVM leaves out of line: the tile goes to the stack and back, and in a
+//!   build with AVX-512 the 256-bit stores are reloaded with 512-bit loads, which the store buffer
+//!   cannot forward. Where AVX is enabled at compile time, `f32` rows of at most 64 therefore
+//!   reduce in registers, with the same adds in the same order (halves, quarters, lanes; tested
+//!   bit for bit). Longer rows keep `map`: there the in-register reduction made LLVM restructure
+//!   the main loop, and the reduction's cost is amortised anyway.
+//! - **Row updates written out.** The first layer's SGD update and gradient (`W += step · delta
+//!   xᵀ`, one row after another) carry nothing from row to row; once a short row's loop was
+//!   unrolled, LLVM vectorised the loop over the rows instead, with AVX-512 gathers and scatters.
+//!   Where AVX is enabled at compile time, `f32` rows are therefore updated in 8-lane vectors
+//!   written out, the same operations in the same order (tested bit for bit).
+//! - **Rows with nothing to add.** A ReLU unit that was off has a zero error signal, and its row
+//!   of the first layer gets `w + 0 · x`: [`sgd`] skips such rows when they are long enough for
+//!   the read and write to cost more than a branch ([`SKIP_ZERO_ROWS`]).
+//! - **Deferred updates.** [`rank_update`] applies the first layer's pending updates of
+//!   `train_steps` (see [`deferred`](crate::deferred)): a tile of weights is loaded once, gets one
+//!   product per pending sample in the samples' order, and is stored once. The bits are those of
+//!   [`sgd`] once per sample, with one read and write of `W` for 16 samples instead of 16.
+//!
+//! Accumulators start at `-0.0`, the exact identity of floating-point addition, so lanes that a
+//! small layer never uses are folded away by the compiler.
+//!
+//! # Where things are
+//!
+//! The entry points below hand each call to the backend that `backend::choose` picks:
+//! `portable` (the exact kernels, inlined into the caller or in a function of their own), `avx2`
+//! (the same kernels compiled for AVX2, and the AVX code of builds that enable it at compile
+//! time), `avx512` (the `fma` feature's kernels). What more than one backend uses is in `common`.
+//! A new backend is a type implementing `backend::Backend` and its branch in `backend`.
+
+// Loops over constant ranges with an index, rather than iterators with `enumerate`, are
+// deliberate here: each index is provably in bounds even with overflow checks on (an
+// `enumerate` counter is overflow-checked), which the no-panic test requires.
+#![allow(clippy::needless_range_loop)]
+
+use crate::Scalar;
+use backend::{Backend as _, with_backend};
+use common::Sgd;
+
+mod backend;
+mod common;
+mod portable;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+mod avx512;
+
+#[cfg(test)]
+mod tests;
+
+/// Lanes of every dot product: eight `f32` fill one 256-bit vector.
+pub const LANES: usize = 8;
+
+/// Samples processed together by the batched kernels (see [`LayerBatch`](crate::LayerBatch)).
+pub const BATCH_TILE: usize = 32;
+
+/// [`sgd`] leaves a row of at least this many inputs alone when its scaled error signal
+/// `step · delta_o` is zero: a ReLU unit that was off, a saturated sigmoid, or a product that
+/// underflows. Its update `w + 0 · x` would not change it (but for the sign of a `-0.0` weight, and
+/// an infinite input, which the formula would turn into NaN), and skipping it saves the read and
+/// write of the row. A row this long (1 KiB of `f32`) costs more to stream than a mispredicted
+/// branch; shorter rows are updated whatever their signal, without a branch (BENCHMARKS.md, "Rows
+/// with nothing to add").
+pub const SKIP_ZERO_ROWS: usize = 256;
+
+/// Kernels at least this big (multiply-adds) are compiled as functions of their own (and, with
+/// run-time dispatch, worth the check of the CPU); smaller ones are inlined into their caller.
+/// Outlined, a kernel's register tile compiles the same whatever the caller: inlined into a large
+/// generated function, LLVM was seen to keep the tile in memory.
+const OUTLINE_MIN: usize = 256;
+
+/// With the `fma` feature, `f32` layers of at least this many multiply-adds per sample run the
+/// FMA kernels on CPUs with AVX-512F (every kernel of the layer, one sample or a batch, so a layer
+/// computes the same bits either way). Smaller layers keep the exact kernels: their time goes to
+/// latency and reductions, not to the multiply-adds.
+pub const FMA_MIN: usize = 4096;
+
+/// With the `fma` feature, layers whose rows are shorter than this (fewer inputs than one 512-bit
+/// vector holds) keep the exact kernels whatever their size: every row of theirs is a masked
+/// vector and a 16-lane reduction, and on an Intel Xeon (Golden Cove) they ran several times
+/// slower than the exact kernels.
+pub const FMA_MIN_INPUTS: usize = 16;
+
+/// `Σ a_i b_i`, as every kernel computes it (8 lanes, then a pairwise reduction).
+#[inline]
+pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
+    affine_dot(-T::ZERO, a, b)
+}
+
+/// `bias + Σ a_i b_i`, exactly as every kernel computes a pre-activation `z = b + w · x` (the bias
+/// joins lane 0 when `N < 8`, the reduced sum otherwise; see the kernel design above).
+#[inline]
+pub fn affine_dot<T: Scalar, const N: usize>(bias: T, a: &[T; N], b: &[T; N]) -> T {
+    let (a, b) = (core::array::from_ref(a), core::array::from_ref(b));
+    portable::dot_tile::<T, N, 1, 1>(a, b, &[bias], N < OUTLINE_MIN)[0][0]
+}
+
+/// `z = W x + b`: 8 rows at a time.
+#[inline]
+pub fn gemv<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    x: &[T; I],
+    z: &mut [T; O],
+) {
+    with_backend!(T, I, O, I * O, B => B::gemv(w, b, x, z))
+}
+
+/// `dx = Wᵀ delta` and `grad = delta xᵀ` (`+=` when `accumulate`), in one pass over `W`, a block
+/// of columns of `dx` in registers while the rows stream by.
+#[inline]
+pub fn backward<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    dx: &mut [T; I],
+    accumulate: bool,
+) {
+    with_backend!(T, I, O, I * O, B => B::backward(w, grad, x, delta, dx, accumulate))
+}
+
+/// `dx = Wᵀ delta` with the weights as they are, then `W += step · delta xᵀ` (`step = -lr`), in
+/// one pass over `W`.
+#[inline]
+pub fn backward_sgd<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+    dx: &mut [T; I],
+) {
+    with_backend!(T, I, O, I * O, B => B::backward_sgd(w, x, delta, step, dx))
+}
+
+/// `grad = delta xᵀ` (`+=` when `accumulate`), row by row: the first layer, which needs no `dx`.
+#[inline]
+pub fn outer<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    accumulate: bool,
+) {
+    with_backend!(T, I, O, I * O, B => B::outer(grad, x, delta, accumulate))
+}
+
+/// `W += step · delta xᵀ` and `b += step · delta` (`step = -lr`), row by row: the first layer's
+/// SGD update. Rows of at least [`SKIP_ZERO_ROWS`] inputs whose `step · delta_o` is zero are left
+/// as they are (see there), which the formula gives too but for the sign of a `-0.0` weight and
+/// an infinite input. Each bias is updated with its row (`step · delta_o` is computed once for
+/// both).
+#[inline]
+pub fn sgd<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    b: &mut [T; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+) {
+    with_backend!(T, I, O, I * O, B => B::sgd(w, b, x, delta, step))
+}
+
+// ---------------------------------------------------------------------------------------------
+// A tile of samples: matrix-matrix products. Samples are slices (at most `BATCH_TILE` of them),
+// the layer's sizes are const generics.
+
+/// `zs[s] = W xs[s] + b` for every sample: tiles of 2 samples × 4 neurons, so each weight loaded
+/// serves 2 samples and each input chunk 4 neurons. Each `zs[s]` equals [`gemv`] of `xs[s]`, bit
+/// for bit.
+#[inline]
+pub fn gemm<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    xs: &[[T; I]],
+    zs: &mut [[T; O]],
+) {
+    with_backend!(T, I, O, I * O * 4, B => B::gemm(w, b, xs, zs))
+}
+
+/// `dxs[s] = Wᵀ deltas[s]` for every sample: tiles of 6 samples × 16 columns, summed over the
+/// neurons in order (as [`backward`] does for one sample).
+#[inline]
+pub fn gemm_t<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    deltas: &[[T; O]],
+    dxs: &mut [[T; I]],
+) {
+    with_backend!(T, I, O, I * O * 4, B => B::gemm_t(w, deltas, dxs))
+}
+
+/// `grad += Σ_s deltas[s] xs[s]ᵀ`, `grad_b += Σ_s deltas[s]`: the batched outer products, in tiles
+/// of 6 neurons × 16 columns summed over the samples in registers.
+#[inline]
+pub fn gemm_outer<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+) {
+    gemm_outer_sgd_opt(grad, grad_b, xs, deltas, None);
+}
+
+/// The mean gradient and the SGD step on it, fused: `grad = scale · Σ_s deltas[s] xs[s]ᵀ`,
+/// `W -= lr · grad` (and the same for the biases), in one pass over `W`.
+#[inline]
+#[allow(clippy::too_many_arguments)] // a kernel's operands
+pub fn gemm_outer_sgd<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    b: &mut [T; O],
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    scale: T,
+    lr: T,
+) {
+    gemm_outer_sgd_opt(grad, grad_b, xs, deltas, Some((w, b, scale, lr)));
+}
+
+#[inline]
+fn gemm_outer_sgd_opt<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    sgd: Option<Sgd<'_, T, I, O>>,
+) {
+    with_backend!(T, I, O, I * O * 4, B => B::gemm_outer(grad, grad_b, xs, deltas, sgd))
+}
+
+/// `W += Σ_s steps[s] xs[s]ᵀ`, the samples one after another: every weight becomes
+/// `(…((w + steps[0][o] · xs[0][i]) + steps[1][o] · xs[1][i]) + …)`, the products rounded and
+/// added in the order of the samples. That is what [`sgd`] does to `W` once per sample with
+/// `step · delta = steps[s]`, bit for bit, but `W` is read and written once for all of them
+/// instead of once per sample: the deferred first-layer updates of
+/// [`Deferred`](crate::Deferred). Tiles of 6 rows × 16 columns, each weight kept in a register
+/// while the samples go by. (Rows whose step is zero for a sample are updated with their tile,
+/// where [`sgd`] skips long ones: the same bits but for a `-0.0` weight and an infinite input, see
+/// [`SKIP_ZERO_ROWS`]. One sample goes through [`sgd`] itself.)
+///
+/// ```
+/// use backprop_core::kernel::{rank_update, sgd};
+/// let (xs, steps) = ([[1.0f64, 2.0], [0.5, -1.0]], [[0.25], [-2.0]]);
+/// let mut deferred = [[3.0, 4.0]];
+/// rank_update(&mut deferred, &xs, &steps);
+/// let (mut one_by_one, mut b) = ([[3.0, 4.0]], [0.0]);
+/// for (x, step) in xs.iter().zip(&steps) {
+///     sgd(&mut one_by_one, &mut b, x, step, 1.0);
+/// }
+/// assert_eq!(deferred, one_by_one);
+/// ```
+#[inline]
+pub fn rank_update<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    xs: &[[T; I]],
+    steps: &[[T; O]],
+) {
+    let n = xs.len().min(steps.len());
+    let (xs, steps) = (&xs[..n], &steps[..n]);
+    if let ([x], [step]) = (xs, steps) {
+        // One pending step is an SGD step (`1 · step` is `step` exactly), rows with nothing to
+        // add skipped: the last flush of a sequence, or a sequence of one sample.
+        return sgd(w, &mut [T::ZERO; O], x, step, T::ONE);
+    }
+    with_backend!(T, I, O, I * O * 4, B => B::rank_update(w, xs, steps))
+}

@@ -1,0 +1,319 @@
+//! The exact kernels of a tile of samples: matrix-matrix products. Samples are slices (at most
+//! `BATCH_TILE` of them, the same number in each; see the entry points in [`kernel`](crate::kernel)),
+//! the layer's sizes are const generics.
+
+use super::{COLS, dot_tile, gemv};
+use crate::Scalar;
+use crate::kernel::common::{Sgd, outer_bias};
+use crate::kernel::{LANES, OUTLINE_MIN};
+
+/// Samples × neurons of the batched forward tile: each weight loaded serves 2 samples and each
+/// input chunk 4 neurons, the shape that vectorises best.
+const TILE_SAMPLES: usize = 2;
+const TILE_ROWS: usize = 4;
+/// Rows (samples for `Wᵀ delta`, neurons for `delta xᵀ`) of the batched outer-product tile.
+const OUTER_ROWS: usize = 6;
+
+/// `zs[s] = W xs[s] + b` (see [`gemm`](crate::kernel::gemm)), tiles of 2 samples × 4 neurons.
+#[inline(always)]
+pub(in crate::kernel) fn gemm<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    b: &[T; O],
+    xs: &[[T; I]],
+    zs: &mut [[T; O]],
+) {
+    let (x_tiles, x_rest) = xs.as_chunks::<TILE_SAMPLES>();
+    let (z_tiles, z_rest) = zs.as_chunks_mut::<TILE_SAMPLES>();
+    for (x, z) in x_tiles.iter().zip(z_tiles.iter_mut()) {
+        for j in 0..O / TILE_ROWS {
+            let w = &w.as_chunks::<TILE_ROWS>().0[j];
+            let b = &b.as_chunks::<TILE_ROWS>().0[j];
+            let d = dot_tile::<T, I, TILE_SAMPLES, TILE_ROWS>(x, w, b, I * O * 4 < OUTLINE_MIN);
+            for (z, d) in z.iter_mut().zip(d) {
+                z.as_chunks_mut::<TILE_ROWS>().0[j] = d;
+            }
+        }
+        for r in 0..O % TILE_ROWS {
+            let w = &w.as_chunks::<TILE_ROWS>().1[r];
+            let b = &b.as_chunks::<TILE_ROWS>().1[r];
+            let d = dot_tile::<T, I, TILE_SAMPLES, 1>(
+                x,
+                core::array::from_ref(w),
+                core::array::from_ref(b),
+                I * O * 4 < OUTLINE_MIN,
+            );
+            for (z, [d]) in z.iter_mut().zip(d) {
+                z.as_chunks_mut::<TILE_ROWS>().1[r] = d;
+            }
+        }
+    }
+    for (x, z) in x_rest.iter().zip(z_rest) {
+        gemv(w, b, x, z);
+    }
+}
+
+/// `dxs[s] = Wᵀ deltas[s]` (see [`gemm_t`](crate::kernel::gemm_t)), tiles of 6 samples × 16
+/// columns.
+#[inline(always)]
+pub(in crate::kernel) fn gemm_t<T: Scalar, const I: usize, const O: usize>(
+    w: &[[T; I]; O],
+    deltas: &[[T; O]],
+    dxs: &mut [[T; I]],
+) {
+    let (d_tiles, d_rest) = deltas.as_chunks::<OUTER_ROWS>();
+    let (dx_tiles, dx_rest) = dxs.as_chunks_mut::<OUTER_ROWS>();
+    for (d, dx) in d_tiles.iter().zip(dx_tiles.iter_mut()) {
+        gemm_t_tile::<T, I, O, OUTER_ROWS>(w, d, dx);
+    }
+    for (d, dx) in d_rest.iter().zip(dx_rest) {
+        gemm_t_tile::<T, I, O, 1>(w, core::array::from_ref(d), core::array::from_mut(dx));
+    }
+}
+
+#[inline(always)]
+fn gemm_t_tile<T: Scalar, const I: usize, const O: usize, const S: usize>(
+    w: &[[T; I]; O],
+    deltas: &[[T; O]; S],
+    dxs: &mut [[T; I]; S],
+) {
+    for c in 0..I / COLS {
+        let mut acc = [[-T::ZERO; COLS]; S];
+        for o in 0..O {
+            let w = &w[o].as_chunks::<COLS>().0[c];
+            unroll!(s < S, [0 1 2 3 4 5], {
+                let d = deltas[s][o];
+                for k in 0..COLS {
+                    acc[s][k] += d * w[k];
+                }
+            });
+        }
+        for (dx, acc) in dxs.iter_mut().zip(acc) {
+            dx.as_chunks_mut::<COLS>().0[c] = acc;
+        }
+    }
+    if !I.is_multiple_of(COLS) {
+        // The columns past the last full chunk, all at once, rows outer (see `portable::backward_sgd`).
+        let mut acc = [[-T::ZERO; COLS]; S];
+        for o in 0..O {
+            let w = w[o].as_chunks::<COLS>().1;
+            unroll!(s < S, [0 1 2 3 4 5], {
+                let d = deltas[s][o];
+                for k in 0..I % COLS {
+                    acc[s][k] += d * w[k];
+                }
+            });
+        }
+        for (dx, acc) in dxs.iter_mut().zip(acc) {
+            for (dx, acc) in dx.as_chunks_mut::<COLS>().1.iter_mut().zip(acc) {
+                *dx = acc;
+            }
+        }
+    }
+}
+
+/// The batched outer products, with or without the SGD step (see
+/// [`gemm_outer`](crate::kernel::gemm_outer)), tiles of 6 neurons × 16 columns.
+#[inline(always)]
+pub(in crate::kernel) fn gemm_outer<T: Scalar, const I: usize, const O: usize>(
+    grad: &mut [[T; I]; O],
+    grad_b: &mut [T; O],
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    sgd: Option<Sgd<'_, T, I, O>>,
+) {
+    let n = xs.len().min(deltas.len());
+    let (xs, deltas) = (&xs[..n], &deltas[..n]);
+    // A tile's error signals are picked from each sample's `delta` by a constant index: the
+    // `j`-th chunk of 6 neurons, or the `r`-th neuron past the last whole chunk.
+    match sgd {
+        None => {
+            for j in 0..O / OUTER_ROWS {
+                let g = &mut grad.as_chunks_mut::<OUTER_ROWS>().0[j];
+                outer_tile(g, None, xs, deltas, |d: &[T; O]| d.as_chunks::<OUTER_ROWS>().0[j]);
+            }
+            for r in 0..O % OUTER_ROWS {
+                let g = core::array::from_mut(&mut grad.as_chunks_mut::<OUTER_ROWS>().1[r]);
+                outer_tile(g, None, xs, deltas, |d: &[T; O]| [d.as_chunks::<OUTER_ROWS>().1[r]]);
+            }
+            outer_bias(grad_b, deltas, None);
+        }
+        Some((w, b, scale, lr)) => {
+            for j in 0..O / OUTER_ROWS {
+                let g = &mut grad.as_chunks_mut::<OUTER_ROWS>().0[j];
+                let w = &mut w.as_chunks_mut::<OUTER_ROWS>().0[j];
+                outer_tile(g, Some((w, scale, lr)), xs, deltas, |d: &[T; O]| {
+                    d.as_chunks::<OUTER_ROWS>().0[j]
+                });
+            }
+            for r in 0..O % OUTER_ROWS {
+                let g = core::array::from_mut(&mut grad.as_chunks_mut::<OUTER_ROWS>().1[r]);
+                let w = core::array::from_mut(&mut w.as_chunks_mut::<OUTER_ROWS>().1[r]);
+                outer_tile(g, Some((w, scale, lr)), xs, deltas, |d: &[T; O]| {
+                    [d.as_chunks::<OUTER_ROWS>().1[r]]
+                });
+            }
+            outer_bias(grad_b, deltas, Some((b, scale, lr)));
+        }
+    }
+}
+
+/// `R` rows of the outer products, whose error signals `column` picks from each sample's
+/// `delta`: `grad += Σ`, or with `sgd = (w, scale, lr)`, `grad = scale · Σ` and `w -= lr · grad`.
+#[inline(always)]
+fn outer_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
+    grad: &mut [[T; I]; R],
+    mut sgd: Option<(&mut [[T; I]; R], T, T)>,
+    xs: &[[T; I]],
+    deltas: &[[T; O]],
+    column: impl Fn(&[T; O]) -> [T; R],
+) {
+    let (scale, lr) = sgd.as_ref().map_or((T::ONE, T::ZERO), |s| (s.1, s.2));
+    for c in 0..I / COLS {
+        let mut acc = [[-T::ZERO; COLS]; R];
+        for (x, d) in xs.iter().zip(deltas) {
+            let x = &x.as_chunks::<COLS>().0[c];
+            let d = column(d);
+            unroll!(r < R, [0 1 2 3 4 5], {
+                for k in 0..COLS {
+                    acc[r][k] += d[r] * x[k];
+                }
+            });
+        }
+        for r in 0..R {
+            let g = &mut grad[r].as_chunks_mut::<COLS>().0[c];
+            match &mut sgd {
+                None => {
+                    for (g, a) in g.iter_mut().zip(acc[r]) {
+                        *g += a;
+                    }
+                }
+                Some((w, _, _)) => {
+                    let w = &mut w[r].as_chunks_mut::<COLS>().0[c];
+                    for ((g, w), a) in g.iter_mut().zip(w).zip(acc[r]) {
+                        *g = a * scale;
+                        *w -= lr * *g;
+                    }
+                }
+            }
+        }
+    }
+    if I % COLS >= LANES {
+        // The columns past the last full chunk, all at once, samples outer (see
+        // `portable::backward_sgd`). Not for fewer than 8 of them: LLVM then vectorises across the
+        // rows and unpacks its accumulators on every sample, so those take a pass over the samples
+        // each (below).
+        let mut acc = [[-T::ZERO; COLS]; R];
+        for (x, d) in xs.iter().zip(deltas) {
+            let x = x.as_chunks::<COLS>().1;
+            let d = column(d);
+            unroll!(r < R, [0 1 2 3 4 5], {
+                for k in 0..I % COLS {
+                    acc[r][k] += d[r] * x[k];
+                }
+            });
+        }
+        for r in 0..R {
+            let g = grad[r].as_chunks_mut::<COLS>().1;
+            match &mut sgd {
+                None => {
+                    for k in 0..I % COLS {
+                        g[k] += acc[r][k];
+                    }
+                }
+                Some((w, _, _)) => {
+                    let w = w[r].as_chunks_mut::<COLS>().1;
+                    for k in 0..I % COLS {
+                        g[k] = acc[r][k] * scale;
+                        w[k] -= lr * g[k];
+                    }
+                }
+            }
+        }
+    } else {
+        for k in 0..I % COLS {
+            let mut acc = [-T::ZERO; R];
+            for (x, d) in xs.iter().zip(deltas) {
+                let x = x.as_chunks::<COLS>().1[k];
+                let d = column(d);
+                unroll!(r < R, [0 1 2 3 4 5], {
+                    acc[r] += d[r] * x;
+                });
+            }
+            for r in 0..R {
+                let g = &mut grad[r].as_chunks_mut::<COLS>().1[k];
+                match &mut sgd {
+                    None => *g += acc[r],
+                    Some((w, _, _)) => {
+                        *g = acc[r] * scale;
+                        w[r].as_chunks_mut::<COLS>().1[k] -= lr * *g;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `W += Σ_s steps[s] xs[s]ᵀ` (see [`rank_update`](crate::kernel::rank_update)), tiles of 6 rows
+/// × 16 columns.
+#[inline(always)]
+pub(in crate::kernel) fn rank_update<T: Scalar, const I: usize, const O: usize>(
+    w: &mut [[T; I]; O],
+    xs: &[[T; I]],
+    steps: &[[T; O]],
+) {
+    for j in 0..O / OUTER_ROWS {
+        let w = &mut w.as_chunks_mut::<OUTER_ROWS>().0[j];
+        update_tile(w, xs, steps, |d: &[T; O]| d.as_chunks::<OUTER_ROWS>().0[j]);
+    }
+    for r in 0..O % OUTER_ROWS {
+        let w = core::array::from_mut(&mut w.as_chunks_mut::<OUTER_ROWS>().1[r]);
+        update_tile(w, xs, steps, |d: &[T; O]| [d.as_chunks::<OUTER_ROWS>().1[r]]);
+    }
+}
+
+/// `R` rows of [`rank_update`], whose steps `column` picks from each sample's: the tile of
+/// weights is loaded, gets one product per sample added, and is stored.
+#[inline(always)]
+fn update_tile<T: Scalar, const I: usize, const O: usize, const R: usize>(
+    w: &mut [[T; I]; R],
+    xs: &[[T; I]],
+    steps: &[[T; O]],
+    column: impl Fn(&[T; O]) -> [T; R],
+) {
+    for c in 0..I / COLS {
+        let mut acc: [[T; COLS]; R] = core::array::from_fn(|r| w[r].as_chunks::<COLS>().0[c]);
+        for (x, d) in xs.iter().zip(steps) {
+            let x = &x.as_chunks::<COLS>().0[c];
+            let d = column(d);
+            unroll!(r < R, [0 1 2 3 4 5], {
+                for k in 0..COLS {
+                    acc[r][k] += d[r] * x[k];
+                }
+            });
+        }
+        for r in 0..R {
+            w[r].as_chunks_mut::<COLS>().0[c] = acc[r];
+        }
+    }
+    // The columns past the last full chunk: the same, in a tile as wide as they are.
+    let mut acc = [[T::ZERO; COLS]; R];
+    for r in 0..R {
+        for (a, &w) in acc[r].iter_mut().zip(w[r].as_chunks::<COLS>().1) {
+            *a = w;
+        }
+    }
+    for (x, d) in xs.iter().zip(steps) {
+        let x = x.as_chunks::<COLS>().1;
+        let d = column(d);
+        unroll!(r < R, [0 1 2 3 4 5], {
+            for k in 0..I % COLS {
+                acc[r][k] += d[r] * x[k];
+            }
+        });
+    }
+    for r in 0..R {
+        for (w, &a) in w[r].as_chunks_mut::<COLS>().1.iter_mut().zip(&acc[r]) {
+            *w = a;
+        }
+    }
+}
