@@ -65,11 +65,12 @@
 //!
 //! # Where things are
 //!
-//! The entry points below hand each call to the backend that `backend::choose` picks:
-//! `portable` (the exact kernels, inlined into the caller or in a function of their own), `avx2`
-//! (the same kernels compiled for AVX2, and the AVX code of builds that enable it at compile
-//! time), `avx512` (the `fma` feature's kernels). What more than one backend uses is in `common`.
-//! A new backend is a type implementing `backend::Backend` and its branch in `backend`.
+//! The entry points below check their operands' lengths (in debug builds) and hand each call to
+//! the backend that `backend::choose` picks: `portable` (the exact kernels, inlined into the
+//! caller or in a function of their own), `avx2` (the same kernels compiled for AVX2, and the AVX
+//! code of builds that enable it at compile time), `avx512` (the `fma` feature's kernels). What
+//! more than one backend uses is in `common`. A new backend is a type implementing
+//! `backend::Backend` and its branch in `backend`.
 
 // Loops over constant ranges with an index, rather than iterators with `enumerate`, are
 // deliberate here: each index is provably in bounds even with overflow checks on (an
@@ -206,11 +207,16 @@ pub fn sgd<T: Scalar, const I: usize, const O: usize>(
 
 // ---------------------------------------------------------------------------------------------
 // A tile of samples: matrix-matrix products. Samples are slices (at most `BATCH_TILE` of them),
-// the layer's sizes are const generics.
+// the layer's sizes are const generics. Each kernel's slices hold one entry per sample, so they
+// must have the same length: only then does a kernel pair the `s`-th entries of each; otherwise
+// it maps samples to the wrong outputs or drops some. Debug builds check the lengths; release
+// builds do not, so that these hot calls compile to what they did before the check.
 
 /// `zs[s] = W xs[s] + b` for every sample: tiles of 2 samples × 4 neurons, so each weight loaded
 /// serves 2 samples and each input chunk 4 neurons. Each `zs[s]` equals [`gemv`] of `xs[s]`, bit
 /// for bit.
+///
+/// `xs` and `zs` must have the same length (one output per sample; checked in debug builds).
 #[inline]
 pub fn gemm<T: Scalar, const I: usize, const O: usize>(
     w: &[[T; I]; O],
@@ -218,22 +224,29 @@ pub fn gemm<T: Scalar, const I: usize, const O: usize>(
     xs: &[[T; I]],
     zs: &mut [[T; O]],
 ) {
+    debug_assert_eq!(xs.len(), zs.len(), "kernel::gemm: one output per sample");
     with_backend!(T, I, O, I * O * 4, B => B::gemm(w, b, xs, zs))
 }
 
 /// `dxs[s] = Wᵀ deltas[s]` for every sample: tiles of 6 samples × 16 columns, summed over the
 /// neurons in order (as [`backward`] does for one sample).
+///
+/// `deltas` and `dxs` must have the same length (one output per sample; checked in debug builds).
 #[inline]
 pub fn gemm_t<T: Scalar, const I: usize, const O: usize>(
     w: &[[T; I]; O],
     deltas: &[[T; O]],
     dxs: &mut [[T; I]],
 ) {
+    debug_assert_eq!(deltas.len(), dxs.len(), "kernel::gemm_t: one output per sample");
     with_backend!(T, I, O, I * O * 4, B => B::gemm_t(w, deltas, dxs))
 }
 
 /// `grad += Σ_s deltas[s] xs[s]ᵀ`, `grad_b += Σ_s deltas[s]`: the batched outer products, in tiles
 /// of 6 neurons × 16 columns summed over the samples in registers.
+///
+/// `xs` and `deltas` must have the same length (one error signal per sample; checked in debug
+/// builds; in release builds the samples past the shorter one are left out).
 #[inline]
 pub fn gemm_outer<T: Scalar, const I: usize, const O: usize>(
     grad: &mut [[T; I]; O],
@@ -246,6 +259,8 @@ pub fn gemm_outer<T: Scalar, const I: usize, const O: usize>(
 
 /// The mean gradient and the SGD step on it, fused: `grad = scale · Σ_s deltas[s] xs[s]ᵀ`,
 /// `W -= lr · grad` (and the same for the biases), in one pass over `W`.
+///
+/// `xs` and `deltas` must have the same length, as for [`gemm_outer`].
 #[inline]
 #[allow(clippy::too_many_arguments)] // a kernel's operands
 pub fn gemm_outer_sgd<T: Scalar, const I: usize, const O: usize>(
@@ -269,6 +284,7 @@ fn gemm_outer_sgd_opt<T: Scalar, const I: usize, const O: usize>(
     deltas: &[[T; O]],
     sgd: Option<Sgd<'_, T, I, O>>,
 ) {
+    debug_assert_eq!(xs.len(), deltas.len(), "kernel::gemm_outer: one error signal per sample");
     with_backend!(T, I, O, I * O * 4, B => B::gemm_outer(grad, grad_b, xs, deltas, sgd))
 }
 
@@ -281,6 +297,9 @@ fn gemm_outer_sgd_opt<T: Scalar, const I: usize, const O: usize>(
 /// while the samples go by. (Rows whose step is zero for a sample are updated with their tile,
 /// where [`sgd`] skips long ones: the same bits but for a `-0.0` weight and an infinite input, see
 /// [`SKIP_ZERO_ROWS`]. One sample goes through [`sgd`] itself.)
+///
+/// `xs` and `steps` must have the same length (one step per sample; checked in debug builds; in
+/// release builds the samples past the shorter one are left out).
 ///
 /// ```
 /// use backprop_core::kernel::{rank_update, sgd};
@@ -299,6 +318,7 @@ pub fn rank_update<T: Scalar, const I: usize, const O: usize>(
     xs: &[[T; I]],
     steps: &[[T; O]],
 ) {
+    debug_assert_eq!(xs.len(), steps.len(), "kernel::rank_update: one step per sample");
     let n = xs.len().min(steps.len());
     let (xs, steps) = (&xs[..n], &steps[..n]);
     if let ([x], [step]) = (xs, steps) {

@@ -362,3 +362,33 @@ fn unused_lanes_cost_nothing_and_change_nothing() {
     assert_eq!(dot(&[2.0f32, 3.0], &[4.0, 5.0]), 23.0);
 }
 
+/// The batched kernels take one entry per sample in each slice; slices of different lengths are
+/// the caller's bug, which debug builds catch (here `gemm` would have written the outputs of
+/// samples 1, 2 and 5).
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "one output per sample")]
+fn gemm_rejects_slices_of_different_lengths() {
+    gemm(&[[1.0f64]], &[0.0], &[[1.0], [2.0], [3.0], [4.0], [5.0]], &mut [[0.0]; 3]);
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "one output per sample")]
+fn gemm_t_rejects_slices_of_different_lengths() {
+    gemm_t(&[[1.0f64]], &[[1.0], [2.0]], &mut [[0.0]; 3]);
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "one error signal per sample")]
+fn gemm_outer_rejects_slices_of_different_lengths() {
+    gemm_outer(&mut [[0.0f64]], &mut [0.0], &[[1.0], [2.0]], &[[1.0]]);
+}
+
+#[cfg(debug_assertions)]
+#[test]
+#[should_panic(expected = "one step per sample")]
+fn rank_update_rejects_slices_of_different_lengths() {
+    rank_update(&mut [[0.0f64]], &[[1.0], [2.0], [3.0]], &[[1.0], [2.0]]);
+}
