@@ -96,7 +96,7 @@ mod tests;
 /// Lanes of every dot product: eight `f32` fill one 256-bit vector.
 pub const LANES: usize = 8;
 
-/// Samples processed together by the batched kernels (see [`LayerBatch`](crate::LayerBatch)).
+/// Samples processed together by the batched kernels (see [`LayerBatch`](crate::layer::LayerBatch)).
 pub const BATCH_TILE: usize = 32;
 
 /// [`sgd`] leaves a row of at least this many inputs alone when its scaled error signal
@@ -293,7 +293,7 @@ fn gemm_outer_sgd_opt<T: Scalar, const I: usize, const O: usize>(
 /// added in the order of the samples. That is what [`sgd`] does to `W` once per sample with
 /// `step · delta = steps[s]`, bit for bit, but `W` is read and written once for all of them
 /// instead of once per sample: the deferred first-layer updates of
-/// [`Deferred`](crate::Deferred). Tiles of 6 rows × 16 columns, each weight kept in a register
+/// [`Deferred`](crate::deferred::Deferred). Tiles of 6 rows × 16 columns, each weight kept in a register
 /// while the samples go by. (Rows whose step is zero for a sample are updated with their tile,
 /// where [`sgd`] skips long ones: the same bits but for a `-0.0` weight and an infinite input, see
 /// [`SKIP_ZERO_ROWS`]. One sample goes through [`sgd`] itself.)
