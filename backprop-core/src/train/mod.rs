@@ -33,6 +33,7 @@ mod trainer;
 
 pub use batches::{Batches, batches};
 pub use divergence::Divergence;
+#[cfg(feature = "alloc")]
 pub(crate) use divergence::Watch;
 pub use early_stop::{EarlyStop, Stop};
 pub use metrics::{
