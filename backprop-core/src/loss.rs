@@ -223,7 +223,7 @@ fn softmax_parts<T: Scalar, const N: usize>(
     mut each: impl FnMut(T),
 ) -> SoftmaxParts<T> {
     let (mut top, mut m) = (0, -T::INFINITY);
-    for (j, &v) in z.iter().enumerate() {
+    for (j, &v) in (0..N).zip(z) {
         if v > m {
             (top, m) = (j, v);
         }
@@ -237,7 +237,7 @@ fn softmax_parts<T: Scalar, const N: usize>(
         top_target: T::ZERO,
     };
     let half_m = m * T::HALF;
-    for (j, (&v, &t)) in z.iter().zip(target).enumerate() {
+    for (j, (&v, &t)) in (0..N).zip(z.iter().zip(target)) {
         let (e, t_rest) = if j == top { (T::ONE, T::ZERO) } else { (exp_of_difference(v, m), t) };
         if j == top {
             parts.top_target = t;
@@ -291,7 +291,7 @@ impl Loss<Softmax> for SoftmaxCrossEntropy {
         } else {
             parts.total * inv - parts.top_target
         };
-        for (j, (d, &t)) in delta.iter_mut().zip(target).enumerate() {
+        for (j, (d, &t)) in (0..N).zip(delta.iter_mut().zip(target)) {
             // Every other class has p = e_j / (1 + R) ≤ 1/2: p Σt - t is accurate as it stands.
             *d = if j == parts.top { top_delta } else { *d * inv * parts.total - t };
         }
