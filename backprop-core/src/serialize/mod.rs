@@ -294,7 +294,12 @@ mod tests {
         // Incremental equals one-shot.
         assert_eq!(!crc32_update(!crc32(b"12345"), b"6789"), crc32(b"123456789"));
     }
-}
 
-#[cfg(test)]
-mod format_tests;
+    #[test]
+    fn a_long_loss_name_is_recorded_cut_like_an_activation_name() {
+        // Generated networks' losses are the built-in ones; a hand-written `Network` may name any.
+        let long = "x".repeat(300);
+        assert_eq!(header_len(&[], &long), 8 + 1 + MAX_NAME_LEN);
+        assert_eq!(header::recorded(&long).len(), MAX_NAME_LEN);
+    }
+}
