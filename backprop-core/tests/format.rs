@@ -4,9 +4,12 @@
 
 use backprop::layer::{LayerKind, ParamIndex};
 use backprop::serialize::{HeaderName, crc32, header_len, header_len_v1};
-use backprop::{Elementwise, Network, ParamBytes, Params, ParamsError, Rng, Scalar, network};
+use backprop::{Elementwise, Network, ParamBytes, Params, ParamsError, Scalar, network};
 
 // The network of the committed version-1 files, and networks that differ from it in one way.
+mod common;
+use common::*;
+
 network! {
     #[loss(BinaryCrossEntropy)]
     struct Xor { input: 2, hidden: Dense<3, Tanh>, output: Dense<1, Sigmoid> }
@@ -47,28 +50,6 @@ impl Elementwise for Long {
     fn df<T: Scalar>(_: T, _: T) -> T {
         T::ONE
     }
-}
-
-fn random<T: Scalar, N: Network<T>>(seed: u64) -> N {
-    let mut rng = Rng::new(seed);
-    let mut net = N::zeroed();
-    for p in net.params_mut() {
-        *p = T::from_f64(rng.uniform(-2.0, 2.0));
-    }
-    net
-}
-
-fn bytes_of<T: Scalar, N: ParamBytes<T>>(net: &N) -> Vec<u8> {
-    let mut out = vec![0u8; N::SERIALIZED_LEN];
-    assert_eq!(net.to_bytes(&mut out), Ok(N::SERIALIZED_LEN));
-    out
-}
-
-/// Rewrites the checksum after an edit, as a buggy or hostile writer could.
-fn reseal(bytes: &mut [u8]) {
-    let n = bytes.len();
-    let crc = crc32(&bytes[..n - 4]);
-    bytes[n - 4..].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// The parameters of the committed version-1 files (see `tests/data/README.md`).

@@ -4,7 +4,10 @@
 
 use backprop::layer::ParamIndex;
 use backprop::serialize::{HeaderName, crc32, header_len};
-use backprop::{Network, ParamBytes, Params, ParamsError, Rng, Scalar, network};
+use backprop::{Network, ParamBytes, Params, ParamsError, Rng, network};
+
+mod common;
+use common::*;
 
 network! {
     /// A small network with odd sizes.
@@ -40,21 +43,6 @@ network! {
     /// Another layer count.
     #[loss(HalfSquaredError)]
     pub struct Deeper { input: 3, a: Dense<5, Tanh>, b: Dense<2, Relu>, output: Dense<2, Identity> }
-}
-
-fn random<N: Network<f64>>(seed: u64) -> N {
-    let mut rng = Rng::new(seed);
-    let mut net = N::zeroed();
-    for p in net.params_mut() {
-        *p = rng.uniform(-2.0, 2.0);
-    }
-    net
-}
-
-fn bytes_of<T: Scalar, N: ParamBytes<T>>(net: &N) -> Vec<u8> {
-    let mut out = vec![0u8; N::SERIALIZED_LEN];
-    assert_eq!(net.to_bytes(&mut out), Ok(N::SERIALIZED_LEN));
-    out
 }
 
 /// Bytes of `Small`'s header: 8 fixed, a layer record of 18 bytes + "Tanh" and one of 18 +
@@ -142,7 +130,7 @@ fn each_kind_of_mismatch_has_its_error() {
 /// is left as it was.
 #[test]
 fn another_activation_kind_or_loss_is_refused_naming_both() {
-    let bytes = bytes_of(&random::<Small<f64>>(3));
+    let bytes = bytes_of(&random::<f64, Small<f64>>(3));
 
     let mut target: SmallSigmoid<f64> = random(8);
     let before = target.clone();
