@@ -4,7 +4,7 @@
 //! Every error is a small `Copy` value that implements [`Display`](core::fmt::Display) and
 //! [`Error`](core::error::Error), and allocates nothing.
 
-use crate::network::ParamIndex;
+use crate::layer::ParamIndex;
 
 /// An optimizer setting, as named in a [`SettingError`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -31,7 +31,8 @@
 //! The network is never modified: perturbations go to a scratch copy, which is restored exactly.
 
 use crate::Scalar;
-use crate::network::{Network, ParamIndex, locate_param};
+use crate::layer::{ParamIndex, locate_param};
+use crate::network::Network;
 use crate::rng::Rng;
 
 /// Which derivatives to check.

@@ -173,7 +173,8 @@ impl Init {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::network::{LayerInfo, LayerTrace, Params};
+    use crate::layer::{LayerInfo, LayerTrace};
+    use crate::network::Params;
     use crate::{Dense, HalfSquaredError, Layer, Relu, Scalar, Sigmoid};
 
     /// A two-layer network (3 → 4 relu → 2 sigmoid, half squared error) written by hand as

@@ -1,9 +1,7 @@
 //! The [`Network`] trait that every `network!` implements, and the pieces it is built from.
 
-// Also reached through this module by the code that predates `layer`.
 use crate::Scalar;
-#[allow(unused_imports)]
-pub(crate) use crate::layer::{LayerInfo, LayerTrace, ParamIndex, locate_param};
+use crate::layer::LayerInfo;
 
 /// A value that is exactly [`LEN`](Params::LEN) contiguous scalars: a layer, a network, its
 /// gradient or an optimizer's state. Gives a flat view of all of them as one slice.

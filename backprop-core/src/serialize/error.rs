@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::{FORMAT_VERSION, MAX_NAME_LEN, OLDEST_READ_VERSION};
 use crate::LayerKind;
-use crate::network::ParamIndex;
+use crate::layer::ParamIndex;
 
 /// A name as a serialised header records it (an activation's or a loss's), copied out of the
 /// bytes without allocating: its first [`CAPACITY`](Self::CAPACITY) bytes and its recorded length.

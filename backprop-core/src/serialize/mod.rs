@@ -93,7 +93,8 @@ mod header;
 
 pub use error::{HeaderName, ParamsError};
 
-use crate::network::{Network, locate_param};
+use crate::layer::locate_param;
+use crate::network::Network;
 use crate::{LayerInfo, Scalar};
 
 /// The first four bytes of every serialised network.

@@ -2,7 +2,8 @@
 
 use crate::Scalar;
 use crate::error::TrainError;
-use crate::network::{Network, ParamIndex, locate_param};
+use crate::layer::{ParamIndex, locate_param};
+use crate::network::Network;
 use crate::optim::Optimizer;
 use crate::rng::{RandomSource, shuffle};
 
