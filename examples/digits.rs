@@ -69,8 +69,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             },
         )?;
         bar.finish_and_clear();
-        let on_train = evaluate(&trainer.net, &train.inputs, &train.targets);
-        let on_test = evaluate(&trainer.net, &test.inputs, &test.targets);
+        let on_train = evaluate(&trainer.net, &train.inputs, &train.targets)?;
+        let on_test = evaluate(&trainer.net, &test.inputs, &test.targets)?;
         println!(
             "epoch {epoch:>2}: loss {:.4} (running {:.4}), train accuracy {:5.1}%, test loss {:.4}, test accuracy {:5.1}%",
             on_train.loss,
@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     let trained = start.elapsed();
     let net = trainer.net;
-    let result = evaluate(&net, &test.inputs, &test.targets);
+    let result = evaluate(&net, &test.inputs, &test.targets)?;
     println!(
         "\ntest accuracy {:.2}% ({} of {}), test loss {:.4}; loaded, trained and evaluated in {:.2} s",
         100.0 * result.accuracy,
@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         trained.as_secs_f64()
     );
 
-    let matrix = confusion_matrix::<f32, Digits<f32>, 10>(&net, &test.inputs, &test.targets);
+    let matrix = confusion_matrix::<f32, Digits<f32>, 10>(&net, &test.inputs, &test.targets)?;
     println!("\nconfusion matrix on the test set (rows: true digit, columns: predicted)");
     println!("      {}", (0..10).map(|d| format!("{d:>4}")).collect::<String>());
     for (digit, row) in matrix.iter().enumerate() {

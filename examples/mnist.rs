@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let took = t0.elapsed().as_secs_f64();
         epoch_times.push(took);
         bar.finish_and_clear();
-        let on_test = evaluate(&trainer.net, &test.inputs, &test.targets);
+        let on_test = evaluate(&trainer.net, &test.inputs, &test.targets)?;
         println!(
             "epoch {epoch:>2}: training loss {:.4}, test loss {:.4}, test accuracy {:5.2}%, {took:.2} s",
             stats.mean_loss,
@@ -95,7 +95,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             break;
         }
     }
-    let result = evaluate(&trainer.net, &test.inputs, &test.targets);
+    let result = evaluate(&trainer.net, &test.inputs, &test.targets)?;
     let mean_epoch = epoch_times.iter().sum::<f64>() / epoch_times.len() as f64;
     println!(
         "\ntest accuracy {:.2}% on {} digits; {:.2} s per epoch of {} samples ({:.1} µs per sample), {:.1} s in all",
@@ -106,7 +106,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         1e6 * mean_epoch / train.len() as f64,
         start.elapsed().as_secs_f64()
     );
-    let matrix = confusion_matrix::<f32, Mnist<f32>, 10>(&trainer.net, &test.inputs, &test.targets);
+    let matrix = confusion_matrix::<f32, Mnist<f32>, 10>(&trainer.net, &test.inputs, &test.targets)?;
     println!("\nconfusion matrix on the test set (rows: true digit, columns: predicted)");
     println!("      {}", (0..10).map(|d| format!("{d:>5}")).collect::<String>());
     for (digit, row) in matrix.iter().enumerate() {

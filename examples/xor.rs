@@ -48,7 +48,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     for (x, t) in INPUTS.iter().zip(&TARGETS) {
         println!("{} xor {} = {:.4} (target {})", x[0], x[1], net.forward(x)[0], t[0]);
     }
-    let acc = accuracy(&net, &INPUTS, &TARGETS);
+    let acc = accuracy(&net, &INPUTS, &TARGETS)?;
     if !converged || acc < 1.0 {
         return Err(format!("did not converge: best loss {:.4}, accuracy {acc}", stop.best()).into());
     }

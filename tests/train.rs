@@ -85,9 +85,9 @@ fn digits_learn_in_a_few_epochs() {
         assert_eq!(stats.steps, train.len().div_ceil(16) as u64);
         last = stats.mean_loss;
     }
-    let e = evaluate(&trainer.net, &test.inputs, &test.targets);
+    let e = evaluate(&trainer.net, &test.inputs, &test.targets).unwrap();
     assert!(last < 0.3 && e.accuracy > 0.9, "loss {last}, test accuracy {}", e.accuracy);
-    assert_eq!(accuracy(&trainer.net, &test.inputs, &test.targets), e.accuracy);
+    assert_eq!(accuracy(&trainer.net, &test.inputs, &test.targets).unwrap(), e.accuracy);
 }
 
 #[test]
@@ -241,8 +241,8 @@ fn early_stop_on_target_loss() {
         assert!(epochs < 5000, "no stop");
     };
     assert_eq!(reason, Stop::TargetReached);
-    assert!(evaluate(&trainer.net, &inputs, &targets).loss <= 0.02);
-    assert_eq!(accuracy(&trainer.net, &inputs, &targets), 1.0);
+    assert!(evaluate(&trainer.net, &inputs, &targets).unwrap().loss <= 0.02);
+    assert_eq!(accuracy(&trainer.net, &inputs, &targets).unwrap(), 1.0);
     assert!(trainer.net.loss(&inputs[1], &targets[1]) < 0.1);
 }
 
@@ -331,10 +331,10 @@ fn a_non_finite_prediction_is_wrong() {
     let targets = [[0.0]; 4];
     let mut net = Init::XavierUniform.network::<f64, Binary<f64>>(1);
     net.output.b[0] = f64::NAN;
-    let e = evaluate(&net, &inputs, &targets);
+    let e = evaluate(&net, &inputs, &targets).unwrap();
     assert_eq!((e.accuracy, e.samples, e.non_finite), (0.0, 4, 4));
-    assert_eq!(accuracy(&net, &inputs, &targets), 0.0);
-    assert_eq!(confusion_matrix::<f64, Binary<f64>, 2>(&net, &inputs, &targets), [[0, 0], [0, 0]]);
+    assert_eq!(accuracy(&net, &inputs, &targets).unwrap(), 0.0);
+    assert_eq!(confusion_matrix::<f64, Binary<f64>, 2>(&net, &inputs, &targets).unwrap(), [[0, 0], [0, 0]]);
     // And a NaN epoch loss stops early stopping, which used to count it as "no improvement".
     assert_eq!(EarlyStop::at_loss(0.01).update(e.loss), Some(Stop::NonFiniteLoss));
 }
@@ -437,4 +437,25 @@ fn an_out_of_range_random_value_is_an_error() {
     assert_eq!(err, TrainError::Random(RngError::OutOfRange { value: 6, bound: 3 }));
     assert_eq!(err.to_string(), "the random source's below(3) returned 6, which is not below 3");
     assert_eq!(trainer.steps(), 0);
+}
+
+#[test]
+fn slices_that_do_not_pair_up_are_errors_not_truncations() {
+    let net = Init::XavierUniform.network::<f64, Binary<f64>>(2);
+    let inputs = [[0.0, 1.0], [1.0, 0.0]];
+    let targets = [[1.0]];
+    let mismatch = TrainError::LengthMismatch { inputs: 2, targets: 1 };
+    assert_eq!(evaluate(&net, &inputs, &targets).unwrap_err(), mismatch);
+    assert_eq!(accuracy(&net, &inputs, &targets).unwrap_err(), mismatch);
+    assert_eq!(backprop::metrics::mean_loss(&net, &inputs, &targets).unwrap_err(), mismatch);
+    assert_eq!(confusion_matrix::<f64, Binary<f64>, 2>(&net, &inputs, &targets).unwrap_err(), mismatch);
+
+    let mut trainer = Trainer::new(net.clone(), Sgd::new(0.1).unwrap());
+    assert_eq!(trainer.try_step_indices(&inputs, &targets, &[0]).unwrap_err(), mismatch);
+    let targets = [[1.0], [0.0]];
+    assert_eq!(
+        trainer.try_step_indices(&inputs, &targets, &[1, 2]).unwrap_err(),
+        TrainError::IndexOutOfRange { index: 2, samples: 2 }
+    );
+    assert_eq!(trainer.net, net, "no step was taken");
 }

@@ -277,6 +277,13 @@ pub enum TrainError {
     /// the constructors would have refused). Checked before every [`Trainer`](crate::Trainer)
     /// step; nothing changed.
     InvalidSetting(SettingError),
+    /// A sample index past the end of the data set.
+    IndexOutOfRange {
+        /// The index.
+        index: usize,
+        /// Samples in the data set.
+        samples: usize,
+    },
     /// The loss has been far above its best in several recent steps: training is diverging (see
     /// [`Divergence`](crate::Divergence) for the thresholds). The step was not taken.
     Diverged {
@@ -345,6 +352,12 @@ impl core::fmt::Display for TrainError {
                 write!(f, "{inputs} inputs but {targets} targets (or indices); they must pair up one to one")
             }
             Self::InvalidSetting(e) => write!(f, "optimizer setting: {e}; no step was taken"),
+            Self::IndexOutOfRange { index, samples } => {
+                write!(
+                    f,
+                    "sample index {index} is past the end of a data set of {samples} samples; no step was taken"
+                )
+            }
             Self::Diverged { step, loss, best, steps_above } => write!(
                 f,
                 "step {step}: training is diverging: the loss is {loss}, and {steps_above} recent steps had a loss far above the best (smoothed) loss of {best} (learning rate too large?); the parameters from before the step are kept"

@@ -1,7 +1,7 @@
 //! How well a network does on a data set: loss, accuracy, predicted classes, confusion.
 
-use crate::Scalar;
 use crate::network::Network;
+use crate::{Scalar, TrainError};
 
 /// The index of the largest value (the first one on ties; NaN never wins). `0` for an empty slice.
 ///
@@ -71,8 +71,8 @@ pub struct Evaluation {
     pub non_finite: usize,
 }
 
-/// The mean loss and the accuracy of `net` on `inputs` and `targets` (paired up to the shorter).
-/// Both are `NaN` for an empty data set. A sample whose output is not finite counts as wrong
+/// The mean loss and the accuracy of `net` on `inputs` and `targets`, or
+/// [`TrainError::LengthMismatch`] when they are not as many. Both are `NaN` for an empty data set. A sample whose output is not finite counts as wrong
 /// (and in [`Evaluation::non_finite`]), whatever its target.
 ///
 /// ```
@@ -85,14 +85,21 @@ pub struct Evaluation {
 /// }
 /// // Class 1 exactly when x > 0.
 /// let mut net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
-/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])?;
 /// assert_eq!(e.accuracy, 2.0 / 3.0);
 /// assert_eq!((e.samples, e.non_finite), (3, 0));
 /// net.output.b[1] = f64::NAN;
-/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
+/// let e = evaluate(&net, &[[2.0], [-1.0], [3.0]], &[[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]])?;
 /// assert_eq!((e.accuracy, e.non_finite), (0.0, 3));
+/// assert!(evaluate(&net, &[[2.0]], &[[0.0, 1.0], [1.0, 0.0]]).is_err()); // 1 input, 2 targets
+/// # Ok::<(), backprop::TrainError>(())
 /// ```
-pub fn evaluate<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> Evaluation {
+pub fn evaluate<T: Scalar, N: Network<T>>(
+    net: &N,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> Result<Evaluation, TrainError> {
+    same_length(inputs, targets)?;
     let (mut loss, mut correct, mut samples, mut non_finite) = (0.0, 0usize, 0usize, 0usize);
     for (x, t) in inputs.iter().zip(targets) {
         loss += net.loss(x, t).to_f64();
@@ -103,20 +110,40 @@ pub fn evaluate<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets:
         samples += 1;
     }
     let n = samples as f64;
-    Evaluation { loss: loss / n, accuracy: correct as f64 / n, samples, non_finite }
+    Ok(Evaluation { loss: loss / n, accuracy: correct as f64 / n, samples, non_finite })
 }
 
-/// The fraction of samples classified right (see [`evaluate`]: a non-finite output is wrong).
-pub fn accuracy<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> f64 {
+/// [`TrainError::LengthMismatch`] unless there are as many targets as inputs.
+fn same_length<X, Y>(inputs: &[X], targets: &[Y]) -> Result<(), TrainError> {
+    if inputs.len() == targets.len() {
+        Ok(())
+    } else {
+        Err(TrainError::LengthMismatch { inputs: inputs.len(), targets: targets.len() })
+    }
+}
+
+/// The fraction of samples classified right (see [`evaluate`]: a non-finite output is wrong;
+/// inputs and targets must be as many).
+pub fn accuracy<T: Scalar, N: Network<T>>(
+    net: &N,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> Result<f64, TrainError> {
+    same_length(inputs, targets)?;
     let correct =
         inputs.iter().zip(targets).filter(|(x, t)| try_predict(net, x) == Some(class_of(t.as_ref()))).count();
-    correct as f64 / inputs.len().min(targets.len()) as f64
+    Ok(correct as f64 / inputs.len() as f64)
 }
 
-/// The mean per-sample loss (see [`evaluate`]).
-pub fn mean_loss<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets: &[N::Output]) -> f64 {
+/// The mean per-sample loss (see [`evaluate`]; inputs and targets must be as many).
+pub fn mean_loss<T: Scalar, N: Network<T>>(
+    net: &N,
+    inputs: &[N::Input],
+    targets: &[N::Output],
+) -> Result<f64, TrainError> {
+    same_length(inputs, targets)?;
     let sum: f64 = inputs.iter().zip(targets).map(|(x, t)| net.loss(x, t).to_f64()).sum();
-    sum / inputs.len().min(targets.len()) as f64
+    Ok(sum / inputs.len() as f64)
 }
 
 /// The confusion matrix of a `K`-class classifier: `m[true][predicted]` counts samples.
@@ -133,14 +160,16 @@ pub fn mean_loss<T: Scalar, N: Network<T>>(net: &N, inputs: &[N::Input], targets
 /// }
 /// let net = Two::<f64>::new(Dense::new([[-1.0], [1.0]], [0.0, 0.0]));
 /// let (xs, ts) = ([[2.0], [-1.0], [3.0]], [[0.0, 1.0], [1.0, 0.0], [1.0, 0.0]]);
-/// let m = confusion_matrix::<f64, Two<f64>, 2>(&net, &xs, &ts);
+/// let m = confusion_matrix::<f64, Two<f64>, 2>(&net, &xs, &ts)?;
 /// assert_eq!(m, [[1, 1], [0, 1]]);
+/// # Ok::<(), backprop::TrainError>(())
 /// ```
 pub fn confusion_matrix<T: Scalar, N: Network<T>, const K: usize>(
     net: &N,
     inputs: &[N::Input],
     targets: &[N::Output],
-) -> [[usize; K]; K] {
+) -> Result<[[usize; K]; K], TrainError> {
+    same_length(inputs, targets)?;
     let mut m = [[0; K]; K];
     for (x, t) in inputs.iter().zip(targets) {
         let (truth, Some(guess)) = (class_of(t.as_ref()), try_predict(net, x)) else { continue };
@@ -148,5 +177,5 @@ pub fn confusion_matrix<T: Scalar, N: Network<T>, const K: usize>(
             m[truth][guess] += 1;
         }
     }
-    m
+    Ok(m)
 }

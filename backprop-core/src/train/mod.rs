@@ -21,7 +21,7 @@
 //!         break;
 //!     }
 //! }
-//! assert_eq!(evaluate(&trainer.net, &inputs, &targets).accuracy, 1.0);
+//! assert_eq!(evaluate(&trainer.net, &inputs, &targets)?.accuracy, 1.0);
 //! # Ok::<(), backprop::TrainError>(())
 //! ```
 

@@ -149,17 +149,20 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
     /// last partial batch of an epoch. Sample indices in errors are indices into the data set.
     ///
     /// No indices is [`TrainError::EmptyBatch`]: no step is taken (as a batch of `B = 0` samples
-    /// does not compile).
-    ///
-    /// # Panics
-    ///
-    /// When an index is out of bounds.
+    /// does not compile); inputs and targets of different lengths are
+    /// [`TrainError::LengthMismatch`], an index past their end [`TrainError::IndexOutOfRange`].
     pub fn try_step_indices(
         &mut self,
         inputs: &[N::Input],
         targets: &[N::Output],
         indices: &[usize],
     ) -> Result<T, TrainError> {
+        if inputs.len() != targets.len() {
+            return Err(TrainError::LengthMismatch { inputs: inputs.len(), targets: targets.len() });
+        }
+        if let Some(&index) = indices.iter().find(|&&i| i >= inputs.len()) {
+            return Err(TrainError::IndexOutOfRange { index, samples: inputs.len() });
+        }
         for &i in indices {
             validate_sample::<T, N>(i, &inputs[i], &targets[i])?;
         }
