@@ -25,6 +25,11 @@ mod sealed {
 /// assert_eq!(half(3.0f32), 1.5);
 /// assert_eq!(f64::from_f64(0.25).exp(), 0.25f64.exp());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a scalar networks compute in",
+    label = "networks compute in `f32` or `f64`",
+    note = "write the network's type as `Net<f32>` (the default, `Net`) or `Net<f64>`"
+)]
 pub trait Scalar:
     sealed::Sealed
     + Copy

@@ -204,7 +204,7 @@ pub fn expand(model: &Model) -> TokenStream {
         #[doc = #struct_doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug, ::core::cmp::PartialEq)]
         #[repr(C)]
-        #vis struct #name<T = f32> {
+        #vis struct #name<T: #private::Scalar = f32> {
             #(
                 #(#user_layer_attrs)*
                 #[doc = #layer_docs]
@@ -215,7 +215,7 @@ pub fn expand(model: &Model) -> TokenStream {
         #[doc = #trace_doc]
         #[derive(::core::clone::Clone, ::core::fmt::Debug, ::core::cmp::PartialEq)]
         #[repr(C)]
-        #vis struct #trace<T = f32> {
+        #vis struct #trace<T: #private::Scalar = f32> {
             #[doc = #input_doc]
             pub input: [T; #input_size],
             #(

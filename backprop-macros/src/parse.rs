@@ -83,6 +83,11 @@ impl Parse for Spec {
                 "remove the generic parameters: the network's scalar type parameter `T = f32` is generated",
             ));
         }
+        if input.peek(Token![where]) {
+            return Err(input.error(
+                "a `where` clause is not supported: a network has no generic parameters of yours (its scalar type `T = f32` is generated); remove it",
+            ));
+        }
         if !input.peek(syn::token::Brace) {
             let message = format!(
                 "expected `{{` and the network's entries after `{name}`, as in `{{ input: 2, output: Dense<1, Sigmoid> }}`"
