@@ -117,3 +117,9 @@ pub mod __private {
     pub use backprop_core::__private::*;
     pub use backprop_macros::network_impl;
 }
+
+/// The README's Rust examples, compiled and run as doctests so that they cannot drift from the
+/// API (`cargo test --doc`).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
