@@ -192,10 +192,13 @@ impl<R: rand_core::RngCore + ?Sized> RandomSource for R {
 pub fn shuffle<E, R: RandomSource + ?Sized>(items: &mut [E], rng: &mut R) -> Result<(), RngError> {
     for i in (1..items.len()).rev() {
         let j = rng.below(i + 1);
-        if j > i {
-            return Err(RngError::OutOfRange { value: j, bound: i + 1 });
+        // Item `i` with item `j < i` (`j == i` leaves it), through checked access: no panic path.
+        let Some((last, head)) = items.get_mut(..=i).and_then(<[E]>::split_last_mut) else { break };
+        match head.get_mut(j) {
+            Some(other) => core::mem::swap(last, other),
+            None if j == i => {}
+            None => return Err(RngError::OutOfRange { value: j, bound: i + 1 }),
         }
-        items.swap(i, j);
     }
     Ok(())
 }

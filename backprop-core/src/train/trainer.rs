@@ -164,7 +164,8 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
             return Err(TrainError::IndexOutOfRange { index, samples: inputs.len() });
         }
         for &i in indices {
-            validate_sample::<T, N>(i, &inputs[i], &targets[i])?;
+            let (x, t) = sample(inputs, targets, i)?;
+            validate_sample::<T, N>(i, x, t)?;
         }
         self.step_indices_unchecked(inputs, targets, indices)
     }
@@ -179,21 +180,27 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
             return Err(TrainError::EmptyBatch);
         }
         self.grads.set_zero();
-        let total = self.accumulate_indices(inputs, targets, indices);
+        let total = self.accumulate_indices(inputs, targets, indices)?;
         let scale = T::ONE / T::from_f64(indices.len() as f64);
         self.grads.scale(scale);
         self.apply(total * scale)
     }
 
     /// Adds the gradients of the samples `indices` to `grads`, one at a time; their summed loss.
-    fn accumulate_indices(&mut self, inputs: &[N::Input], targets: &[N::Output], indices: &[usize]) -> T {
+    fn accumulate_indices(
+        &mut self,
+        inputs: &[N::Input],
+        targets: &[N::Output],
+        indices: &[usize],
+    ) -> Result<T, TrainError> {
         let mut trace = N::new_trace();
         let mut total = T::ZERO;
         for &i in indices {
-            self.net.forward_trace(&inputs[i], &mut trace);
-            total += self.net.backward_accumulate(&mut trace, &targets[i], &mut self.grads);
+            let (x, t) = sample(inputs, targets, i)?;
+            self.net.forward_trace(x, &mut trace);
+            total += self.net.backward_accumulate(&mut trace, t, &mut self.grads);
         }
-        total
+        Ok(total)
     }
 
     /// The checks and the update that follow a backward pass over a batch with mean `loss`.
@@ -211,7 +218,7 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
             return Err(TrainError::NonFiniteGradient {
                 step,
                 param: param_index::<T, N>(i),
-                value: self.grads.params()[i].to_f64(),
+                value: self.grads.params().get(i).map_or(f64::NAN, |g| g.to_f64()),
             });
         }
         self.optimizer
@@ -290,7 +297,7 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
     ) -> Result<T, TrainError> {
         // Each batch is gathered once, here, filled in place: the iterator's `Option` of two
         // arrays, or `array::from_fn`, put extra copies in the frame.
-        let (xs, ts) = gather::<_, _, B>(inputs, targets, indices);
+        let (xs, ts) = gather::<_, _, B>(inputs, targets, indices)?;
         let loss = self.net.backward_batch(&xs, &ts, &mut self.grads);
         self.apply(loss)
     }
@@ -305,17 +312,28 @@ impl<T: Scalar, N: Network<T>, O: Optimizer<T, N>> Trainer<T, N, O> {
         indices: &[usize],
     ) -> Result<T, TrainError> {
         self.grads.set_zero();
-        let (mut xs, mut ts) = gather::<_, _, GATHER>(inputs, targets, indices);
+        let (mut xs, mut ts) = gather::<_, _, GATHER>(inputs, targets, indices)?;
         let mut total = T::ZERO;
         let mut tiles = indices.chunks_exact(GATHER);
         for tile in &mut tiles {
-            fill(&mut xs, &mut ts, inputs, targets, tile);
+            fill(&mut xs, &mut ts, inputs, targets, tile)?;
             total += self.net.backward_batch_accumulate(&xs, &ts, &mut self.grads);
         }
-        total += self.accumulate_indices(inputs, targets, tiles.remainder());
+        total += self.accumulate_indices(inputs, targets, tiles.remainder())?;
         let scale = T::ONE / T::from_f64(indices.len() as f64);
         self.grads.scale(scale);
         self.apply(total * scale)
+    }
+}
+
+/// Sample `i` of a data set, or [`TrainError::IndexOutOfRange`]. The callers have checked their
+/// indices already; looking up with `get` keeps a panic path out of the training loop (the
+/// no-panic proof links `Trainer::epoch`).
+#[inline(always)]
+fn sample<'a, X, Y>(inputs: &'a [X], targets: &'a [Y], i: usize) -> Result<(&'a X, &'a Y), TrainError> {
+    match (inputs.get(i), targets.get(i)) {
+        (Some(x), Some(t)) => Ok((x, t)),
+        _ => Err(TrainError::IndexOutOfRange { index: i, samples: inputs.len().min(targets.len()) }),
     }
 }
 
@@ -326,19 +344,27 @@ fn gather<X: Copy, Y: Copy, const K: usize>(
     inputs: &[X],
     targets: &[Y],
     indices: &[usize],
-) -> ([X; K], [Y; K]) {
-    let first = indices.first().map_or(0, |&i| i);
-    let (mut xs, mut ts) = ([inputs[first]; K], [targets[first]; K]);
-    fill(&mut xs, &mut ts, inputs, targets, indices);
-    (xs, ts)
+) -> Result<([X; K], [Y; K]), TrainError> {
+    let (&x, &t) = sample(inputs, targets, indices.first().map_or(0, |&i| i))?;
+    let (mut xs, mut ts) = ([x; K], [t; K]);
+    fill(&mut xs, &mut ts, inputs, targets, indices)?;
+    Ok((xs, ts))
 }
 
 /// Copies the samples `indices` into `xs` and `ts`, in order, as far as both reach.
 #[inline(always)]
-fn fill<X: Copy, Y: Copy>(xs: &mut [X], ts: &mut [Y], inputs: &[X], targets: &[Y], indices: &[usize]) {
+fn fill<X: Copy, Y: Copy>(
+    xs: &mut [X],
+    ts: &mut [Y],
+    inputs: &[X],
+    targets: &[Y],
+    indices: &[usize],
+) -> Result<(), TrainError> {
     for ((x, t), &i) in xs.iter_mut().zip(ts).zip(indices) {
-        (*x, *t) = (inputs[i], targets[i]);
+        let (&xi, &ti) = sample(inputs, targets, i)?;
+        (*x, *t) = (xi, ti);
     }
+    Ok(())
 }
 
 /// The layer, row and column of flat parameter `i` of `N`.

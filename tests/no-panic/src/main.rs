@@ -6,6 +6,8 @@
 //! `forward_trace`, `backward`, `backward_accumulate`, `loss`, `train_step`, `train_steps` (with and
 //! without a deferred first layer), the batch versions,
 //! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
+//! the training loop around them (the initialisers, `shuffle`, `Trainer::epoch` with gathered and
+//! tiled batches, `try_step_indices`, `evaluate`, `accuracy`, `confusion_matrix`, `EarlyStop`),
 //! `gradcheck` and parameter (de)serialisation on networks of every loss, in `f32` and `f64`, on
 //! opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
 //! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
@@ -125,6 +127,41 @@ fn exercise_optimizers<T: Scalar, N: ParamBytes<T>>(
     }
 }
 
+/// The training loop around the steps: initialisers, shuffling, `Trainer::epoch` (several batch
+/// sizes, so both its gathered and its tiled paths), evaluation and early stopping, on a data set
+/// the optimiser cannot see through.
+#[cfg(feature = "optimizers")]
+#[inline(never)]
+fn exercise_training<T: Scalar, N: ParamBytes<T>>() {
+    use backprop::data::shuffle;
+    use backprop::metrics::{accuracy, confusion_matrix, evaluate};
+    use backprop::{EarlyStop, Init, Rng, Sgd, Trainer};
+
+    let mut rng = Rng::new(black_box(7));
+    let mut net: N = Init::Auto.network(black_box(3));
+    for init in [Init::XavierUniform, Init::HeNormal, Init::Auto] {
+        black_box(init).apply(&mut net, &mut rng);
+    }
+    let inputs: [N::Input; 5] = black_box([*N::input_grad(&N::new_trace()); 5]);
+    let targets: [N::Output; 5] = black_box([*N::trace_output(&N::new_trace()); 5]);
+    let mut order = black_box([0usize; 5]);
+    shuffle(&mut order, &mut rng).ok();
+    black_box(&order);
+    if let Ok(sgd) = Sgd::new(black_box(T::HALF)) {
+        let mut trainer = Trainer::new(net, sgd);
+        black_box(trainer.epoch::<2, _>(&inputs, &targets, &mut order, &mut rng, |_, _| {}).ok());
+        black_box(trainer.epoch::<40, _>(&inputs, &targets, &mut order, &mut rng, |_, _| {}).ok());
+        black_box(trainer.try_step_indices(&inputs, &targets, black_box(&[4, 0])).ok());
+        let net = &trainer.net;
+        black_box(evaluate(net, &inputs, &targets).ok());
+        black_box(accuracy(net, &inputs, &targets).ok());
+        black_box(confusion_matrix::<T, N, 3>(net, &inputs, &targets).ok());
+    }
+    let mut stop = EarlyStop::at_loss(black_box(1e-3)).patience(black_box(3), 1e-4);
+    black_box(stop.update(black_box(0.5)));
+    black_box(stop.update(black_box(f64::NAN)));
+}
+
 /// Gradient checking and serialisation: not the hot path, but neither should panic.
 #[cfg(feature = "tools")]
 #[inline(never)]
@@ -160,6 +197,12 @@ fn run() {
     exercise::<f64, Classifier<f64>>();
     exercise::<f32, Wide<f32>>();
     exercise::<f64, Wide<f64>>();
+    #[cfg(feature = "optimizers")]
+    {
+        exercise_training::<f32, Regressor<f32>>();
+        exercise_training::<f64, Classifier<f64>>();
+        exercise_training::<f32, Wide<f32>>();
+    }
     #[cfg(feature = "tools")]
     {
         exercise_tools::<f32, Regressor<f32>>();
