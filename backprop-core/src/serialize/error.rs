@@ -231,6 +231,33 @@ fn scalar_name(tag: u8) -> &'static str {
     }
 }
 
+impl ParamsError {
+    /// The variant's name, for reports that cannot afford the full message: its `Display`
+    /// (numbers, names, both sides) links about 2 KiB of formatting code into a firmware.
+    ///
+    /// ```
+    /// use backprop_core::ParamsError;
+    /// assert_eq!(ParamsError::Checksum { computed: 1, stored: 2 }.name(), "Checksum");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::BufferTooSmall { .. } => "BufferTooSmall",
+            Self::Length { .. } => "Length",
+            Self::Magic { .. } => "Magic",
+            Self::Version { .. } => "Version",
+            Self::ScalarType { .. } => "ScalarType",
+            Self::LayerCount { .. } => "LayerCount",
+            Self::LayerKind { .. } => "LayerKind",
+            Self::LayerShape { .. } => "LayerShape",
+            Self::LayerParams { .. } => "LayerParams",
+            Self::Activation { .. } => "Activation",
+            Self::Loss { .. } => "Loss",
+            Self::Checksum { .. } => "Checksum",
+            Self::NonFinite { .. } => "NonFinite",
+        }
+    }
+}
+
 impl fmt::Display for ParamsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
