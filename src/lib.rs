@@ -50,6 +50,7 @@
 //! | metrics | module [`metrics`]: predictions, accuracy, mean loss, confusion matrix |
 //! | gradient checking | [`gradcheck()`], [`GradCheck`], [`GradReport`]; module [`gradcheck`](mod@gradcheck) |
 //! | weights to and from bytes | [`ParamBytes`], [`ParamsError`]; module [`serialize`] |
+//! | weights from and to PyTorch and JAX | [`Safetensors`], [`Naming`], [`SafetensorsError`]; module [`safetensors`]; `#[weights(...)]` in [`network!`] |
 //! | big networks on the heap (`alloc`) | [`boxed_zeroed`] |
 //!
 //! Everything else (the kernels, the deferred updates of `train_steps`, the batch tiles) is
@@ -63,12 +64,14 @@ pub use backprop_core::boxed_zeroed;
 pub use backprop_core::{
     Activation, Adam, AdamW, BinaryCrossEntropy, Dense, Divergence, EarlyStop, Elementwise, EpochStats,
     GradCheck, GradReport, HalfSquaredError, Identity, Init, Layer, LayerInfo, LayerKind, LayerTrace,
-    LeakyRelu, Loss, Momentum, Network, Optimizer, ParamBytes, Params, ParamsError, RandomSource, Relu, Rng,
-    Scalar, SettingError, Sgd, Shape, Sigmoid, Softmax, SoftmaxCrossEntropy, Softplus, Stop, Tanh,
-    TrainError, Trainer, gradcheck,
+    LeakyRelu, Loss, Momentum, Naming, Network, Optimizer, ParamBytes, Params, ParamsError, RandomSource,
+    Relu, Rng, Safetensors, SafetensorsError, Scalar, SettingError, Sgd, Shape, Sigmoid, Softmax,
+    SoftmaxCrossEntropy, Softplus, Stop, Tanh, TrainError, Trainer, gradcheck,
 };
 #[doc(inline)]
-pub use backprop_core::{activation, data, error, init, layer, loss, metrics, optim, rng, serialize};
+pub use backprop_core::{
+    activation, data, error, init, layer, loss, metrics, optim, rng, safetensors, serialize,
+};
 
 #[doc(hidden)]
 pub use backprop_core::{deferred, kernel};
