@@ -90,6 +90,29 @@ pub use backprop_core::{deferred, kernel};
 /// }
 /// assert_eq!(Digits::<f32>::PARAMS, 64 * 32 + 32 + 32 * 10 + 10);
 /// ```
+///
+/// # Attributes above `struct`
+///
+/// - `#[loss(Name)]`, required: `HalfSquaredError`, `BinaryCrossEntropy` or `SoftmaxCrossEntropy`.
+/// - `#[network(crate = path::to::backprop)]`: where the runtime is, when it was renamed.
+/// - `#[weights(NAME = "file.safetensors")]`, any number: the macro reads the safetensors file
+///   at compile time and adds `pub const NAME: Self` to the network for `f32` and `f64` (or
+///   only one with `scalar = f32`), built by the `const fn` constructors, so the weights can sit
+///   in a `static` in flash with no parsing at run time. The path is relative to the file that
+///   invokes the macro (as `include_bytes!`); `naming = Layers` (the default,
+///   `hidden.weight`), `Sequential` (`0.weight`) or `Flax` (`params.Dense_0.kernel`), as
+///   [`Naming`]. A missing or extra tensor, a shape that differs from the spec, a dtype other
+///   than F64, F32, F16 or BF16, a non-finite value or an unreadable file is a compile error on
+///   the path, naming the tensor and both shapes; the build reruns when the file changes.
+///
+/// ```text
+/// network! {
+///     #[loss(BinaryCrossEntropy)]
+///     #[weights(PYTORCH = "../baked/xor-pytorch.safetensors", scalar = f32)]
+///     pub struct Xor { input: 2, hidden: Dense<4, Tanh>, output: Dense<1, Sigmoid> }
+/// }
+/// static NET: Xor<f32> = Xor::PYTORCH;
+/// ```
 #[macro_export]
 macro_rules! network {
     ($($spec:tt)*) => {

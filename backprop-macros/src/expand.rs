@@ -13,7 +13,7 @@ use crate::model::{ActivationModel, Loss, Model, SizeModel};
 
 /// Everything generated for one network.
 pub fn expand(model: &Model) -> TokenStream {
-    let Model { attrs, vis, name, krate, input, layers, loss } = model;
+    let Model { attrs, vis, name, krate, input, layers, loss, bakes } = model;
     let private = quote!(#krate::__private);
     let trace = format_ident!("{}Trace", name);
 
@@ -198,6 +198,8 @@ pub fn expand(model: &Model) -> TokenStream {
     let many_arguments =
         if layers.len() > 7 { quote!(#[allow(clippy::too_many_arguments)]) } else { quote!() };
 
+    let baked =
+        bakes.iter().map(|b| crate::bake::expand(b, name, &private, &activation_bounds, "The parameters"));
     quote! {
         #(#attrs)*
         #[doc = ""]
@@ -499,6 +501,8 @@ pub fn expand(model: &Model) -> TokenStream {
                 }
             }
         };
+
+        #(#baked)*
     }
 }
 

@@ -8,6 +8,7 @@
 //! fails). The first two form the front end, `front`, which returns `Ok` or `Err` for any token
 //! stream and never panics (a property test in this crate feeds it random and mutated specs).
 
+mod bake;
 mod ctxt;
 mod expand;
 mod kinds;

@@ -110,6 +110,8 @@ pub struct Model {
     /// `expand` relies on.
     pub layers: Vec<Layer>,
     pub loss: Loss,
+    /// `#[weights(...)]` files, read and matched against the layers.
+    pub bakes: Vec<crate::bake::Baked>,
 }
 
 /// Names the generated trace struct uses for its own fields.
@@ -131,6 +133,7 @@ impl Model {
         let mut loss_seen = false;
         let mut krate_override: Option<TokenStream> = None;
         let mut attrs = Vec::new();
+        let mut bakes = Vec::new();
 
         for attr in spec.attrs {
             if attr.path().is_ident("loss") {
@@ -154,10 +157,12 @@ impl Model {
                 }
             } else if attr.path().is_ident("network") {
                 check_options(cx, &attr, &mut krate_override);
+            } else if attr.path().is_ident("weights") {
+                bakes.extend(crate::bake::parse_attr(cx, &attr));
             } else {
                 if let Some(ident) = attr.path().get_ident() {
                     let written = ident.to_string();
-                    if let Some(best) = nearest(&written, ["loss", "network"].into_iter()) {
+                    if let Some(best) = nearest(&written, ["loss", "network", "weights"].into_iter()) {
                         // Said once: not also "missing loss".
                         loss_seen |= best == "loss";
                         cx.error_at(
@@ -323,6 +328,11 @@ impl Model {
         if layers.is_empty() || !cx.is_clean() {
             return None;
         }
+        let bakes: Vec<_> =
+            bakes.into_iter().filter_map(|b| crate::bake::load(cx, b, &input, &layers)).collect();
+        if !cx.is_clean() {
+            return None;
+        }
         Some(Model {
             attrs,
             vis: spec.vis,
@@ -331,6 +341,7 @@ impl Model {
             input,
             layers,
             loss,
+            bakes,
         })
     }
 }
