@@ -48,3 +48,22 @@ fn training_on_the_host_converges_as_the_firmware_does() {
     assert!(epochs < xor::MAX_EPOCHS);
     assert!(xor::mean_loss(&net) < xor::TARGET_LOSS);
 }
+
+#[test]
+fn the_pytorch_network_baked_by_the_macro_gives_pythons_outputs() {
+    let text = include_str!("../examples/cortex-m/baked/xor-pytorch.expected.txt");
+    let python: Vec<f64> = text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split_once(" -> ").expect("`inputs -> output`").1.trim().parse().unwrap())
+        .collect();
+    assert_eq!(python.len(), 4);
+    let ours = xor::predictions(&Xor::PYTORCH);
+    for ((y, p), recorded) in ours.iter().zip(&python).zip(baked::PYTORCH_PREDICTIONS) {
+        assert!((f64::from(*y) - p).abs() <= 1e-6, "firmware network {y} vs Python {p}");
+        assert_eq!(recorded, *p as f32, "baked.rs is stale: rerun the bake_xor example");
+    }
+    for (y, t) in ours.iter().zip(xor::TARGETS) {
+        assert_eq!(*y > 0.5, t[0] > 0.5, "{ours:?}");
+    }
+}

@@ -22,5 +22,8 @@ pub const HOST_LOSS: f32 = 0.009950131;
 /// Epochs the host trained.
 pub const HOST_EPOCHS: u32 = 151;
 
+/// Python's outputs of `Xor::PYTORCH` for the four XOR inputs (`baked/xor-pytorch.expected.txt`).
+pub const PYTORCH_PREDICTIONS: [f32; 4] = [0.007551784, 0.9978305, 0.98804986, 0.011657818];
+
 /// The number of parameters baked, for a compile-time check against the network.
 pub const BAKED_PARAMS: usize = 17;

@@ -1,9 +1,10 @@
 //! `backprop` on a Cortex-M4F: trains XOR from a fixed seed, then runs weights trained on the
-//! host and baked into flash, and checks both against the host.
+//! host and baked into flash, and weights trained in Python and baked by the macro from their
+//! safetensors file, and checks them against the host's and Python's outputs.
 //!
 //! Runs in QEMU (`cargo run --release` here; see `.cargo/config.toml`), prints over
 //! semihosting, and exits with a failure code when training does not converge, when the baked
-//! network's predictions differ from the host's, or on a panic or a hard fault.
+//! networks' predictions differ from the host's or Python's, or on a panic or a hard fault.
 #![no_std]
 #![no_main]
 
@@ -41,6 +42,9 @@ const SEED_U32: u32 = {
 };
 
 /// The host-trained weights again, in the serialised format (`examples/bake_xor.rs` writes it).
+/// The network trained in Python, in flash: the macro read its safetensors file at build time.
+static PYTORCH: Xor<f32> = Xor::PYTORCH;
+
 static BAKED_BYTES: &[u8; Xor::<f32>::SERIALIZED_LEN] = include_bytes!("../baked/xor.bin");
 
 /// How far the firmware's outputs of the baked network may be from the host's. Both run the
@@ -177,7 +181,29 @@ fn run() -> bool {
         }
     }
 
-    // 4. Cost of one training step, counted by SysTick.
+    // 4. Weights trained in Python, baked from their safetensors file at compile time.
+    hprintln!("PyTorch-trained network (`Xor::PYTORCH`, baked from baked/xor-pytorch.safetensors):");
+    hprintln!("  input   firmware            Python              |diff|");
+    for (((x, t), y), python) in
+        xor::INPUTS.iter().zip(&xor::TARGETS).zip(xor::predictions(&PYTORCH)).zip(baked::PYTORCH_PREDICTIONS)
+    {
+        let diff = if y > python { y - python } else { python - y };
+        let right = diff <= TOLERANCE && (y > 0.5) == (t[0] > 0.5);
+        ok &= right;
+        hprintln!(
+            "  ({}, {})  {} {:#010x}  {} {:#010x}  {}{}",
+            x[0] as u8,
+            x[1] as u8,
+            Fixed(y),
+            y.to_bits(),
+            Fixed(python),
+            python.to_bits(),
+            Fixed(diff),
+            if right { "" } else { "  MISMATCH" }
+        );
+    }
+
+    // 5. Cost of one training step, counted by SysTick.
     measure(&net);
 
     if ok {

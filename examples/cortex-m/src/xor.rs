@@ -6,7 +6,11 @@ use backprop::{Params, Rng, network};
 
 network! {
     /// XOR: two inputs, four tanh hidden neurons, one sigmoid output read as P(x₁ ≠ x₂).
+    ///
+    /// `PYTORCH` is the same network trained in Python (`tests/reference/safetensors_ref.py`),
+    /// read from its safetensors file by the macro at compile time.
     #[loss(BinaryCrossEntropy)]
+    #[weights(PYTORCH = "../baked/xor-pytorch.safetensors", scalar = f32)]
     pub struct Xor {
         input: 2,
         hidden: Dense<4, Tanh>,
