@@ -8,7 +8,7 @@
 //! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
 //! the training loop around them (the initialisers, `shuffle`, `Trainer::epoch` with gathered and
 //! tiled batches, `try_step_indices`, `evaluate`, `accuracy`, `confusion_matrix`, `EarlyStop`),
-//! `gradcheck` and parameter (de)serialisation on networks of every loss, in `f32` and `f64`, on
+//! `gradcheck`, parameter (de)serialisation and safetensors import and export on networks of every loss, in `f32` and `f64`, on
 //! opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
 //! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
 //! any bounds check, overflow check, `unwrap` or other panic survived in that code, the panic
@@ -30,7 +30,7 @@
 
 use core::hint::black_box;
 
-use backprop::{ParamBytes, Scalar, network};
+use backprop::{Naming, ParamBytes, Safetensors, Scalar, network};
 
 network! {
     /// Half squared error, sizes below one vector of accumulators.
@@ -185,6 +185,16 @@ fn exercise_tools<T: Scalar, N: ParamBytes<T>>() {
     let mut loaded: N = black_box(N::zeroed());
     let input = black_box(&bytes[..]);
     black_box(loaded.load_bytes(input).err());
+    black_box(&mut loaded);
+
+    // Safetensors: every naming, reading opaque bytes and writing.
+    for naming in [Naming::Layers, Naming::Sequential, Naming::Flax] {
+        let naming = black_box(naming);
+        black_box(black_box(&net).write_safetensors(naming, &mut bytes).ok());
+        black_box(loaded.load_safetensors(black_box(&bytes[..]), naming).err());
+        black_box(N::safetensors_len(naming).ok());
+    }
+    black_box(backprop::safetensors::SafeTensors::parse(black_box(&bytes[..])).map(|f| f.len()).ok());
     black_box(&mut loaded);
 }
 
