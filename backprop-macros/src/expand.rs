@@ -13,7 +13,7 @@ use crate::model::{ActivationModel, Loss, Model, SizeModel};
 
 /// Everything generated for one network.
 pub fn expand(model: &Model) -> TokenStream {
-    let Model { attrs, vis, name, krate, input, layers, loss, bakes } = model;
+    let Model { attrs, vis, name, krate, input, layers, loss, bakes, quantized } = model;
     let private = quote!(#krate::__private);
     let trace = format_ident!("{}Trace", name);
 
@@ -200,6 +200,21 @@ pub fn expand(model: &Model) -> TokenStream {
 
     let baked =
         bakes.iter().map(|b| crate::bake::expand(b, name, &private, &activation_bounds, "The parameters"));
+    let quantized = quantized.as_ref().map(|q| {
+        let pieces = crate::quantize::Pieces {
+            network: name,
+            private: &private,
+            bounds: &activation_bounds,
+            vis,
+            names: &names,
+            in_args: &in_args,
+            out_args: &out_args,
+            acts: &acts,
+            input_size,
+            output_size,
+        };
+        crate::quantize::expand(q, &pieces)
+    });
     quote! {
         #(#attrs)*
         #[doc = ""]
@@ -503,6 +518,7 @@ pub fn expand(model: &Model) -> TokenStream {
         };
 
         #(#baked)*
+        #quantized
     }
 }
 

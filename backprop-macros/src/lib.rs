@@ -14,6 +14,7 @@ mod expand;
 mod kinds;
 mod model;
 mod parse;
+mod quantize;
 
 #[cfg(test)]
 mod tests;

@@ -112,6 +112,8 @@ pub struct Model {
     pub loss: Loss,
     /// `#[weights(...)]` files, read and matched against the layers.
     pub bakes: Vec<crate::bake::Baked>,
+    /// `#[quantized(Name)]`: the name of the generated int8 network type.
+    pub quantized: Option<Ident>,
 }
 
 /// Names the generated trace struct uses for its own fields.
@@ -134,6 +136,7 @@ impl Model {
         let mut krate_override: Option<TokenStream> = None;
         let mut attrs = Vec::new();
         let mut bakes = Vec::new();
+        let mut quantized: Option<Ident> = None;
 
         for attr in spec.attrs {
             if attr.path().is_ident("loss") {
@@ -159,10 +162,24 @@ impl Model {
                 check_options(cx, &attr, &mut krate_override);
             } else if attr.path().is_ident("weights") {
                 bakes.extend(crate::bake::parse_attr(cx, &attr));
+            } else if attr.path().is_ident("quantized") {
+                match attr.parse_args::<Ident>() {
+                    Ok(_) if quantized.is_some() => cx.error_spanned_by(
+                        &attr,
+                        "duplicate `#[quantized(...)]`: a network has one int8 form; remove one",
+                    ),
+                    Ok(ident) => quantized = Some(ident),
+                    Err(_) => cx.error_spanned_by(
+                        &attr,
+                        "expected `#[quantized(Name)]`, the name of the int8 network type to generate",
+                    ),
+                }
             } else {
                 if let Some(ident) = attr.path().get_ident() {
                     let written = ident.to_string();
-                    if let Some(best) = nearest(&written, ["loss", "network", "weights"].into_iter()) {
+                    if let Some(best) =
+                        nearest(&written, ["loss", "network", "weights", "quantized"].into_iter())
+                    {
                         // Said once: not also "missing loss".
                         loss_seen |= best == "loss";
                         cx.error_at(
@@ -342,6 +359,7 @@ impl Model {
             layers,
             loss,
             bakes,
+            quantized,
         })
     }
 }
