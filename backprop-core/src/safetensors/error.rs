@@ -182,9 +182,11 @@ pub enum SafetensorsError {
         /// What is wrong there.
         what: Syntax,
     },
-    /// More tensors than [`MAX_TENSORS`](super::MAX_TENSORS).
+    /// More tensors than [`SafeTensors::parse`](super::SafeTensors::parse) checks: above
+    /// [`MAX_TENSORS`](super::MAX_TENSORS), or above [`MAX_SCAN`](super::MAX_SCAN) divided by the
+    /// header's length.
     TooManyTensors {
-        /// The limit.
+        /// The limit for this header.
         max: usize,
     },
     /// Two tensors have the same name.

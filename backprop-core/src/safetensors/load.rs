@@ -2,7 +2,7 @@
 
 use super::error::SafetensorsError;
 use super::json::{Entry, JsonStr};
-use super::naming::{Naming, Part, dims, param_index};
+use super::naming::{Naming, Part, SequentialIndices, dims, param_index};
 use super::{SafeTensors, tensor_bytes};
 use crate::network::Network;
 use crate::serialize::HeaderName;
@@ -53,24 +53,26 @@ pub(crate) fn load<T: Scalar, N: Network<T>>(
     // names, one has no place in the network.
     let considered = file.len.min(expected.saturating_add(1));
     let names = || file.entries().take(considered).map(|e| e.name);
+    let indices = match naming {
+        Naming::Sequential => SequentialIndices::of(names()),
+        _ => SequentialIndices::NONE,
+    };
     for (position, entry) in (0..).zip(file.entries().take(considered)) {
         if names().take(position).any(|earlier| earlier.same(&entry.name)) {
             return Err(SafetensorsError::DuplicateTensor { tensor: name_of(&entry.name) });
         }
-        if naming.locate(&entry.name, layers, names).is_none() {
+        if naming.locate(&entry.name, layers, &indices).is_none() {
             return Err(SafetensorsError::ExtraTensor { tensor: name_of(&entry.name) });
         }
     }
     // Now the file has at most `expected` tensors, with distinct names.
     file.check_disjoint()?;
 
-    let find =
-        |k: usize, part: Part| {
-            let all = || file.entries().map(|e| e.name);
-            file.entries()
-                .find(|e| naming.locate(&e.name, layers, all) == Some((k, part)))
-                .map(|entry| Located { entry, layer: k, part })
-        };
+    let find = |k: usize, part: Part| {
+        file.entries()
+            .find(|e| naming.locate(&e.name, layers, &indices) == Some((k, part)))
+            .map(|entry| Located { entry, layer: k, part })
+    };
     let wanted = || {
         (0..).zip(layers).flat_map(|(k, layer)| {
             [(Part::Weight, layer.weights), (Part::Bias, layer.biases)]

@@ -64,7 +64,7 @@ mod write;
 pub use dtype::Dtype;
 pub use error::{Dims, SafetensorsError, Syntax};
 pub use json::JsonStr;
-pub use naming::{LayerNames, Naming};
+pub use naming::{LayerNames, MAX_SEQUENTIAL_LAYERS, Naming};
 
 use crate::Scalar;
 use crate::network::Network;
@@ -73,9 +73,14 @@ use json::{Entries, Entry};
 /// The longest header read, in bytes (100 MB, the limit of the Rust crate `safetensors`).
 pub const MAX_HEADER_LEN: u64 = 100_000_000;
 
-/// The most tensors [`SafeTensors::parse`] checks (the pairwise checks are quadratic). Loading
-/// into a network stops earlier, at the first tensor the network does not have.
+/// The most tensors [`SafeTensors::parse`] checks (the pairwise checks are quadratic, see
+/// [`MAX_SCAN`]). Loading into a network stops earlier, at the first tensor the network does not
+/// have.
 pub const MAX_TENSORS: usize = 1024;
+
+/// Bytes of header [`SafeTensors::parse`] may walk in its pairwise checks (one walk per tensor):
+/// a header of `h` bytes may describe at most `MAX_SCAN / h` tensors (and [`MAX_TENSORS`]).
+pub const MAX_SCAN: u64 = 1 << 28;
 
 /// A checked safetensors file: its header and data, borrowed.
 ///
@@ -117,8 +122,11 @@ impl<'a> SafeTensors<'a> {
     /// more than [`MAX_TENSORS`] tensors, then duplicates, overlaps and uncovered bytes.
     pub fn parse(bytes: &'a [u8]) -> Result<Self, SafetensorsError> {
         let file = Self::scan(bytes)?;
-        if file.len > MAX_TENSORS {
-            return Err(SafetensorsError::TooManyTensors { max: MAX_TENSORS });
+        // The pairwise checks walk the header once per tensor: bound that work too.
+        let max = MAX_TENSORS
+            .min(usize::try_from(MAX_SCAN / (file.header.len().max(1) as u64)).unwrap_or(usize::MAX));
+        if file.len > max {
+            return Err(SafetensorsError::TooManyTensors { max });
         }
         file.check_disjoint()?;
         Ok(file)

@@ -18,7 +18,8 @@ use crate::{LayerInfo, LayerKind};
 ///   module whose `nn.Linear` attributes have the spec's layer names.
 /// - `Sequential` is `nn.Sequential`'s numbering, where activation modules take indices too:
 ///   reading, the `i` of the file's `{i}.weight`/`{i}.bias` pairs are taken in increasing order,
-///   whatever their gaps; writing, layer `k` gets `i = 2k` (a `Linear` then an activation module).
+///   whatever their gaps (the first [`MAX_SEQUENTIAL_LAYERS`]); writing, layer `k` gets `i = 2k`
+///   (a `Linear` then an activation module).
 /// - `Flax` is `flax.traverse_util.flatten_dict(variables, sep=".")` of a `flax.linen` model of
 ///   `nn.Dense` layers, auto-named `Dense_0`, `Dense_1`, ...; its kernels are `[in, out]`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -141,30 +142,17 @@ impl Naming<'_> {
         }
     }
 
-    /// The layer and part that tensor `name` holds, if any. `all` gives the names of every tensor
-    /// of the file (for [`Naming::Sequential`], which numbers layers by rank).
-    pub(crate) fn locate<'a, I>(
+    /// The layer and part that tensor `name` holds, if any. `indices` are the file's
+    /// [`Naming::Sequential`] numbers (unused by the other namings).
+    pub(crate) fn locate(
         &self,
         name: &JsonStr<'_>,
         layers: &[LayerInfo],
-        all: impl Fn() -> I,
-    ) -> Option<(usize, Part)>
-    where
-        I: Iterator<Item = JsonStr<'a>>,
-    {
+        indices: &SequentialIndices,
+    ) -> Option<(usize, Part)> {
         if let Self::Sequential = self {
             let (index, part) = sequential(name)?;
-            // The rank of `index` among the distinct indices of the file's sequential names.
-            let mut rank = 0;
-            for (position, other) in (0..).zip(all()) {
-                let Some((i, _)) = sequential(&other) else { continue };
-                let first =
-                    all().take(position).all(|earlier| sequential(&earlier).is_none_or(|(e, _)| e != i));
-                if i < index && first {
-                    rank += 1;
-                }
-            }
-            return (rank < layers.len()).then_some((rank, part));
+            return indices.rank(index).filter(|&rank| rank < layers.len()).map(|rank| (rank, part));
         }
         for (k, layer) in (0..).zip(layers) {
             for part in [Part::Weight, Part::Bias] {
@@ -174,6 +162,54 @@ impl Naming<'_> {
             }
         }
         None
+    }
+}
+
+/// The distinct `i` of a file's `{i}.weight` and `{i}.bias` names, in increasing order: layer
+/// `k` of a [`Naming::Sequential`] file is the `k`-th. At most [`MAX_SEQUENTIAL_LAYERS`] are
+/// kept (without allocating); a tensor beyond them has no layer.
+pub(crate) struct SequentialIndices {
+    sorted: [u64; MAX_SEQUENTIAL_LAYERS],
+    len: usize,
+}
+
+/// The most layers a [`Naming::Sequential`] file is read for.
+pub const MAX_SEQUENTIAL_LAYERS: usize = 256;
+
+impl SequentialIndices {
+    /// None: for the other namings.
+    pub(crate) const NONE: Self = Self { sorted: [0; MAX_SEQUENTIAL_LAYERS], len: 0 };
+
+    /// The indices of `names`, one pass, sorted by insertion.
+    pub(crate) fn of<'a>(names: impl Iterator<Item = JsonStr<'a>>) -> Self {
+        let mut out = Self::NONE;
+        for name in names {
+            let Some((index, _)) = sequential(&name) else { continue };
+            let kept = out.sorted.get(..out.len).unwrap_or_default();
+            let at = kept.partition_point(|&i| i < index);
+            if kept.get(at) == Some(&index) {
+                continue;
+            }
+            if out.len < MAX_SEQUENTIAL_LAYERS {
+                out.len += 1;
+            } else if at >= MAX_SEQUENTIAL_LAYERS {
+                continue; // beyond the kept ones
+            }
+            // Shift the larger ones up (the last falls off when full) and insert.
+            if let Some(tail) = out.sorted.get_mut(at..out.len) {
+                tail.rotate_right(1);
+                if let Some(first) = tail.first_mut() {
+                    *first = index;
+                }
+            }
+        }
+        out
+    }
+
+    /// The position of `index` among the file's indices.
+    fn rank(&self, index: u64) -> Option<usize> {
+        let kept = self.sorted.get(..self.len).unwrap_or_default();
+        kept.binary_search(&index).ok()
     }
 }
 
@@ -244,8 +280,8 @@ mod tests {
     #[test]
     fn sequential_names_are_ranked_by_index() {
         let file = ["4.bias", "0.weight", "4.weight", "0.bias"];
-        let all = || file.iter().map(|n| s(n));
-        let locate = |n| Naming::Sequential.locate(&s(n), &LAYERS, all);
+        let indices = SequentialIndices::of(file.iter().map(|n| s(n)));
+        let locate = |n| Naming::Sequential.locate(&s(n), &LAYERS, &indices);
         assert_eq!(locate("0.weight"), Some((0, Part::Weight)));
         assert_eq!(locate("4.bias"), Some((1, Part::Bias)));
         for bad in ["00.weight", "0.weights", "x.weight", ".weight", "0weight", "0.bias.x"] {
@@ -255,7 +291,7 @@ mod tests {
 
     #[test]
     fn named_conventions() {
-        let none = || core::iter::empty();
+        let none = &SequentialIndices::NONE;
         assert_eq!(Naming::Layers.locate(&s("out.bias"), &LAYERS, none), Some((1, Part::Bias)));
         assert_eq!(Naming::Layers.locate(&s("out.kernel"), &LAYERS, none), None);
         assert_eq!(Naming::Flax.locate(&s("params.Dense_1.kernel"), &LAYERS, none), Some((1, Part::Weight)));
@@ -264,6 +300,18 @@ mod tests {
         assert_eq!(Naming::Sequential.name_of(1, &LAYERS[1], Part::Weight, |p| p.concat()), "2.weight");
         assert_eq!(Digits::new(0).as_str(), "0");
         assert_eq!(Digits::new(usize::MAX).as_str(), std::format!("{}", usize::MAX));
+    }
+
+    #[test]
+    fn sequential_indices_keep_the_smallest_when_full() {
+        let names: std::vec::Vec<std::string::String> =
+            (0..300u64).rev().map(|i| std::format!("{}.weight", 3 * i)).collect();
+        let indices = SequentialIndices::of(names.iter().map(|n| s(n)));
+        assert_eq!(indices.len, MAX_SEQUENTIAL_LAYERS);
+        assert_eq!(indices.rank(0), Some(0));
+        assert_eq!(indices.rank(3 * 255), Some(255));
+        assert_eq!(indices.rank(3 * 256), None);
+        assert_eq!(indices.rank(1), None);
     }
 
     #[test]
