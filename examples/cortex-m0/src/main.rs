@@ -6,7 +6,27 @@
 //! instructions of one inference.
 //!
 //! Runs in QEMU (`cargo run --release` here; see `.cargo/config.toml`), prints over
-//! semihosting, and exits with a failure code on a wrong count, a panic or a hard fault.
+//! semihosting, and exits with a failure code on a wrong count, a panic or a hard fault:
+//!
+//! ```text
+//! cargo run --release --example bake_digits_m0 --no-default-features --features libm-arch  # root
+//! cargo run --release                                                    # here: the count
+//! qemu-system-arm -machine microbit -nographic -semihosting-config enable=on,target=native \
+//!     -icount shift=0 -kernel target/thumbv6m-none-eabi/release/backprop-cortex-m0  # + counts
+//! ```
+//!
+//! Measured (rustc 1.95, `opt-level = "s"`, fat LTO, QEMU 7.2):
+//!
+//! | figure | value |
+//! |---|---|
+//! | accuracy, `f32` | 349 of 360 (96.94%), the host's count (and Python's) |
+//! | flash | 44 056 bytes: vector table 192 + `.text` 9684 + `.rodata` 34 180 (the digits 23 040 + 360, the weights 9640) |
+//! | RAM | 12 bytes static (`.bss`) + 1852 bytes peak stack, of 16 KiB |
+//! | one `f32` inference (forward pass) | 465 228 instructions (mean over the 360 digits), about 190 per parameter |
+//! | input encoding (64 × `u8` to `f32`, × 1/16) | 8314 instructions per digit |
+//!
+//! Every `f32` operation is a call into `compiler-builtins` (`__aeabi_fmul`, `__aeabi_fadd`),
+//! hence the cost. These are instructions, not cycles (see [`instructions`]).
 //!
 //! The code is laid out by path: [`Classifier`] is one way of running the network on a digit
 //! (input encoding, forward pass, class), each implemented by a module (`float`: the `f32`
