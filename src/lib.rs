@@ -51,6 +51,7 @@
 //! | gradient checking | [`gradcheck()`], [`GradCheck`], [`GradReport`]; module [`gradcheck`](mod@gradcheck) |
 //! | weights to and from bytes | [`ParamBytes`], [`ParamsError`]; module [`serialize`] |
 //! | weights from and to PyTorch and JAX | [`Safetensors`], [`Naming`], [`SafetensorsError`]; module [`safetensors`]; `#[weights(...)]` in [`network!`] |
+//! | int8 quantized inference | module [`quant`]: [`QDense`](quant::QDense), [`QParams`](quant::QParams), [`Range`](quant::Range), [`QuantError`](quant::QuantError); integer-only forward pass |
 //! | big networks on the heap (`alloc`) | [`boxed_zeroed`] |
 //!
 //! Everything else (the kernels, the deferred updates of `train_steps`, the batch tiles) is
@@ -70,7 +71,7 @@ pub use backprop_core::{
 };
 #[doc(inline)]
 pub use backprop_core::{
-    activation, data, error, init, layer, loss, metrics, optim, rng, safetensors, serialize,
+    activation, data, error, init, layer, loss, metrics, optim, quant, rng, safetensors, serialize,
 };
 
 #[doc(hidden)]

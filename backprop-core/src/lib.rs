@@ -38,6 +38,7 @@ pub mod layer;
 pub mod loss;
 pub mod network;
 pub mod optim;
+pub mod quant;
 pub mod rng;
 pub mod safetensors;
 pub mod scalar;

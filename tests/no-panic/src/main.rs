@@ -8,8 +8,9 @@
 //! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
 //! the training loop around them (the initialisers, `shuffle`, `Trainer::epoch` with gathered and
 //! tiled batches, `try_step_indices`, `evaluate`, `accuracy`, `confusion_matrix`, `EarlyStop`),
-//! `gradcheck`, parameter (de)serialisation and safetensors import and export on networks of every loss, in `f32` and `f64`, on
-//! opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
+//! `gradcheck`, parameter (de)serialisation and safetensors import and export on networks of every loss, in `f32` and `f64`,
+//! and int8 quantization (`QDense::quantize` for every activation, and `QDense::forward` for every
+//! kind of quantized activation), on opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
 //! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
 //! any bounds check, overflow check, `unwrap` or other panic survived in that code, the panic
 //! handler would be reachable and the link would fail with
@@ -198,6 +199,51 @@ fn exercise_tools<T: Scalar, N: ParamBytes<T>>() {
     black_box(&mut loaded);
 }
 
+/// Quantized inference: `QDense::forward` with every kind of activation, on opaque layers (any
+/// field values) and inputs.
+#[inline(never)]
+fn exercise_quant() {
+    use backprop::quant::{QActivation, QDense, QParams};
+
+    let params = QParams { scale: 1.0, zero_point: 0 };
+    for activation in [
+        QActivation::Clamp { min: -128, max: 127 },
+        QActivation::Table([0; 256]),
+        QActivation::Softmax([1; 256]),
+    ] {
+        let layer: QDense<19, 7> = black_box(QDense {
+            w: [[1; 19]; 7],
+            b: [0; 7],
+            multiplier: [1 << 30; 7],
+            shift: [0; 7],
+            input: params,
+            z: params,
+            output: params,
+            activation,
+        });
+        black_box(layer.forward(&black_box([0; 19])));
+    }
+}
+
+/// Quantizing a float layer (in `f64` with `libm`): every activation, the parameters and ranges,
+/// and the fixed-point primitives, on opaque values.
+#[cfg(feature = "tools")]
+#[inline(never)]
+fn exercise_quantize<A: backprop::Activation>() {
+    use backprop::Dense;
+    use backprop::quant::{QDense, QParams, Range, arith};
+
+    let dense = black_box(Dense::<f32, 19, 7>::zeroed());
+    let mut range = black_box(Range::EMPTY);
+    range.include(&black_box([0.5f32; 19]));
+    let input = QParams::from_range(black_box(range));
+    if let Ok(q) = QDense::quantize::<f32, A>(&dense, input, range, black_box(range)) {
+        black_box(q.output.dequantize_all(&q.forward(&input.quantize_all(&black_box([0.25f32; 19])))));
+    }
+    let (m, shift) = arith::quantize_multiplier(black_box(0.3));
+    black_box(arith::multiply_by_quantized_multiplier(black_box(1000), m, shift));
+}
+
 fn run() {
     exercise::<f32, Regressor<f32>>();
     exercise::<f64, Regressor<f64>>();
@@ -207,6 +253,7 @@ fn run() {
     exercise::<f64, Classifier<f64>>();
     exercise::<f32, Wide<f32>>();
     exercise::<f64, Wide<f64>>();
+    exercise_quant();
     #[cfg(feature = "optimizers")]
     {
         exercise_training::<f32, Regressor<f32>>();
@@ -218,6 +265,13 @@ fn run() {
         exercise_tools::<f32, Regressor<f32>>();
         exercise_tools::<f64, Detector<f64>>();
         exercise_tools::<f64, Classifier<f64>>();
+        exercise_quantize::<backprop::Identity>();
+        exercise_quantize::<backprop::Relu>();
+        exercise_quantize::<backprop::Sigmoid>();
+        exercise_quantize::<backprop::Tanh>();
+        exercise_quantize::<backprop::Softmax>();
+        exercise_quantize::<backprop::LeakyRelu>();
+        exercise_quantize::<backprop::Softplus>();
     }
     #[cfg(feature = "canary")]
     {
@@ -228,27 +282,7 @@ fn run() {
 }
 
 #[cfg(target_os = "none")]
-mod bare_metal {
-    /// The entry point the linker starts from (`ld.lld`'s default, `_start`).
-    #[unsafe(no_mangle)]
-    pub extern "C" fn _start() -> ! {
-        loop {
-            super::run();
-        }
-    }
-
-    unsafe extern "Rust" {
-        /// Defined nowhere: referencing it from reachable code fails the link.
-        fn backprop_hot_path_reached_a_panic() -> !;
-    }
-
-    #[panic_handler]
-    fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-        // SAFETY: never called in a linked binary; if a call to it were reachable, there would be
-        // no binary, because the symbol is undefined.
-        unsafe { backprop_hot_path_reached_a_panic() }
-    }
-}
+mod bare_metal;
 
 #[cfg(not(target_os = "none"))]
 fn main() {
