@@ -88,6 +88,7 @@ pub mod __private {
     pub use crate::layer::{Layer, LayerBatch, LayerInfo, LayerTrace};
     pub use crate::loss::{BinaryCrossEntropy, HalfSquaredError, SoftmaxCrossEntropy};
     pub use crate::network::{Network, Params, train_step_batch_unfused};
+    pub use crate::quant::{QDense, QParams, QuantError, Range};
     pub use crate::scalar::Scalar;
     #[cfg(feature = "alloc")]
     pub use {crate::boxed::boxed_zeroed, alloc::boxed::Box};

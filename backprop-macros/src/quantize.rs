@@ -87,7 +87,7 @@ pub fn expand(quantized: &Ident, p: &Pieces<'_>) -> TokenStream {
                     )*
                 }
                 if input.is_empty() {
-                    return ::core::result::Result::Err(#private::QuantError::NoCalibration);
+                    return ::core::result::Result::Err(#private::QuantError::EmptyRange { what: "input" });
                 }
                 let input = #private::QParams::from_range(input);
                 #(
