@@ -39,10 +39,13 @@ const COMMAND: &str =
 type Generator = fn(&TestSet) -> Result<String, Box<dyn Error>>;
 
 /// The files this program writes under `examples/cortex-m0/src/`, in order.
-const GENERATED: &[(&str, Generator)] = &[("digits.rs", digits_rs)];
+const GENERATED: &[(&str, Generator)] = &[("digits.rs", digits_rs), ("quantized.rs", quantized_rs)];
 
-/// The test rows, in file order: what every generated file is made from.
+/// The test rows, in file order, and the training rows: what every generated file is made from.
 struct TestSet {
+    /// The inputs of the rows not tested on (index not a multiple of 5): the calibration set of
+    /// the int8 network.
+    calibration: Vec<[f32; 64]>,
     /// Each row's 0-based index in `digits.csv.gz`.
     rows: Vec<usize>,
     /// Its 64 pixels, `0..=16`.
@@ -78,7 +81,8 @@ fn test_set() -> Result<TestSet, Box<dyn Error>> {
         pixels.push(raw);
     }
     let labels = rows.iter().map(|&i| digits.labels[i]).collect();
-    Ok(TestSet { rows, pixels, labels })
+    let calibration = (0..digits.len()).filter(|i| i % 5 != 0).map(|i| digits.inputs[i]).collect();
+    Ok(TestSet { calibration, rows, pixels, labels })
 }
 
 /// `digits.rs`: the test set, and how many of it the `f32` network classifies correctly here.
@@ -124,6 +128,56 @@ fn digits_rs(test: &TestSet) -> Result<String, Box<dyn Error>> {
     )?;
     writeln!(s, "/// softmax, first on ties), computing as the firmware does; Python got the same count.")?;
     writeln!(s, "pub const HOST_F32_CORRECT: usize = {correct};")?;
+    Ok(s)
+}
+
+/// `quantized.rs`: the int8 network quantized from the training rows, the int8 encoding of each
+/// pixel value, and how many test digits the int8 network classifies correctly here.
+fn quantized_rs(test: &TestSet) -> Result<String, Box<dyn Error>> {
+    let q = Digits::PYTORCH.quantize(&test.calibration)?;
+    let first_max = |y: [i8; 10]| (0..10).max_by_key(|&i| (y[i], std::cmp::Reverse(i))).unwrap_or(0);
+    let pixel_int8: Vec<i8> = (0..=16u8).map(|p| q.quantize_input(&network::input(&[p; 64]))[0]).collect();
+    let correct = test
+        .pixels
+        .iter()
+        .zip(&test.labels)
+        .filter(|(pixels, label)| {
+            let x = pixels.map(|p| pixel_int8[usize::from(p)]);
+            first_max(q.forward(&x)) == usize::from(**label)
+        })
+        .count();
+    let n = test.rows.len();
+    println!("int8 on the host: {correct} of {n} test digits right");
+
+    let mut s = String::new();
+    writeln!(
+        s,
+        "// `Digits::PYTORCH` quantized to int8 with `Digits::quantize` (backprop::quant), calibrated"
+    )?;
+    writeln!(
+        s,
+        "// on the {} training rows; printed with `Debug`, which is Rust syntax for it.",
+        test.calibration.len()
+    )?;
+    writeln!(s)?;
+    writeln!(s, "#![allow(unused_imports)] // the activations this network does not use")?;
+    writeln!(s)?;
+    writeln!(s, "use backprop::quant::QActivation::{{Clamp, Softmax, Table}};")?;
+    writeln!(s, "use backprop::quant::{{QDense, QParams}};")?;
+    writeln!(s)?;
+    writeln!(s, "use crate::network::DigitsInt8;")?;
+    writeln!(s)?;
+    writeln!(s, "/// The int8 network, in flash.")?;
+    writeln!(s, "pub static DIGITS_INT8: DigitsInt8 = {q:?};")?;
+    writeln!(s)?;
+    writeln!(
+        s,
+        "/// The int8 input for each pixel value `0..=16` (`p / 16` quantized with `DIGITS_INT8.input`)."
+    )?;
+    writeln!(s, "pub static PIXEL_INT8: [i8; 17] = {pixel_int8:?};")?;
+    writeln!(s)?;
+    writeln!(s, "/// Test digits the host classifies correctly with `DIGITS_INT8` (first largest output).")?;
+    writeln!(s, "pub const HOST_INT8_CORRECT: usize = {correct};")?;
     Ok(s)
 }
 

@@ -53,6 +53,9 @@ struct LayerRef {
     exp_table: Option<Vec<i64>>,
 }
 
+/// A test input: its floats (when written), its int8 form and the int8 output.
+type Sample = (Option<Vec<f64>>, Vec<i64>, Vec<i64>);
+
 #[derive(Default, Debug)]
 struct Reference {
     source: String,
@@ -61,7 +64,7 @@ struct Reference {
     layers: Vec<LayerRef>,
     calibrate: Vec<Vec<f64>>,
     /// `(float input if written, int8 input, int8 output)`.
-    samples: Vec<(Option<Vec<f64>>, Vec<i64>, Vec<i64>)>,
+    samples: Vec<Sample>,
     int8_accuracy: Option<(usize, usize)>,
 }
 

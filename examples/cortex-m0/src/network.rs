@@ -11,7 +11,9 @@ network! {
     /// `PYTORCH` is its weights, read from the safetensors file by the macro at compile time
     /// (the path is relative to this file).
     #[loss(SoftmaxCrossEntropy)]
+    /// `DigitsInt8` is its int8 form (`Digits::quantize`, from calibration inputs).
     #[weights(PYTORCH = "../../data/digits-pytorch.safetensors", scalar = f32)]
+    #[quantized(DigitsInt8)]
     pub struct Digits { input: 64, hidden: Dense<32, Relu>, output: Dense<10, Softmax> }
 }
 
