@@ -20,8 +20,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use plotters::prelude::*;
 
 network! {
-    /// Classifies an 8×8 digit: 64 pixels, 32 relu units, 10 classes.
+    /// Classifies an 8×8 digit: 64 pixels, 32 relu units, 10 classes; `DigitsInt8` is its int8
+    /// form.
     #[loss(SoftmaxCrossEntropy)]
+    #[quantized(DigitsInt8)]
     pub struct Digits {
         input: 64,
         hidden: Dense<32, Relu>,
@@ -97,6 +99,12 @@ fn main() -> Result<(), Box<dyn Error>> {
         result.loss,
         trained.as_secs_f64()
     );
+
+    // Post-training int8 quantization, calibrated on the training inputs.
+    let int8 = net.quantize(&train.inputs)?;
+    common::compare_int8(result.accuracy, &test, |x| {
+        common::first_max(&int8.forward(&int8.quantize_input(x)))
+    })?;
 
     let matrix = confusion_matrix::<f32, Digits<f32>, 10>(&net, &test.inputs, &test.targets)?;
     println!("\nconfusion matrix on the test set (rows: true digit, columns: predicted)");

@@ -20,8 +20,10 @@ use backprop::{AdamW, EarlyStop, Init, Optimizer, Rng, Trainer, boxed_zeroed, ne
 use indicatif::{ProgressBar, ProgressStyle};
 
 network! {
-    /// Classifies a 28×28 digit: 784 pixels, 128 relu units, 10 classes.
+    /// Classifies a 28×28 digit: 784 pixels, 128 relu units, 10 classes; `MnistInt8` is its int8
+    /// form.
     #[loss(SoftmaxCrossEntropy)]
+    #[quantized(MnistInt8)]
     pub struct Mnist {
         input: 784,
         hidden: Dense<128, Relu>,
@@ -106,6 +108,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         1e6 * mean_epoch / train.len() as f64,
         start.elapsed().as_secs_f64()
     );
+    // Post-training int8 quantization, calibrated on the (unshifted) training inputs. The int8
+    // network is about 100 KiB and `quantize` returns it by value, so it is built on a thread
+    // with a stack of its own: the main thread keeps to the 192 KiB that CI gives it.
+    let net = &trainer.net;
+    let int8 = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn_scoped(scope, || net.quantize(&train.inputs).map(Box::new))
+            .map(|handle| handle.join())
+    })?
+    .map_err(|_| "the quantization thread panicked")??;
+    common::compare_int8(result.accuracy, &test, |x| {
+        common::first_max(&int8.forward(&int8.quantize_input(x)))
+    })?;
+
     let matrix = confusion_matrix::<f32, Mnist<f32>, 10>(&trainer.net, &test.inputs, &test.targets)?;
     println!("\nconfusion matrix on the test set (rows: true digit, columns: predicted)");
     println!("      {}", (0..10).map(|d| format!("{d:>5}")).collect::<String>());

@@ -139,3 +139,35 @@ pub fn load_weights(path: &Path, params: &mut [f32]) -> Result<(), Box<dyn Error
     }
     Ok(())
 }
+
+/// The first largest of int8 outputs: the class an int8 network predicts.
+pub fn first_max(y: &[i8]) -> usize {
+    (0..y.len()).max_by_key(|&i| (y[i], std::cmp::Reverse(i))).unwrap_or(0)
+}
+
+/// Prints the int8 network's test accuracy next to the float network's; an error if int8 loses
+/// more than half a point (issue 20's mark).
+pub fn compare_int8<const I: usize>(
+    float_accuracy: f64,
+    test: &Dataset<I>,
+    predict: impl Fn(&[f32; I]) -> usize,
+) -> Result<f64, Box<dyn Error>> {
+    let right =
+        test.inputs.iter().zip(&test.labels).filter(|(x, label)| predict(x) == usize::from(**label)).count();
+    let int8 = right as f64 / test.len() as f64;
+    println!(
+        "test accuracy: float {:.2}%, int8 {:.2}% ({right} of {}; {:+.2} points)",
+        100.0 * float_accuracy,
+        100.0 * int8,
+        test.len(),
+        100.0 * (int8 - float_accuracy)
+    );
+    if float_accuracy - int8 > 0.005 {
+        return Err(format!(
+            "int8 loses {:.2} points of accuracy, more than 0.5",
+            100.0 * (float_accuracy - int8)
+        )
+        .into());
+    }
+    Ok(int8)
+}
