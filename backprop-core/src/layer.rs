@@ -67,16 +67,50 @@ impl<T: Scalar, const N: usize> Shape for [T; N] {
 pub enum LayerKind {
     /// [`Dense`](crate::Dense): `z = W x + b`.
     Dense,
+    /// [`Conv1d`](crate::conv::Conv1d): a 1-d convolution.
+    Conv1d,
+    /// [`Conv2d`](crate::conv::Conv2d): a 2-d convolution.
+    Conv2d,
+    /// [`MaxPool1d`](crate::conv::MaxPool1d).
+    MaxPool1d,
+    /// [`MaxPool2d`](crate::conv::MaxPool2d).
+    MaxPool2d,
+    /// [`AvgPool1d`](crate::conv::AvgPool1d).
+    AvgPool1d,
+    /// [`AvgPool2d`](crate::conv::AvgPool2d).
+    AvgPool2d,
+    /// [`GlobalAvgPool1d`](crate::conv::GlobalAvgPool1d).
+    GlobalAvgPool1d,
+    /// [`GlobalAvgPool2d`](crate::conv::GlobalAvgPool2d).
+    GlobalAvgPool2d,
 }
 
 impl LayerKind {
     /// Every kind, in tag order.
-    pub const ALL: &'static [LayerKind] = &[LayerKind::Dense];
+    pub const ALL: &'static [LayerKind] = &[
+        LayerKind::Dense,
+        LayerKind::Conv1d,
+        LayerKind::Conv2d,
+        LayerKind::MaxPool1d,
+        LayerKind::MaxPool2d,
+        LayerKind::AvgPool1d,
+        LayerKind::AvgPool2d,
+        LayerKind::GlobalAvgPool1d,
+        LayerKind::GlobalAvgPool2d,
+    ];
 
     /// The name used in the `network!` spec.
     pub const fn name(self) -> &'static str {
         match self {
             Self::Dense => "Dense",
+            Self::Conv1d => "Conv1d",
+            Self::Conv2d => "Conv2d",
+            Self::MaxPool1d => "MaxPool1d",
+            Self::MaxPool2d => "MaxPool2d",
+            Self::AvgPool1d => "AvgPool1d",
+            Self::AvgPool2d => "AvgPool2d",
+            Self::GlobalAvgPool1d => "GlobalAvgPool1d",
+            Self::GlobalAvgPool2d => "GlobalAvgPool2d",
         }
     }
 
@@ -84,6 +118,14 @@ impl LayerKind {
     pub const fn tag(self) -> u8 {
         match self {
             Self::Dense => 1,
+            Self::Conv1d => 2,
+            Self::Conv2d => 3,
+            Self::MaxPool1d => 4,
+            Self::MaxPool2d => 5,
+            Self::AvgPool1d => 6,
+            Self::AvgPool2d => 7,
+            Self::GlobalAvgPool1d => 8,
+            Self::GlobalAvgPool2d => 9,
         }
     }
 
@@ -91,6 +133,14 @@ impl LayerKind {
     pub const fn from_tag(tag: u8) -> Option<Self> {
         match tag {
             1 => Some(Self::Dense),
+            2 => Some(Self::Conv1d),
+            3 => Some(Self::Conv2d),
+            4 => Some(Self::MaxPool1d),
+            5 => Some(Self::MaxPool2d),
+            6 => Some(Self::AvgPool1d),
+            7 => Some(Self::AvgPool2d),
+            8 => Some(Self::GlobalAvgPool1d),
+            9 => Some(Self::GlobalAvgPool2d),
             _ => None,
         }
     }
@@ -297,6 +347,7 @@ impl<S: Shape> Default for LayerTrace<S> {
 /// ```
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
+#[repr(C)] // `conv::flatten_batch` relies on the layout.
 pub struct LayerBatch<S> {
     /// Samples written by the last forward pass (at most `BATCH_TILE`).
     pub len: usize,

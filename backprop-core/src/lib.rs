@@ -26,6 +26,7 @@ extern crate std;
 pub mod activation;
 #[cfg(feature = "alloc")]
 pub mod boxed;
+pub mod conv;
 #[doc(hidden)]
 pub mod deferred;
 pub mod dense;
@@ -63,6 +64,9 @@ pub mod metrics {
 pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
 #[cfg(feature = "alloc")]
 pub use boxed::boxed_zeroed;
+pub use conv::{
+    AvgPool1d, AvgPool2d, Conv1d, Conv2d, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, Same, Valid,
+};
 pub use dense::Dense;
 pub use error::{SettingError, TrainError};
 pub use gradcheck::{GradCheck, GradReport, gradcheck};

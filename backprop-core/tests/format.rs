@@ -160,15 +160,15 @@ fn each_mismatch_names_both_sides_and_leaves_the_network() {
 
     // Another kind tag (of a kind this build does not know), under a valid checksum.
     let mut other_kind = bytes.clone();
-    other_kind[8 + 22] = 7;
+    other_kind[8 + 22] = 200;
     reseal(&mut other_kind);
     let msg = refused::<Xor<f64>>(
         &other_kind,
-        ParamsError::LayerKind { layer: "output", index: 1, expected: LayerKind::Dense, found: 7 },
+        ParamsError::LayerKind { layer: "output", index: 1, expected: LayerKind::Dense, found: 200 },
     );
     assert_eq!(
         msg,
-        "layer 1 (`output`) is of kind tag 7, unknown to this build, in the parameters, Dense in the network"
+        "layer 1 (`output`) is of kind tag 200, unknown to this build, in the parameters, Dense in the network"
     );
 
     // The same shape with another parameter layout (3 + 1 read as 2 + 2).

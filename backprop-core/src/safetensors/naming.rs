@@ -245,7 +245,10 @@ pub(crate) fn dims(layer: &LayerInfo, part: Part, transposed: bool) -> Dims {
     match (layer.kind, part) {
         (LayerKind::Dense, Part::Weight) if transposed => Dims::new(&[inputs, outputs]),
         (LayerKind::Dense, Part::Weight) => Dims::new(&[outputs, inputs]),
-        (LayerKind::Dense, Part::Bias) => Dims::new(&[layer.biases as u64]),
+        (_, Part::Bias) => Dims::new(&[layer.biases as u64]),
+        // Other kinds: one row per output channel (PyTorch's weight, flattened after its first
+        // dimension), until `LayerInfo` records their kernel shapes.
+        (_, Part::Weight) => Dims::new(&[layer.biases as u64, (layer.weights / layer.biases.max(1)) as u64]),
     }
 }
 
