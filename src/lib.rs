@@ -71,7 +71,7 @@ pub use backprop_core::{
 };
 #[doc(inline)]
 pub use backprop_core::{
-    activation, data, error, init, layer, loss, metrics, optim, quant, rng, safetensors, serialize,
+    activation, conv, data, error, init, layer, loss, metrics, optim, quant, rng, safetensors, serialize,
 };
 
 #[doc(hidden)]

@@ -244,7 +244,62 @@ fn exercise_quantize<A: backprop::Activation>() {
     black_box(arith::multiply_by_quantized_multiplier(black_box(1000), m, shift));
 }
 
+/// Every hot-path method of one layer kind (the convolutional layers have no `network!` syntax
+/// yet, so they are called through `Layer` directly, as generated code will call them).
+#[inline(never)]
+fn exercise_layer<T: Scalar, L: backprop::Layer<T>, A: backprop::Activation>() {
+    use backprop::layer::LayerBatch;
+    let mut layer: L = black_box(L::ZEROED);
+    let x: L::Input = black_box(<L::Input as backprop::Shape>::ZERO);
+    let lr = black_box(T::HALF);
+    black_box(layer.infer::<A>(&x));
+    let mut trace = backprop::LayerTrace::zeroed();
+    layer.forward::<A>(&x, &mut trace);
+    let delta = black_box(trace.a);
+    let (mut grad, mut dx) = (L::ZEROED, <L::Input as backprop::Shape>::ZERO);
+    layer.backward::<false>(&x, &delta, &mut grad, &mut dx);
+    layer.backward::<true>(&x, &delta, &mut grad, &mut dx);
+    layer.backward_params::<true>(&x, &delta, &mut grad);
+    layer.backward_sgd(&x, &delta, lr, &mut dx);
+    layer.sgd(&x, &delta, lr);
+    black_box((&grad, &dx));
+    let xs = black_box([x; 3]);
+    let mut below = LayerBatch::<L::Input>::zeroed();
+    let mut this = LayerBatch::<L::Output>::zeroed();
+    below.len = black_box(3);
+    layer.forward_batch::<A>(black_box(&xs[..]), &mut this);
+    layer.backward_batch(&mut below, &this, &mut grad);
+    layer.backward_batch_params(&xs, &this, &mut grad);
+    layer.backward_batch_sgd(&mut below, &this, lr, lr, &mut grad);
+    layer.batch_sgd(&xs, &this, lr, lr, &mut grad);
+    black_box((&layer, &grad, &below));
+}
+
+/// The convolutional kinds, in `T`, with the flattening into a dense layer.
+fn exercise_conv<T: Scalar>() {
+    use backprop::conv::*;
+    use backprop::{Relu, Sigmoid, Tanh};
+    exercise_layer::<T, Conv2d<T, Valid, 3, 5, 7, 2, 3, 1, 3, 5>, Relu>();
+    exercise_layer::<T, Conv2d<T, Same, 3, 5, 7, 2, 3, 2, 3, 4>, Tanh>();
+    exercise_layer::<T, Conv1d<T, Same, 2, 9, 3, 3, 1, 9>, Sigmoid>();
+    exercise_layer::<T, Conv1d<T, Valid, 2, 11, 2, 3, 2, 5>, Relu>();
+    exercise_layer::<T, MaxPool2d<T, 2, 5, 7, 3, 2, 2, 3>, backprop::Identity>();
+    exercise_layer::<T, AvgPool2d<T, 2, 4, 6, 2, 2, 2, 3>, backprop::Identity>();
+    exercise_layer::<T, MaxPool1d<T, 3, 9, 3, 3, 3>, backprop::Identity>();
+    exercise_layer::<T, AvgPool1d<T, 2, 5, 2, 1, 4>, backprop::Identity>();
+    exercise_layer::<T, GlobalAvgPool2d<T, 2, 3, 4>, backprop::Identity>();
+    exercise_layer::<T, GlobalAvgPool1d<T, 3, 5>, backprop::Identity>();
+    let pooled = black_box([[[T::HALF; 3]; 2]; 2]);
+    let flat: &[T; 12] = flatten(&pooled);
+    black_box(flat);
+    let mut d = black_box([[[T::HALF; 3]; 2]; 2]);
+    let flat: &mut [T; 12] = flatten_mut(&mut d);
+    black_box(flat);
+}
+
 fn run() {
+    exercise_conv::<f32>();
+    exercise_conv::<f64>();
     exercise::<f32, Regressor<f32>>();
     exercise::<f64, Regressor<f64>>();
     exercise::<f32, Detector<f32>>();
