@@ -167,7 +167,7 @@ impl Loss<Sigmoid> for BinaryCrossEntropy {
 /// `tests/loss_reference.rs`: at most 2 ulps off for every loss and one-hot delta there, with up
 /// to 10 classes. The argument `a` (the softmax output) is not used.
 ///
-/// In `f32`, `R` is summed in `f64` (one rounding). Costs one exponential per class and one
+/// In `f32` with `std`, `R` is summed in `f64` (one rounding). Costs one exponential per class and one
 /// `ln_1p` per sample, as `logsumexp` did.
 ///
 /// ```
@@ -232,10 +232,10 @@ fn softmax_parts<T: Scalar, const N: usize>(z: &[T; N], target: &[T; N], e: &mut
     }
     // R: in f32, as LANES interleaved partial sums in f64 added pairwise at the end, within
     // N·2⁻⁵³ relative before its one rounding (closer than a running sum in f32, N - 1 roundings),
-    // and no chain of N dependent additions. In f64, with no wider type, the running sum in
-    // order, skipping the first largest logit (every further one adds its e = 1): the same sum,
-    // to the bit, as before the lanes.
-    let narrow = T::EPSILON.to_f64() > f64::EPSILON;
+    // and no chain of N dependent additions. In f64 (no wider type), and without `std` (bare
+    // metal, where f64 is often emulated), the running sum in order, skipping the first largest
+    // logit (every further one adds its e = 1): the same sum, to the bit, as before the lanes.
+    let narrow = cfg!(feature = "std") && T::EPSILON.to_f64() > f64::EPSILON;
     let mut lanes = [0.0f64; LANES];
     let (mut rest, mut seen) = (T::ZERO, false);
     for j in 0..N {
