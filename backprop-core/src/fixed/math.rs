@@ -4,6 +4,9 @@
 //! and returns the raw bits (value = bits / 2¹⁶) and rounds its result to nearest once, at the end;
 //! the intermediate errors are far below that rounding (see each function and the exhaustive
 //! tests in `tests.rs`).
+//!
+//! The arithmetic is written with `wrapping_*` operations where the ranges stated in the comments
+//! rule out overflow, so that a build with overflow checks has no panic path here either.
 
 /// `ln 2 · 2⁶²`, rounded.
 const LN2_Q62: i64 = 3_196_577_161_300_663_915;
@@ -42,7 +45,7 @@ const ATANH_COEFFICIENTS: [i64; 7] = {
 /// `a · b / 2⁶²` in Q62, truncated toward `-∞` (both operands below `2⁶³` in magnitude).
 #[inline(always)]
 fn mul_q62(a: i64, b: i64) -> i64 {
-    ((i128::from(a) * i128::from(b)) >> 62) as i64
+    (i128::from(a).wrapping_mul(i128::from(b)) >> 62) as i64
 }
 
 /// `(e^r · 2⁶², k)` with `x = k ln 2 + r`, `|r| ≤ ln 2 / 2` (plus `2⁻²⁸`), for `|x| < 16` given
@@ -50,11 +53,11 @@ fn mul_q62(a: i64, b: i64) -> i64 {
 /// rounding of the 11 Horner steps below `2⁻⁵⁸`, and `r` exact to `2⁻⁵⁸` (`ln 2` in Q62).
 #[inline]
 fn exp_parts(x: i32) -> (i64, i32) {
-    let k = ((i64::from(x) * LOG2E_Q32 + (1 << 47)) >> 48) as i32;
-    let r = ((i128::from(x) << 46) - i128::from(k) * i128::from(LN2_Q62)) as i64;
-    let mut acc = 0;
+    let k = (i64::from(x).wrapping_mul(LOG2E_Q32).wrapping_add(1 << 47) >> 48) as i32;
+    let r = (i128::from(x) << 46).wrapping_sub(i128::from(k).wrapping_mul(i128::from(LN2_Q62))) as i64;
+    let mut acc = 0i64;
     for &c in EXP_COEFFICIENTS.iter().rev() {
-        acc = c + mul_q62(acc, r);
+        acc = c.wrapping_add(mul_q62(acc, r));
     }
     (acc, k)
 }
@@ -64,7 +67,7 @@ fn exp_parts(x: i32) -> (i64, i32) {
 fn round_shift(v: i64, shift: u32) -> i64 {
     match shift {
         0 => v,
-        _ => (v.checked_shr(shift - 1).unwrap_or(0) + 1) >> 1,
+        _ => v.checked_shr(shift.wrapping_sub(1)).unwrap_or(0).wrapping_add(1) >> 1,
     }
 }
 
@@ -90,24 +93,24 @@ pub(super) fn ln_of(n: u64) -> i32 {
     if n == 0 {
         return i32::MIN;
     }
-    let top = 63 - n.leading_zeros(); // n's highest set bit: n in [2^top, 2^(top + 1))
-    let mut e = top as i64 - 16;
+    let top = 63u32.wrapping_sub(n.leading_zeros()); // n's highest set bit: n in [2^top, 2^(top + 1))
+    let mut e = i64::from(top).wrapping_sub(16);
     let mut f = n.checked_shl(32u32.wrapping_sub(top)).unwrap_or(0); // [2^32, 2^33), exact
     if f > SQRT2_Q32 {
         f >>= 1; // exact: the shift above left at least one zero bit
-        e += 1;
+        e = e.wrapping_add(1);
     }
     let f = f as i64;
     let one = 1i64 << 32;
-    let s = ((f - one) << 32).checked_div(f + one).unwrap_or(0);
-    let z = (s * s) >> 32;
-    let mut acc = 0;
+    let s = (f.wrapping_sub(one) << 32).checked_div(f.wrapping_add(one)).unwrap_or(0);
+    let z = s.wrapping_mul(s) >> 32;
+    let mut acc = 0i64;
     for &c in ATANH_COEFFICIENTS.iter().rev() {
-        acc = c + ((acc * z) >> 32);
+        acc = c.wrapping_add(acc.wrapping_mul(z) >> 32);
     }
-    let ln_f = (s * acc) >> 31;
-    let v = e * LN2_Q32 + ln_f; // Q32
-    ((v + (1 << 15)) >> 16) as i32
+    let ln_f = s.wrapping_mul(acc) >> 31;
+    let v = e.wrapping_mul(LN2_Q32).wrapping_add(ln_f); // Q32
+    (v.wrapping_add(1 << 15) >> 16) as i32
 }
 
 /// `tanh(x)`: odd; `±1` from `|x| ≥ 7` (where `1 - tanh < 2⁻¹⁷`); otherwise
@@ -117,12 +120,12 @@ pub(super) fn tanh(x: i32) -> i32 {
     let magnitude = if a >= 7 << 16 {
         1 << 16
     } else {
-        let (e, k) = exp_parts(-2 * a as i32);
+        let (e, k) = exp_parts((a as i32).wrapping_mul(-2));
         let e = round_shift(e, 30u32.wrapping_sub(k as u32)) as u64; // Q32, k ≤ 0
-        let (num, den) = ((1u64 << 32) - e, (1u64 << 32) + e);
-        (((num << 17) + den) / (2 * den)) as i32
+        let (num, den) = ((1u64 << 32).wrapping_sub(e), (1u64 << 32).wrapping_add(e));
+        (num << 17).wrapping_add(den).checked_div(den.wrapping_mul(2)).unwrap_or(0) as i32
     };
-    if x < 0 { -magnitude } else { magnitude }
+    if x < 0 { magnitude.wrapping_neg() } else { magnitude }
 }
 
 /// `√x`, `0` for `x ≤ 0`: the integer square root of `bits · 2¹⁶`, rounded to nearest (exact to
@@ -138,14 +141,15 @@ pub(super) fn sqrt(x: i32) -> i32 {
         bit >>= 2;
     }
     while bit != 0 {
-        if rem >= root + bit {
-            rem -= root + bit;
-            root = (root >> 1) + bit;
+        let trial = root.wrapping_add(bit);
+        if rem >= trial {
+            rem = rem.wrapping_sub(trial);
+            root = (root >> 1).wrapping_add(bit);
         } else {
             root >>= 1;
         }
         bit >>= 2;
     }
     // n = root² + rem; round up when n > (root + 1/2)² = root² + root + 1/4.
-    (if rem > root { root + 1 } else { root }) as i32
+    (if rem > root { root.wrapping_add(1) } else { root }) as i32
 }

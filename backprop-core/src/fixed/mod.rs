@@ -135,13 +135,7 @@ impl I16F16 {
 /// `q` saturated to the `i32` range.
 #[inline(always)]
 fn saturate(q: i64) -> I16F16 {
-    I16F16(if q > i64::from(i32::MAX) {
-        i32::MAX
-    } else if q < i64::from(i32::MIN) {
-        i32::MIN
-    } else {
-        q as i32
-    })
+    I16F16(q.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32)
 }
 
 impl Add for I16F16 {
@@ -173,9 +167,11 @@ impl Mul for I16F16 {
     /// `a · b`, rounded to nearest (ties to even) and saturated.
     #[inline(always)]
     fn mul(self, rhs: Self) -> Self {
-        let p = i64::from(self.0) * i64::from(rhs.0);
-        let (q, r) = (p >> 16, p & 0xffff);
-        saturate(if r > 0x8000 || (r == 0x8000 && q & 1 != 0) { q + 1 } else { q })
+        let p = i64::from(self.0).wrapping_mul(i64::from(rhs.0));
+        // Ties to even without a branch: adding 2^15 - 1 plus the kept part's lowest bit carries
+        // into bit 16 exactly when the dropped part is above a half, or a half and the bit is 1.
+        // (No overflow: |p| ≤ 2^62.)
+        saturate(p.wrapping_add(0x7fff + ((p >> 16) & 1)) >> 16)
     }
 }
 
@@ -195,12 +191,12 @@ impl Div for I16F16 {
         let (n, d) = (i64::from(self.0) << 16, i64::from(rhs.0));
         let q = n.checked_div(d).unwrap_or(0);
         let r = n.checked_rem(d).unwrap_or(0);
-        let (twice, magnitude) = (r.unsigned_abs() * 2, d.unsigned_abs());
+        let (twice, magnitude) = (r.unsigned_abs().wrapping_mul(2), d.unsigned_abs());
         let up = twice > magnitude || (twice == magnitude && q & 1 != 0);
         saturate(match (up, (n < 0) != (d < 0)) {
             (false, _) => q,
-            (true, false) => q + 1,
-            (true, true) => q - 1,
+            (true, false) => q.wrapping_add(1), // |q| ≤ 2^47: no overflow
+            (true, true) => q.wrapping_sub(1),
         })
     }
 }
@@ -243,7 +239,7 @@ impl fmt::Display for I16F16 {
         if let Some(p) = f.precision() {
             let p = p.min(16);
             let scale = POW10.get(16 - p).copied().unwrap_or(1);
-            let (q, r) = (frac / scale, frac % scale);
+            let (q, r) = (frac.checked_div(scale).unwrap_or(0), frac.checked_rem(scale).unwrap_or(0));
             let up = r * 2 > scale || (r * 2 == scale && q & 1 != 0);
             frac = q + u64::from(up);
             digits = p;
@@ -345,7 +341,7 @@ impl Scalar for I16F16 {
     /// `MIN` (saturated) for `x ≤ -1`.
     #[inline]
     fn ln_1p(self) -> Self {
-        let sum = i64::from(self.0) + (1 << 16);
+        let sum = i64::from(self.0).wrapping_add(1 << 16);
         Self(if sum <= 0 { i32::MIN } else { math::ln_of(sum as u64) })
     }
     #[inline]
