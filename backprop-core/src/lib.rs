@@ -30,6 +30,7 @@ pub mod boxed;
 pub mod deferred;
 pub mod dense;
 pub mod error;
+pub mod fixed;
 pub mod gradcheck;
 pub mod init;
 #[doc(hidden)]
@@ -65,6 +66,7 @@ pub use activation::{Activation, Elementwise, Identity, LeakyRelu, Relu, Sigmoid
 pub use boxed::boxed_zeroed;
 pub use dense::Dense;
 pub use error::{SettingError, TrainError};
+pub use fixed::I16F16;
 pub use gradcheck::{GradCheck, GradReport, gradcheck};
 pub use init::Init;
 pub use layer::{Layer, LayerInfo, LayerKind, LayerTrace, Shape};

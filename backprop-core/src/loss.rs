@@ -7,6 +7,20 @@
 //! where nothing cancels, so that they are exact to a few ulps also where they are tiny: see each
 //! loss's accuracy section, and the 500-digit reference in `tests/loss_reference.rs`.
 
+//!
+//! # In fixed point
+//!
+//! In [`I16F16`](crate::I16F16) the same code runs, and the accuracy statements become absolute:
+//! every value is within a few `2⁻¹⁷` roundings of the exact one (sums are exact, products and
+//! function values are rounded once each). The floating-point devices degrade to no-ops rather
+//! than to errors: the two-sum in `exp_of_difference` finds a zero correction (the difference
+//! `z - m` is exact unless it saturates, and then `e^(z - m)` is `0` and so is the correction);
+//! `-INFINITY` as the start of the maximum is `-MAX`, which every logit but a saturated `MIN`
+//! exceeds; the halved gaps round by at most half an ulp each; and `ln_1p` is `ln` of the exact
+//! sum `1 + x`, good to half an ulp absolute. A loss below `2⁻¹⁷` is `0`, and a sigmoid
+//! probability below that is `0` or one ulp: binary cross-entropy stays finite (it is computed
+//! from the logits, never `ln(0)`).
+
 use crate::Scalar;
 use crate::activation::{Activation, Sigmoid, Softmax};
 

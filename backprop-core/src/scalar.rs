@@ -1,4 +1,4 @@
-//! The scalar type a network computes in: `f32` or `f64`.
+//! The scalar type a network computes in: `f32`, `f64` or the fixed-point [`I16F16`](crate::I16F16).
 
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -7,11 +7,14 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+    impl Sealed for crate::I16F16 {}
 }
 
-/// A floating-point scalar: implemented for `f32` and `f64`, and sealed.
+/// A scalar: implemented for `f32`, `f64` and the fixed-point [`I16F16`](crate::I16F16), and sealed.
 ///
-/// Every kernel of the crate is generic over it. The transcendental functions (`exp`, `ln`,
+/// The constants and functions below are described as for floating point; for `I16F16`, whose
+/// overflow saturates instead of reaching infinity and whose functions are its own, see the
+/// [`fixed`](crate::fixed) module. Every kernel of the crate is generic over it. The transcendental functions (`exp`, `ln`,
 /// `ln_1p`, `tanh`) come from the platform's maths library with the `std` feature (on x86_64
 /// Linux, glibc's, which picks FMA versions at run time), and from `libm` without it, as on bare
 /// metal; both are within an ulp or so of the exact value, but not always the same ulp, so a
@@ -28,8 +31,8 @@ mod sealed {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a scalar networks compute in",
-    label = "networks compute in `f32` or `f64`",
-    note = "write the network's type as `Net<f32>` (the default, `Net`) or `Net<f64>`"
+    label = "networks compute in `f32`, `f64` or `I16F16`",
+    note = "write the network's type as `Net<f32>` (the default, `Net`), `Net<f64>` or `Net<I16F16>`"
 )]
 pub trait Scalar:
     sealed::Sealed
@@ -64,9 +67,11 @@ pub trait Scalar:
     const INFINITY: Self;
     /// The smallest positive normal value; below it, in magnitude, values are subnormal.
     const MIN_POSITIVE: Self;
-    /// The type's name, `"f32"` or `"f64"`.
+    /// The type's name, `"f32"`, `"f64"` or `"I16F16"`.
     const NAME: &'static str;
-    /// A one-byte tag that identifies the type in serialised parameters (`4` for `f32`, `8` for `f64`).
+    /// A one-byte tag that identifies the type in serialised parameters (`4` for `f32`, `8` for
+    /// `f64`, `0x51` for `I16F16`). The kernels take their `f32`-only paths (AVX, FMA) on tag `4`
+    /// alone.
     const TAG: u8;
 
     /// Converts from `f64`, rounding to nearest.
