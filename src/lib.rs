@@ -42,7 +42,7 @@
 //! | layers | [`Dense`], through the [`Layer`] trait; [`LayerTrace`] (a layer's `z`, `a`, `delta`); [`LayerInfo`], [`LayerKind`]; module [`layer`] |
 //! | activations | [`Identity`], [`Sigmoid`], [`Tanh`], [`Relu`], [`LeakyRelu`], [`Softplus`], [`Softmax`]; your own through [`Elementwise`] or [`Activation`] |
 //! | losses | [`HalfSquaredError`], [`BinaryCrossEntropy`], [`SoftmaxCrossEntropy`], the [`Loss`] trait |
-//! | scalars | [`Scalar`]: `f32`, `f64` |
+//! | scalars | [`Scalar`]: `f32`, `f64`, and [`I16F16`] (Q16.16 fixed point, for cores without an FPU); module [`fixed`] |
 //! | initialisers, randomness | [`Init`]; [`Rng`], [`RandomSource`] |
 //! | optimizers | [`Sgd`], [`Momentum`], [`Adam`], [`AdamW`], the [`Optimizer`] trait; module [`optim`] |
 //! | training loop | [`Trainer`], [`EarlyStop`], [`Stop`], [`EpochStats`], [`Divergence`]; errors [`TrainError`], [`SettingError`], module [`error`] |
@@ -64,14 +64,15 @@ pub use backprop_core::boxed_zeroed;
 #[doc(inline)]
 pub use backprop_core::{
     Activation, Adam, AdamW, BinaryCrossEntropy, Dense, Divergence, EarlyStop, Elementwise, EpochStats,
-    GradCheck, GradReport, HalfSquaredError, Identity, Init, Layer, LayerInfo, LayerKind, LayerTrace,
+    GradCheck, GradReport, HalfSquaredError, I16F16, Identity, Init, Layer, LayerInfo, LayerKind, LayerTrace,
     LeakyRelu, Loss, Momentum, Naming, Network, Optimizer, ParamBytes, Params, ParamsError, RandomSource,
     Relu, Rng, Safetensors, SafetensorsError, Scalar, SettingError, Sgd, Shape, Sigmoid, Softmax,
     SoftmaxCrossEntropy, Softplus, Stop, Tanh, TrainError, Trainer, gradcheck,
 };
 #[doc(inline)]
 pub use backprop_core::{
-    activation, conv, data, error, init, layer, loss, metrics, optim, quant, rng, safetensors, serialize,
+    activation, conv, data, error, fixed, init, layer, loss, metrics, optim, quant, rng, safetensors,
+    serialize,
 };
 
 #[doc(hidden)]

@@ -10,6 +10,15 @@
 //! statement about the code. Check in `f64`, then train in either type: the generated code is the
 //! same for both.
 //!
+//! # Fixed point
+//!
+//! In [`I16F16`](crate::I16F16) the losses are known to `2⁻¹⁶` only, so a finite difference with
+//! the default step of `1e-4` (six ulps) is noise: check the network in `f64` (the generated
+//! code is generic and the same), and compare the fixed-point gradients with the `f64` ones
+//! directly, as `tests/fixed.rs` does against a bound derived from the format's resolution.
+//! `gradcheck` still runs on an `I16F16` network (no panic; perturbations are rounded to the
+//! format), but its report is only meaningful with a step of `2⁻⁴` or so and a loose tolerance.
+//!
 //! # Method
 //!
 //! The numeric derivative is the fourth-order central difference

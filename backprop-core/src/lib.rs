@@ -31,6 +31,7 @@ pub mod conv;
 pub mod deferred;
 pub mod dense;
 pub mod error;
+pub mod fixed;
 pub mod gradcheck;
 pub mod init;
 #[doc(hidden)]
@@ -69,6 +70,7 @@ pub use conv::{
 };
 pub use dense::Dense;
 pub use error::{SettingError, TrainError};
+pub use fixed::I16F16;
 pub use gradcheck::{GradCheck, GradReport, gradcheck};
 pub use init::Init;
 pub use layer::{Layer, LayerInfo, LayerKind, LayerTrace, Shape};

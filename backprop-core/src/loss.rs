@@ -7,6 +7,20 @@
 //! where nothing cancels, so that they are exact to a few ulps also where they are tiny: see each
 //! loss's accuracy section, and the 500-digit reference in `tests/loss_reference.rs`.
 
+//!
+//! # In fixed point
+//!
+//! In [`I16F16`](crate::I16F16) the same code runs, and the accuracy statements become absolute:
+//! every value is within a few `2⁻¹⁷` roundings of the exact one (sums are exact, products and
+//! function values are rounded once each). The floating-point devices degrade to no-ops rather
+//! than to errors: the two-sum in `exp_of_difference` finds a zero correction (the difference
+//! `z - m` is exact unless it saturates, and then `e^(z - m)` is `0` and so is the correction);
+//! `-INFINITY` as the start of the maximum is `-MAX`, which every logit but a saturated `MIN`
+//! exceeds; the halved gaps round by at most half an ulp each; and `ln_1p` is `ln` of the exact
+//! sum `1 + x`, good to half an ulp absolute. A loss below `2⁻¹⁷` is `0`, and a sigmoid
+//! probability below that is `0` or one ulp: binary cross-entropy stays finite (it is computed
+//! from the logits, never `ln(0)`).
+
 use crate::Scalar;
 use crate::activation::{Activation, Sigmoid, Softmax};
 
@@ -167,7 +181,8 @@ impl Loss<Sigmoid> for BinaryCrossEntropy {
 /// `tests/loss_reference.rs`: at most 2 ulps off for every loss and one-hot delta there, with up
 /// to 10 classes. The argument `a` (the softmax output) is not used.
 ///
-/// Costs one exponential per class and one `ln_1p` per sample, as `logsumexp` did.
+/// In `f32` with `std`, `R` is summed in `f64` (one rounding). Costs one exponential per class and one
+/// `ln_1p` per sample, as `logsumexp` did.
 ///
 /// ```
 /// use backprop_core::{Loss, Softmax, SoftmaxCrossEntropy};
@@ -182,74 +197,95 @@ impl Loss<Sigmoid> for BinaryCrossEntropy {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct SoftmaxCrossEntropy;
 
-/// `e^(z - m)` for `z ≤ m`, with the difference `z - m` taken exactly: its rounding error `r`
-/// (Knuth's two-sum, exact without fused operations) enters as `e^(d + r) ≈ e^d (1 + r)`, since
-/// `|r| ≤ ε |d|` is far below an ulp of `1`. Without it, a logit `200` below the largest would
-/// carry a relative error of `200 · ε/2` in `f64`, 50 ulps. `0` (not NaN) for `z = -∞`.
-#[inline(always)]
-fn exp_of_difference<T: Scalar>(z: T, m: T) -> T {
-    let d = z - m;
-    let z_part = d + m;
-    let m_part = d - z_part;
-    let r = (z - z_part) + (-m - m_part);
-    let e = d.exp();
-    // max(NaN, -e) is -e: for z = -∞, e = 0 and r is NaN; otherwise |e r| ≪ e.
-    e + (e * r).max(-e)
-}
-
 /// What [`SoftmaxCrossEntropy`] needs of one sample, from [`softmax_parts`].
 struct SoftmaxParts<T> {
-    /// The index of the largest logit (the first on a tie).
-    top: usize,
-    /// `R = Σ_{j≠top} e^(z_j - m)`.
+    /// The largest logit `m` (NaNs skipped).
+    m: T,
+    /// `R = Σ_{j≠k} e^(z_j - m)`, `k` the first largest: the logits below `m`, and `1` for each
+    /// further one equal to it.
     rest: T,
     /// `Σ_j t_j (m/2 - z_j/2)`, non-negative for a non-negative target; halved so that no gap
     /// overflows (in `f32`, `3e38 - (-3e38)` would), halving being exact above the subnormals.
     half_gaps: T,
     /// `Σ_j t_j`.
     total: T,
-    /// `Σ_{j≠top} t_j`, summed so (not as `Σt - t_top`, which can cancel).
+    /// `Σ_{z_j≠m} t_j`, summed so (not as `Σt - t_k`, which can cancel): used only when `R < 1`,
+    /// when `m` is unique and this is `Σ_{j≠k} t_j`.
     total_rest: T,
-    /// `t_top`.
-    top_target: T,
 }
 
-/// One pass for the largest logit, one for the rest: `each(e_j)` sees every `e^(z_j - m)` in
-/// order (`1` for the largest), for the deltas.
+/// `e_j = e^(z_j - m)` into `e` for every class (`1` for the largest), and the sums of
+/// [`SoftmaxParts`], in passes without a branch: all but the exponentials vectorise.
+///
+/// The difference `z_j - m` is taken exactly: its rounding error `r` (Knuth's two-sum, exact
+/// without fused operations) enters as `e^(d + r) ≈ e^d (1 + r)`, since `|r| ≤ ε |d|` is far below
+/// an ulp of `1`. Without it, a logit `200` below the largest would carry a relative error of
+/// `200 · ε/2` in `f64`, 50 ulps. For `z_j = m` both `d` and `r` are `0` and `e_j` is exactly `1`;
+/// for a difference that overflows to `-∞`, `e_j` is `0` (not NaN).
 #[inline(always)]
-fn softmax_parts<T: Scalar, const N: usize>(
-    z: &[T; N],
-    target: &[T; N],
-    mut each: impl FnMut(T),
-) -> SoftmaxParts<T> {
-    let (mut top, mut m) = (0, -T::INFINITY);
-    for (j, &v) in (0..N).zip(z) {
-        if v > m {
-            (top, m) = (j, v);
-        }
-    }
-    let mut parts = SoftmaxParts {
-        top,
-        rest: T::ZERO,
-        half_gaps: T::ZERO,
-        total: T::ZERO,
-        total_rest: T::ZERO,
-        top_target: T::ZERO,
-    };
+fn softmax_parts<T: Scalar, const N: usize>(z: &[T; N], target: &[T; N], e: &mut [T; N]) -> SoftmaxParts<T> {
+    let m = largest(z);
     let half_m = m * T::HALF;
-    for (j, (&v, &t)) in (0..N).zip(z.iter().zip(target)) {
-        let (e, t_rest) = if j == top { (T::ONE, T::ZERO) } else { (exp_of_difference(v, m), t) };
-        if j == top {
-            parts.top_target = t;
-        } else {
-            parts.rest += e;
-        }
-        parts.half_gaps += t * (half_m - v * T::HALF);
-        parts.total += t;
-        parts.total_rest += t_rest;
-        each(e);
+    let mut r = [T::ZERO; N];
+    let (mut half_gaps, mut total, mut total_rest, mut ties) = (T::ZERO, T::ZERO, T::ZERO, T::ZERO);
+    for j in 0..N {
+        let (v, t) = (z[j], target[j]);
+        let d = v - m;
+        let z_part = d + m;
+        let m_part = d - z_part;
+        r[j] = (v - z_part) + (-m - m_part);
+        e[j] = d;
+        half_gaps += t * (half_m - v * T::HALF);
+        total += t;
+        let top = v == m;
+        total_rest += if top { T::ZERO } else { t };
+        ties += if top { T::ONE } else { T::ZERO };
     }
-    parts
+    for e in e.iter_mut() {
+        *e = e.exp();
+    }
+    // R: in f32, as LANES interleaved partial sums in f64 added pairwise at the end, within
+    // N·2⁻⁵³ relative before its one rounding (closer than a running sum in f32, N - 1 roundings),
+    // and no chain of N dependent additions. In f64 (no wider type), and without `std` (bare
+    // metal, where f64 is often emulated), the running sum in order, skipping the first largest
+    // logit (every further one adds its e = 1): the same sum, to the bit, as before the lanes.
+    let narrow = cfg!(feature = "std") && T::EPSILON.to_f64() > f64::EPSILON;
+    let mut lanes = [0.0f64; LANES];
+    let (mut rest, mut seen) = (T::ZERO, false);
+    for j in 0..N {
+        let c = e[j] * r[j];
+        // |c| ≪ e; where the difference overflowed, e = 0 and r is NaN: then c is replaced by -e = -0.
+        e[j] += if c >= -e[j] { c } else { -e[j] };
+        let top = z[j] == m;
+        if narrow {
+            lanes[j % LANES] += if top { 0.0 } else { e[j].to_f64() };
+        } else {
+            rest += if top && !seen { T::ZERO } else { e[j] };
+            seen |= top;
+        }
+    }
+    if narrow {
+        // Every largest logit but the first contributes e = 1: `ties - 1` in all, exact.
+        let ties = if ties > T::ONE { (ties - T::ONE).to_f64() } else { 0.0 };
+        rest = T::from_f64(ties + ((lanes[0] + lanes[2]) + (lanes[1] + lanes[3])));
+    }
+    SoftmaxParts { m, rest, half_gaps, total, total_rest }
+}
+
+/// How many partial sums (and running maxima) [`softmax_parts`] keeps: a vector of `f32` in SSE,
+/// of `f64` in AVX.
+const LANES: usize = 4;
+
+/// The largest logit, NaNs skipped (`-∞` if there is none), from [`LANES`] running maxima: a
+/// select (`maxps`) rather than `max`, whose NaN rule costs two more instructions a step.
+#[inline(always)]
+fn largest<T: Scalar, const N: usize>(z: &[T; N]) -> T {
+    let bigger = |a: T, b: T| if b > a { b } else { a };
+    let mut lanes = [-T::INFINITY; LANES];
+    for (&v, j) in z.iter().zip(0..N) {
+        lanes[j % LANES] = bigger(lanes[j % LANES], v);
+    }
+    bigger(bigger(lanes[0], lanes[2]), bigger(lanes[1], lanes[3]))
 }
 
 impl<T: Scalar> SoftmaxParts<T> {
@@ -266,7 +302,7 @@ impl Loss<Softmax> for SoftmaxCrossEntropy {
 
     #[inline]
     fn loss<T: Scalar, const N: usize>(z: &[T; N], _: &[T; N], target: &[T; N]) -> T {
-        softmax_parts(z, target, |_| {}).loss()
+        softmax_parts(z, target, &mut [T::ZERO; N]).loss()
     }
 
     #[inline]
@@ -276,24 +312,18 @@ impl Loss<Softmax> for SoftmaxCrossEntropy {
         target: &[T; N],
         delta: &mut [T; N],
     ) -> T {
-        let mut out = delta.iter_mut();
-        let parts = softmax_parts(z, target, |e| {
-            if let Some(d) = out.next() {
-                *d = e;
-            }
-        });
+        let parts = softmax_parts(z, target, delta);
         let inv = T::ONE / (T::ONE + parts.rest);
-        // The largest class: p = 1 / (1 + R). When R < 1 (p > 1/2) its delta p Σt - t is
-        // Σ_{j≠top} t_j - Σt · R / (1 + R), which for a one-hot target on it is -R / (1 + R) with
-        // no cancellation; otherwise p ≤ 1/2 and p Σt - t is as good.
-        let top_delta = if parts.rest < T::ONE {
-            parts.total_rest - parts.total * (parts.rest * inv)
-        } else {
-            parts.total * inv - parts.top_target
-        };
-        for (j, (d, &t)) in (0..N).zip(delta.iter_mut().zip(target)) {
+        // The largest class: p = 1 / (1 + R). When R < 1 (p > 1/2, so the largest logit is
+        // unique) its delta p Σt - t is Σ_{j≠k} t_j - Σt · R / (1 + R), which for a one-hot target
+        // on it is -R / (1 + R) with no cancellation; otherwise p ≤ 1/2 and p Σt - t, the formula
+        // of every other class (with e = 1), is as good.
+        let unique = parts.rest < T::ONE;
+        let top_delta = parts.total_rest - parts.total * (parts.rest * inv);
+        for ((d, &t), &v) in delta.iter_mut().zip(target).zip(z) {
             // Every other class has p = e_j / (1 + R) ≤ 1/2: p Σt - t is accurate as it stands.
-            *d = if j == parts.top { top_delta } else { *d * inv * parts.total - t };
+            let other = *d * inv * parts.total - t;
+            *d = if unique && v == parts.m { top_delta } else { other };
         }
         parts.loss()
     }

@@ -1,4 +1,4 @@
-//! The scalar type a network computes in: `f32` or `f64`.
+//! The scalar type a network computes in: `f32`, `f64` or the fixed-point [`I16F16`](crate::I16F16).
 
 use core::fmt::{Debug, Display};
 use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAssign};
@@ -7,16 +7,20 @@ mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
     impl Sealed for f64 {}
+    impl Sealed for crate::I16F16 {}
 }
 
-/// A floating-point scalar: implemented for `f32` and `f64`, and sealed.
+/// A scalar: implemented for `f32`, `f64` and the fixed-point [`I16F16`](crate::I16F16), and sealed.
 ///
-/// Every kernel of the crate is generic over it. The transcendental functions (`exp`, `ln`,
+/// The constants and functions below are described as for floating point; for `I16F16`, whose
+/// overflow saturates instead of reaching infinity and whose functions are its own, see the
+/// [`fixed`](crate::fixed) module. Every kernel of the crate is generic over it. The transcendental functions (`exp`, `ln`,
 /// `ln_1p`, `tanh`) come from the platform's maths library with the `std` feature (on x86_64
 /// Linux, glibc's, which picks FMA versions at run time), and from `libm` without it, as on bare
 /// metal; both are within an ulp or so of the exact value, but not always the same ulp, so a
-/// network trained with and without `std` can differ in the last bits. With `std`, `tanh` in `f32`
-/// is computed through an `f64` exponential: within an ulp, and faster than `tanhf`. Square roots are exact
+/// network trained with and without `std` can differ in the last bits. With `std`, `tanh` and
+/// `ln_1p` in `f32` are computed through an `f64` exponential and logarithm: within an ulp, and
+/// faster than `tanhf` and `log1pf`. Square roots are exact
 /// either way, and initialisers use `libm` always: equal seeds give equal weights on every target.
 ///
 /// ```
@@ -27,8 +31,8 @@ mod sealed {
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a scalar networks compute in",
-    label = "networks compute in `f32` or `f64`",
-    note = "write the network's type as `Net<f32>` (the default, `Net`) or `Net<f64>`"
+    label = "networks compute in `f32`, `f64` or `I16F16`",
+    note = "write the network's type as `Net<f32>` (the default, `Net`), `Net<f64>` or `Net<I16F16>`"
 )]
 pub trait Scalar:
     sealed::Sealed
@@ -63,9 +67,11 @@ pub trait Scalar:
     const INFINITY: Self;
     /// The smallest positive normal value; below it, in magnitude, values are subnormal.
     const MIN_POSITIVE: Self;
-    /// The type's name, `"f32"` or `"f64"`.
+    /// The type's name, `"f32"`, `"f64"` or `"I16F16"`.
     const NAME: &'static str;
-    /// A one-byte tag that identifies the type in serialised parameters (`4` for `f32`, `8` for `f64`).
+    /// A one-byte tag that identifies the type in serialised parameters (`4` for `f32`, `8` for
+    /// `f64`, `0x51` for `I16F16`). The kernels take their `f32`-only paths (AVX, FMA) on tag `4`
+    /// alone.
     const TAG: u8;
 
     /// Converts from `f64`, rounding to nearest.
@@ -177,16 +183,25 @@ fn tanh_f32(z: f32) -> f32 {
     f32::copysign(t as f32, z)
 }
 
+/// `ln(1 + x)` for `f32`, as the `f64` logarithm of `1 + x`: exact in `f64` for
+/// `2⁻²⁹ ≤ |x| < 2⁵²` (at most 53 significant bits), and for `|x| < 2⁻²⁹`, where `ln(1 + x)`
+/// rounds to `x`, `x` itself. One rounding of a result within an ulp of `f64`: within half an ulp
+/// or so of the exact value, closer than glibc's `log1pf` (up to an ulp), and about twice as fast
+/// (`log` is table-driven, `log1pf` the older series). `-∞` at `-1`, NaN below it and for NaN.
+/// Checked against `f64::ln_1p` in the tests.
+///
+/// With `std` only, as [`tanh_f32`].
 #[cfg(feature = "std")]
-impl_scalar!(
-    f32,
-    4,
-    std::primitive::f32::exp,
-    std::primitive::f32::ln,
-    std::primitive::f32::ln_1p,
-    tanh_f32,
-    libm::sqrtf
-);
+#[inline]
+fn ln_1p_f32(x: f32) -> f32 {
+    if f32::abs(x) < 1.0 / 536_870_912.0 {
+        return x; // |x| < 2^-29 (or ±0): ln(1 + x) = x (1 - x/2 + ...) rounds to x
+    }
+    std::primitive::f64::ln(1.0 + x as f64) as f32
+}
+
+#[cfg(feature = "std")]
+impl_scalar!(f32, 4, std::primitive::f32::exp, std::primitive::f32::ln, ln_1p_f32, tanh_f32, libm::sqrtf);
 #[cfg(feature = "std")]
 impl_scalar!(
     f64,
@@ -216,6 +231,38 @@ mod tests {
         assert_eq!(Scalar::exp(0.0f64), 1.0);
         assert!((Scalar::ln_1p(1e-10f64) - 1e-10).abs() < 1e-20);
         assert!(!Scalar::is_finite(f32::NAN));
+    }
+
+    /// With `std`, `ln_1p` in `f32` goes through an `f64` logarithm: within half an ulp (and a
+    /// hair, for the double rounding) of `f64::ln_1p`, on a grid from `-1` to `1e30`.
+    #[cfg(feature = "std")]
+    #[test]
+    fn f32_ln_1p_is_within_half_an_ulp() {
+        let mut worst = 0.0f64;
+        let mut check = |x: f32| {
+            let got = Scalar::ln_1p(x);
+            let exact = (x as f64).ln_1p();
+            let rounded = (exact as f32).abs();
+            let ulp = (f32::from_bits(rounded.to_bits() + 1) - rounded) as f64;
+            worst = worst.max((got as f64 - exact).abs() / ulp);
+        };
+        for i in -100_000i32..=100_000 {
+            check(i as f32 * 1e-5 * (1.0 - (i.rem_euclid(7)) as f32 * 1e-3)); // (-1, 1)
+        }
+        for k in 0..=200_000 {
+            let x = 2f32.powf(-40.0 + k as f32 * 1e-3 * 1.37); // 2^-40 to 1e30
+            check(x);
+            check(-x.min(0.999_999));
+        }
+        assert!(worst <= 0.5 + 1e-6, "worst error {worst} ulp");
+        assert_eq!(Scalar::ln_1p(-1.0f32), f32::NEG_INFINITY);
+        assert_eq!(Scalar::ln_1p(f32::INFINITY), f32::INFINITY);
+        assert_eq!(Scalar::ln_1p(-0.0f32).to_bits(), (-0.0f32).to_bits());
+        assert_eq!(Scalar::ln_1p(1e-30f32), 1e-30);
+        assert_eq!(Scalar::ln_1p(f32::MIN_POSITIVE / 4.0), f32::MIN_POSITIVE / 4.0);
+        assert!(Scalar::ln_1p(-2.0f32).is_nan());
+        assert!(Scalar::ln_1p(f32::NEG_INFINITY).is_nan());
+        assert!(Scalar::ln_1p(f32::NAN).is_nan());
     }
 
     /// With `std`, `tanh` in `f32` goes through an `f64` exponential (without, `libm::tanhf`,

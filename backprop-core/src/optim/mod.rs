@@ -28,6 +28,15 @@
 //! by less than `1.1e-19` against `ε = 1e-8`. NaN and infinities pass through, so the checked
 //! steps still see them.
 //!
+//! **In fixed point** ([`I16F16`](crate::I16F16)), every product of a step is rounded to
+//! nearest (`2⁻¹⁷` at most) and every sum is exact; an update smaller than half an ulp, `lr · g
+//! < 2⁻¹⁷`, is lost, so learning rates and gradients should not both be tiny (the `digits_fixed`
+//! example trains with momentum, lr `0.05`, to the accuracy of `f32`). `MIN_POSITIVE` is one ulp,
+//! so nothing is flushed. [`Sgd`] and [`Momentum`] work as they are. [`Adam`]'s default `ε =
+//! 1e-8` rounds to `0`, which the settings check refuses ([`SettingError`] for `Eps`, before any
+//! step); with `ε` of one ulp or more it trains (XOR, in the tests), but `v = g²` is `0` for
+//! `|g| < 2⁻⁸·⁵`, where the step becomes `lr · m̂ / ε` instead of about `lr`: prefer momentum.
+//!
 //! **Settings are checked when they are made.** The constructors and builder methods return a
 //! [`Result`]: a learning rate must be finite and `> 0`, a momentum, `β₁` and `β₂` in `[0, 1)`,
 //! `ε` finite and `> 0`, a weight decay finite and `≥ 0`, a dampening in `[0, 1]` (with Nesterov

@@ -106,7 +106,8 @@ impl Dtype {
         matches!(self, Self::F64 | Self::F32 | Self::F16 | Self::BF16)
     }
 
-    /// The type a network of scalar tag `tag` ([`Scalar::TAG`](crate::Scalar::TAG)) writes.
+    /// The type a network of scalar tag `tag` ([`Scalar::TAG`](crate::Scalar::TAG)) writes:
+    /// `F32` for `f32`, `F64` for `f64` and for the fixed-point [`I16F16`](crate::I16F16) (exact).
     pub(crate) const fn of_scalar_tag(tag: u8) -> Self {
         if tag == 4 { Self::F32 } else { Self::F64 }
     }

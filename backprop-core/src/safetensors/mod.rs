@@ -6,8 +6,10 @@
 //! writes them as one ([`Safetensors::write_safetensors`], or `to_safetensors` into a `Vec` with
 //! `alloc`); [`Naming`] says which tensor is which layer's weight or bias, in PyTorch's layout
 //! (`[out, in]`, as ours) or Flax's (`[in, out]`). Tensors of type `F64`, `F32`, `F16` and `BF16`
-//! load into `f32` and `f64` networks: widening is exact, narrowing rounds to nearest. A network
-//! writes its own scalar type. A whole file can also be checked and read tensor by tensor
+//! load into `f32`, `f64` and [`I16F16`](crate::I16F16) networks: widening is exact, narrowing
+//! rounds to nearest (and, in fixed point, saturates). A network writes its own scalar type;
+//! a fixed-point network writes `F64` (8 bytes a value, every value exact), there being no
+//! safetensors dtype for fixed point. A whole file can also be checked and read tensor by tensor
 //! ([`SafeTensors`]), which is what the `network!` macro does to bake a file into flash at compile
 //! time.
 //!

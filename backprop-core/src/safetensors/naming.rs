@@ -196,8 +196,15 @@ impl SequentialIndices {
                 continue; // beyond the kept ones
             }
             // Shift the larger ones up (the last falls off when full) and insert.
+            // (By hand: `rotate_right`, when not inlined, keeps its panic on a too-short slice.)
             if let Some(tail) = out.sorted.get_mut(at..out.len) {
-                tail.rotate_right(1);
+                for i in (1..tail.len()).rev() {
+                    if let Some(&previous) = tail.get(i - 1)
+                        && let Some(slot) = tail.get_mut(i)
+                    {
+                        *slot = previous;
+                    }
+                }
                 if let Some(first) = tail.first_mut() {
                     *first = index;
                 }

@@ -66,8 +66,16 @@ fn tensors<'n, T: Scalar>(
         [(Part::Weight, layer.weights), (Part::Bias, layer.biases)]
             .into_iter()
             .filter(|&(_, count)| count > 0)
-            .map(move |(part, count)| (k, layer, part, count * size_of::<T>()))
+            .map(move |(part, count)| (k, layer, part, count * value_size::<T>()))
     })
+}
+
+/// Bytes per value in the file: 4 for `f32` (written as `F32`), 8 for every other scalar (written
+/// as `F64`: `f64`, and [`I16F16`](crate::I16F16), whose values are all exact in `F64`; a fixed
+/// point type has no safetensors dtype of its own). Not `size_of::<T>()`: an `I16F16` is 4 bytes
+/// in memory and 8 in the file.
+const fn value_size<T: Scalar>() -> usize {
+    Dtype::of_scalar_tag(T::TAG).size()
 }
 
 /// The header's JSON, without its padding.
@@ -108,7 +116,7 @@ fn padded_header_len<T: Scalar>(layers: &[LayerInfo], naming: &Naming<'_>) -> us
 
 pub(crate) fn len<T: Scalar, N: Network<T>>(naming: Naming<'_>) -> Result<usize, SafetensorsError> {
     naming.check(N::LAYERS.len())?;
-    Ok(8 + padded_header_len::<T>(N::LAYERS, &naming) + N::LEN * size_of::<T>())
+    Ok(8 + padded_header_len::<T>(N::LAYERS, &naming) + N::LEN * value_size::<T>())
 }
 
 pub(crate) fn write<T: Scalar, N: Network<T>>(

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | 0 | 4 | magic `b"BPRP"` |
 //! | 4 | 1 | format version, `2` |
-//! | 5 | 1 | scalar tag, [`Scalar::TAG`]: `4` for `f32`, `8` for `f64` |
+//! | 5 | 1 | scalar tag, [`Scalar::TAG`]: `4` for `f32`, `8` for `f64`, `0x51` for [`I16F16`](crate::I16F16) |
 //! | 6 | 2 | number of layers `L`, `u16` |
 //! | 8 | | `L` layer records, input to output, each: |
 //! | | 1 | · the kind, [`LayerKind::tag`](crate::LayerKind::tag) (`1`: dense) |
@@ -207,10 +207,17 @@ pub trait ParamBytes<T: Scalar>: Network<T> {
                     *chunk = (p.to_f64() as f32).to_le_bytes();
                 }
             }
-            _ => {
+            8 => {
                 let (chunks, _) = payload.as_chunks_mut::<8>();
                 for (chunk, &p) in chunks.iter_mut().zip(self.params()) {
                     *chunk = p.to_f64().to_le_bytes();
+                }
+            }
+            _ => {
+                // Fixed point (`I16F16`): the raw bits, exact both ways.
+                let (chunks, _) = payload.as_chunks_mut::<4>();
+                for (chunk, &p) in chunks.iter_mut().zip(self.params()) {
+                    *chunk = fixed_bits(p).to_le_bytes();
                 }
             }
         }
@@ -259,9 +266,17 @@ pub trait ParamBytes<T: Scalar>: Network<T> {
                     *p = v;
                 }
             }
-            _ => {
+            8 => {
                 let (chunks, _) = payload.as_chunks::<8>();
                 let values = chunks.iter().map(|c| T::from_f64(f64::from_le_bytes(*c)));
+                check_finite::<T, Self>(values.clone())?;
+                for (p, v) in self.params_mut().iter_mut().zip(values) {
+                    *p = v;
+                }
+            }
+            _ => {
+                let (chunks, _) = payload.as_chunks::<4>();
+                let values = chunks.iter().map(|c| T::from_f64(f64::from(i32::from_le_bytes(*c)) / 65536.0));
                 check_finite::<T, Self>(values.clone())?;
                 for (p, v) in self.params_mut().iter_mut().zip(values) {
                     *p = v;
@@ -273,6 +288,13 @@ pub trait ParamBytes<T: Scalar>: Network<T> {
 }
 
 impl<T: Scalar, N: Network<T>> ParamBytes<T> for N {}
+
+/// The bits of a fixed-point parameter ([`I16F16`](crate::I16F16), the only scalar with a tag
+/// other than 4 and 8): its value times 2¹⁶, exact.
+#[inline]
+fn fixed_bits<T: Scalar>(p: T) -> i32 {
+    (p.to_f64() * 65536.0) as i32
+}
 
 fn check_finite<T: Scalar, N: Network<T>>(values: impl Iterator<Item = T>) -> Result<(), ParamsError> {
     for (index, v) in values.enumerate() {

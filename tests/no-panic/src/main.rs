@@ -8,9 +8,10 @@
 //! the optimizers' steps (`Sgd`, `Momentum`, `Adam`, `AdamW`) and the checked `Trainer` steps,
 //! the training loop around them (the initialisers, `shuffle`, `Trainer::epoch` with gathered and
 //! tiled batches, `try_step_indices`, `evaluate`, `accuracy`, `confusion_matrix`, `EarlyStop`),
-//! `gradcheck`, parameter (de)serialisation and safetensors import and export on networks of every loss, in `f32` and `f64`,
-//! and int8 quantization (`QDense::quantize` for every activation, and `QDense::forward` for every
-//! kind of quantized activation), on opaque inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
+//! `gradcheck`, parameter (de)serialisation and safetensors import and export on networks of every
+//! loss, in `f32`, `f64` and the fixed-point `I16F16`, and int8 quantization (`QDense::quantize`
+//! for every activation, and `QDense::forward` for every kind of quantized activation), on opaque
+//! inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
 //! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
 //! any bounds check, overflow check, `unwrap` or other panic survived in that code, the panic
 //! handler would be reachable and the link would fail with
@@ -31,7 +32,7 @@
 
 use core::hint::black_box;
 
-use backprop::{Naming, ParamBytes, Safetensors, Scalar, network};
+use backprop::{I16F16, Naming, ParamBytes, Safetensors, Scalar, network};
 
 network! {
     /// Half squared error, sizes below one vector of accumulators.
@@ -309,6 +310,10 @@ fn run() {
     exercise::<f32, Wide<f32>>();
     exercise::<f64, Wide<f64>>();
     exercise_quant();
+    exercise::<I16F16, Regressor<I16F16>>();
+    exercise::<I16F16, Detector<I16F16>>();
+    exercise::<I16F16, Classifier<I16F16>>();
+    exercise::<I16F16, Wide<I16F16>>();
     #[cfg(feature = "optimizers")]
     {
         exercise_training::<f32, Regressor<f32>>();
