@@ -69,7 +69,9 @@ use core::ops::{Add, AddAssign, Div, DivAssign, Mul, MulAssign, Neg, Sub, SubAss
 use crate::Scalar;
 
 mod math;
-#[cfg(test)]
+// Integer arithmetic over many inputs, no `unsafe`: minutes under Miri, which checks the
+// crate's `unsafe` code (the flat parameter views) instead.
+#[cfg(all(test, not(miri)))]
 mod tests;
 
 /// A signed fixed-point number with 16 integer and 16 fractional bits (Q16.16): the value is

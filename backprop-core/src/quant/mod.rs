@@ -166,7 +166,9 @@
 pub mod arith;
 mod dense;
 mod tables;
-#[cfg(test)]
+// Integer arithmetic over many inputs, no `unsafe`: minutes under Miri, which checks the
+// crate's `unsafe` code (the flat parameter views) instead.
+#[cfg(all(test, not(miri)))]
 mod tests;
 
 use core::fmt;
