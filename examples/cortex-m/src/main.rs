@@ -12,18 +12,21 @@
 // gives no diff.
 #[rustfmt::skip]
 mod baked;
+mod rt;
 mod xor;
 
-use core::fmt;
 use core::hint::black_box;
 
 use backprop::{ParamBytes, Params};
-use cortex_m::peripheral::SYST;
-use cortex_m::peripheral::syst::SystClkSource;
-use cortex_m_rt::{ExceptionFrame, entry, exception};
-use cortex_m_semihosting::{debug, hprintln};
+use cortex_m_rt::entry;
+use cortex_m_semihosting::hprintln;
 
+use rt::{Fixed, stack};
 use xor::Xor;
+
+/// SysTick counts the mps2-an386's 25 MHz core clock: 40 instructions per tick under
+/// `-icount shift=0` (1 ns each).
+type Counter = rt::Counter<40, 1>;
 
 /// RAM this firmware grants the network: its parameters and one trace (what `train_step`
 /// keeps on the stack). The build fails if the network outgrows it.
@@ -58,9 +61,7 @@ fn main() -> ! {
     stack::paint();
     let ok = run();
     hprintln!("peak stack: {} bytes (static RAM: .data + .bss, see llvm-size)", stack::peak());
-    debug::exit(if ok { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
-    #[allow(clippy::empty_loop)]
-    loop {}
+    rt::exit(ok)
 }
 
 fn run() -> bool {
@@ -214,77 +215,31 @@ fn run() -> bool {
     ok
 }
 
-/// SysTick ticks of `f`, counting down from the full 24-bit reload.
-fn ticks(f: impl FnOnce()) -> u32 {
-    let start = SYST::get_current();
-    f();
-    let end = SYST::get_current();
-    start.wrapping_sub(end) & 0x00FF_FFFF
-}
-
-/// `2 n` instructions: `n` iterations of a two-instruction loop (`subs`, `bne`), written in
-/// assembly so that the count is exact.
-#[inline(never)]
-fn spin(n: u32) {
-    // SAFETY: only decrements a register until it is zero.
-    unsafe {
-        core::arch::asm!("2:", "subs {0}, #1", "bne 2b", inout(reg) n => _, options(nomem, nostack));
-    }
-}
-
-/// Instructions of one training step and of one inference, counted with SysTick.
-///
-/// Under `qemu-system-arm -icount shift=0` every instruction advances QEMU's virtual clock by
-/// exactly 1 ns, and SysTick (clocked by the core clock, 25 MHz on mps2-an386) counts that clock:
-/// one tick per 40 instructions. The firmware calibrates this ratio with a loop of a known
-/// instruction count, then times 1000 training steps and 1000 inferences. Without `-icount`
-/// the virtual clock follows the host's, and no count is printed.
+/// Instructions of one training step and of one inference, counted by SysTick under
+/// `qemu-system-arm -icount shift=0` (see [`rt::Counter`]): 1000 of each, less the loop.
 fn measure(net: &Xor<f32>) {
-    let Some(mut peripherals) = cortex_m::Peripherals::take() else { return };
-    let syst = &mut peripherals.SYST;
-    syst.set_clock_source(SystClkSource::Core);
-    syst.set_reload(0x00FF_FFFF);
-    syst.clear_current();
-    syst.enable_counter();
-
-    const SPIN: u32 = 100_000;
-    let calibration = ticks(|| spin(black_box(SPIN)));
-    let instructions_per_tick = (2 * SPIN + calibration / 2) / calibration.max(1);
-    if calibration < 100 || instructions_per_tick == 0 {
-        hprintln!(
-            "SysTick: {} ticks for {} instructions; run QEMU with -icount shift=0 to count instructions",
-            calibration,
-            2 * SPIN
-        );
-        return;
-    }
+    let Some(counter) = Counter::start() else { return };
     const STEPS: u32 = 1000;
     // The loops alone (index, sample selection, `black_box`), to subtract.
-    let t_loop = ticks(|| {
+    let t_loop = counter.ticks(|| {
         for i in 0..STEPS as usize {
             let k = i & 3;
             black_box((black_box(&xor::INPUTS[k]), &xor::TARGETS[k]));
         }
     });
     let mut stepped = net.clone();
-    let t_train = ticks(|| {
+    let t_train = counter.ticks(|| {
         for i in 0..STEPS as usize {
             let k = i & 3;
             black_box(stepped.train_step(black_box(&xor::INPUTS[k]), &xor::TARGETS[k], xor::LEARNING_RATE));
         }
     });
-    let t_forward = ticks(|| {
+    let t_forward = counter.ticks(|| {
         for i in 0..STEPS as usize {
             black_box(net.forward(black_box(&xor::INPUTS[i & 3])));
         }
     });
-    let per_call = |t: u32| t.saturating_sub(t_loop) * instructions_per_tick / STEPS;
-    hprintln!(
-        "SysTick: {} ticks for {} instructions: {} instructions per tick (exact under qemu -icount shift=0; otherwise QEMU's clock follows the host and the counts below are rough)",
-        calibration,
-        2 * SPIN,
-        instructions_per_tick
-    );
+    let per_call = |t: u32| counter.instructions(t.saturating_sub(t_loop), STEPS);
     hprintln!(
         "one training step (forward, loss, backward, SGD update): {} instructions ({} ticks for {} steps, less {} ticks of loop)",
         per_call(t_train),
@@ -300,92 +255,4 @@ fn measure(net: &Xor<f32>) {
         t_loop
     );
     black_box(stepped.params());
-}
-
-/// Peak stack use, measured by painting the free stack with a pattern at start-up and finding
-/// later how far down it was overwritten.
-mod stack {
-    const PATTERN: u32 = 0xDEAD_BEEF;
-
-    unsafe extern "C" {
-        /// Top of the stack (from `cortex-m-rt`'s `link.x`).
-        static _stack_start: u32;
-        /// End of the static data: the stack may grow down to here.
-        static __sheap: u32;
-    }
-
-    fn bounds() -> (*mut u32, *mut u32) {
-        // Only the addresses of the linker symbols are taken (no read): no `unsafe` needed.
-        (&raw const __sheap as *mut u32, &raw const _stack_start as *mut u32)
-    }
-
-    fn sp() -> usize {
-        let sp: usize;
-        // SAFETY: reads the stack pointer.
-        unsafe { core::arch::asm!("mov {}, sp", out(reg) sp, options(nomem, nostack, preserves_flags)) };
-        sp
-    }
-
-    /// Fills the unused stack below the current frame (minus a safety margin) with the pattern.
-    #[inline(never)]
-    pub fn paint() {
-        let (low, _) = bounds();
-        let limit = sp() - 256;
-        let mut p = low;
-        while (p as usize) < limit {
-            // SAFETY: between the end of the static data and below the live stack: memory that
-            // nothing uses yet.
-            unsafe { p.write_volatile(PATTERN) };
-            p = p.wrapping_add(1);
-        }
-    }
-
-    /// Bytes between the top of the stack and the lowest word no longer holding the pattern.
-    pub fn peak() -> usize {
-        let (low, high) = bounds();
-        let mut p = low;
-        // SAFETY: reads words of the stack region painted by `paint`.
-        while p < high && unsafe { p.read_volatile() } == PATTERN {
-            p = p.wrapping_add(1);
-        }
-        high as usize - p as usize
-    }
-}
-
-/// An `f32` printed with six decimals through integer formatting (keeps `core`'s float
-/// formatting, several KiB of flash, out of the firmware).
-struct Fixed(f32);
-
-impl fmt::Display for Fixed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let x = self.0;
-        if x.is_nan() {
-            return f.write_str("NaN");
-        }
-        let sign = if x.is_sign_negative() { "-" } else { "" };
-        // u32 arithmetic only (u64 division is a library call on Cortex-M); saturates past 4e9.
-        let mut int = x.abs() as u32;
-        let mut micros = ((x.abs() - int as f32) * 1e6 + 0.5) as u32;
-        if micros >= 1_000_000 {
-            int = int.saturating_add(1);
-            micros -= 1_000_000;
-        }
-        write!(f, "{}{}.{:06}", sign, int, micros)
-    }
-}
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    hprintln!("FAIL: panic");
-    debug::exit(debug::EXIT_FAILURE);
-    #[allow(clippy::empty_loop)]
-    loop {}
-}
-
-#[exception]
-unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
-    hprintln!("FAIL: hard fault at pc {:#010x}", frame.pc());
-    debug::exit(debug::EXIT_FAILURE);
-    #[allow(clippy::empty_loop)]
-    loop {}
 }

@@ -9,7 +9,7 @@ use core::hint::black_box;
 use backprop::{I16F16, Init, Scalar, network};
 use cortex_m_semihosting::hprintln;
 
-use crate::instructions::Counter;
+use crate::Counter;
 
 network! {
     /// XOR: two inputs, four tanh hidden neurons, one sigmoid output read as P(x₁ ≠ x₂).
