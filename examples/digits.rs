@@ -17,7 +17,6 @@ use std::time::Instant;
 use backprop::metrics::{confusion_matrix, evaluate, predict};
 use backprop::{Adam, Init, Params, Rng, Trainer, network};
 use indicatif::{ProgressBar, ProgressStyle};
-use plotters::prelude::*;
 
 network! {
     /// Classifies an 8×8 digit: 64 pixels, 32 relu units, 10 classes; `DigitsInt8` is its int8
@@ -35,14 +34,6 @@ const SEED: u64 = 2024;
 const TEST: usize = 360;
 const EPOCHS: usize = 30;
 const BATCH: usize = 16;
-
-/// Per epoch: training loss (running), test loss, training accuracy, test accuracy.
-struct Row {
-    train_loss: f64,
-    test_loss: f64,
-    train_acc: f64,
-    test_acc: f64,
-}
 
 fn main() -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
@@ -81,7 +72,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             on_test.loss,
             100.0 * on_test.accuracy
         );
-        history.push(Row {
+        history.push(common::plot::Row {
             train_loss: on_train.loss,
             test_loss: on_test.loss,
             train_acc: on_train.accuracy,
@@ -135,77 +126,10 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let svg = out.join("digits.svg");
-    plot(&svg, &history)?;
+    common::plot::curves(&svg, &history)?;
     println!("loss and accuracy per epoch: {}", svg.display());
     if result.accuracy < 0.95 {
         return Err(format!("test accuracy {:.2}% is below 95%", 100.0 * result.accuracy).into());
     }
-    Ok(())
-}
-
-/// Two panels: loss per epoch (train, test) and accuracy per epoch (train, test).
-fn plot(path: &std::path::Path, history: &[Row]) -> Result<(), Box<dyn Error>> {
-    let root = SVGBackend::new(path, (1000, 420)).into_drawing_area();
-    root.fill(&WHITE)?;
-    let (left, right) = root.split_horizontally(500);
-    let epochs = history.len() as f64;
-    let max_loss = history.iter().map(|r| r.train_loss.max(r.test_loss)).fold(0.0, f64::max);
-
-    let mut chart = ChartBuilder::on(&left)
-        .caption("Loss per epoch (softmax cross-entropy)", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(1.0..epochs, 0.0..max_loss * 1.05)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("mean loss")
-        .draw()?;
-    for (name, color, get) in
-        [("train", BLUE, (|r: &Row| r.train_loss) as fn(&Row) -> f64), ("test", RED, |r: &Row| r.test_loss)]
-    {
-        chart
-            .draw_series(LineSeries::new(
-                history.iter().enumerate().map(|(i, r)| (i as f64 + 1.0, get(r))),
-                color.stroke_width(2),
-            ))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).draw()?;
-
-    let min_acc = history.iter().map(|r| r.train_acc.min(r.test_acc)).fold(1.0, f64::min);
-    let mut chart = ChartBuilder::on(&right)
-        .caption("Accuracy per epoch", ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(36)
-        .y_label_area_size(50)
-        .build_cartesian_2d(1.0..epochs, (100.0 * min_acc - 2.0).max(0.0)..100.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .x_label_formatter(&|x| format!("{x:.0}"))
-        .y_desc("accuracy (%)")
-        .draw()?;
-    for (name, color, get) in
-        [("train", BLUE, (|r: &Row| r.train_acc) as fn(&Row) -> f64), ("test", RED, |r: &Row| r.test_acc)]
-    {
-        chart
-            .draw_series(LineSeries::new(
-                history.iter().enumerate().map(|(i, r)| (i as f64 + 1.0, 100.0 * get(r))),
-                color.stroke_width(2),
-            ))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2)));
-    }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .border_style(BLACK)
-        .background_style(WHITE.mix(0.8))
-        .draw()?;
-    root.present()?;
     Ok(())
 }

@@ -11,6 +11,8 @@ use backprop::data::{one_hot_all, shuffle};
 use backprop::{Rng, TrainError};
 use flate2::read::GzDecoder;
 
+pub mod plot;
+
 /// A data set in memory: inputs scaled to `[0, 1]`, one-hot targets, and the labels.
 pub struct Dataset<const I: usize> {
     pub inputs: Vec<[f32; I]>,
