@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         let t0 = Instant::now();
         // Data augmentation: every epoch sees each digit moved by up to 1 pixel each way.
         for (moved, image) in augmented.iter_mut().zip(&train.inputs) {
-            *moved = shift(image, rng.below(3) as isize - 1, rng.below(3) as isize - 1);
+            *moved = common::shift(image, rng.below(3) as isize - 1, rng.below(3) as isize - 1);
         }
         let stats =
             trainer.epoch::<BATCH, _>(&augmented, &train.targets, &mut order, &mut rng, |seen, loss| {
@@ -133,18 +133,4 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err(format!("test accuracy {:.2}% is below 95%", 100.0 * result.accuracy).into());
     }
     Ok(())
-}
-
-/// The 28×28 image moved `dx` pixels right and `dy` down, filling with zeros (background).
-fn shift(image: &[f32; 784], dx: isize, dy: isize) -> [f32; 784] {
-    let mut out = [0.0; 784];
-    for y in 0..28 {
-        for x in 0..28 {
-            let (sx, sy) = (x - dx, y - dy);
-            if (0..28).contains(&sx) && (0..28).contains(&sy) {
-                out[(y * 28 + x) as usize] = image[(sy * 28 + sx) as usize];
-            }
-        }
-    }
-    out
 }

@@ -173,3 +173,17 @@ pub fn compare_int8<const I: usize>(
     }
     Ok(int8)
 }
+
+/// The 28×28 image moved `dx` pixels right and `dy` down, filling with zeros (background).
+pub fn shift(image: &[f32; 784], dx: isize, dy: isize) -> [f32; 784] {
+    let mut out = [0.0; 784];
+    for y in 0..28 {
+        for x in 0..28 {
+            let (sx, sy) = (x - dx, y - dy);
+            if (0..28).contains(&sx) && (0..28).contains(&sy) {
+                out[(y * 28 + x) as usize] = image[(sy * 28 + sx) as usize];
+            }
+        }
+    }
+    out
+}
