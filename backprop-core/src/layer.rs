@@ -7,6 +7,10 @@
 //! the same over a tile of samples). [`Dense`](crate::Dense) is one implementation; a new kind is
 //! one more, plus one row in the macro's table of kinds.
 
+mod geometry;
+
+pub use geometry::{Geometry, PaddingKind};
+
 use crate::Loss;
 use crate::Scalar;
 use crate::activation::Activation;
@@ -162,6 +166,7 @@ impl core::fmt::Display for LayerKind {
 /// assert_eq!((HIDDEN.inputs, HIDDEN.outputs, HIDDEN.fan_in, HIDDEN.fan_out), (3, 4, 3, 4));
 /// assert_eq!((HIDDEN.weights, HIDDEN.params()), (12, 16));
 /// assert!(HIDDEN.rectifier);
+/// assert_eq!(HIDDEN.geometry.to_string(), "3→4");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -187,11 +192,24 @@ pub struct LayerInfo {
     /// Whether the activation is a rectifier, for which `Init::Auto` draws He-normal weights
     /// ([`Activation::RECTIFIER`]).
     pub rectifier: bool,
+    /// The shapes at the input and output, and the window ([`Layer::GEOMETRY`]).
+    pub geometry: Geometry,
 }
 
 impl LayerInfo {
     /// The description of layer `name` of type `L` with activation `A`.
+    ///
+    /// # Panics
+    ///
+    /// If `L`'s [`GEOMETRY`](Layer::GEOMETRY) has not as many elements as its input and output
+    /// shapes (in a `const`, such as [`Network::LAYERS`](crate::Network::LAYERS), a compile error).
     pub const fn of<T: Scalar, L: Layer<T>, A: Activation>(name: &'static str) -> Self {
+        let geometry = L::GEOMETRY;
+        assert!(
+            geometry.input_len() == <L::Input as Shape>::LEN
+                && geometry.output_len() == <L::Output as Shape>::LEN,
+            "a layer's GEOMETRY has as many elements as its input and output shapes"
+        );
         Self {
             name,
             kind: L::KIND,
@@ -203,6 +221,7 @@ impl LayerInfo {
             fan_out: L::FAN_OUT,
             activation: A::NAME,
             rectifier: A::RECTIFIER,
+            geometry,
         }
     }
 
@@ -441,6 +460,10 @@ pub trait Layer<T: Scalar>: Params<T> + Clone + core::fmt::Debug + PartialEq {
 
     /// The kind, as recorded in [`LayerInfo`] and serialised headers.
     const KIND: LayerKind;
+    /// The shapes at the input and output, and the window, as recorded in [`LayerInfo`] and
+    /// serialised headers. The default suits a layer without a window: input and output
+    /// one-dimensional, of their shapes' [`LEN`](Shape::LEN) ([`Geometry::dense`]).
+    const GEOMETRY: Geometry = Geometry::dense(<Self::Input as Shape>::LEN, <Self::Output as Shape>::LEN);
     /// Parameters that are weights: the first `WEIGHTS` of [`Params::params`]; the rest are
     /// biases, one per output row.
     const WEIGHTS: usize;

@@ -201,6 +201,8 @@ impl<
     type Output = [[[T; WO]; HO]; F];
 
     const KIND: LayerKind = LayerKind::Conv2d;
+    const GEOMETRY: crate::layer::Geometry =
+        crate::layer::Geometry::sliding::<P>(&[C, H, W], &[F, HO, WO], K, S);
     const WEIGHTS: usize = F * C * K * K;
     const FAN_IN: usize = C * K * K;
     const FAN_OUT: usize = F * K * K;
@@ -485,6 +487,7 @@ impl<
     type Output = [[T; LO]; F];
 
     const KIND: LayerKind = LayerKind::Conv1d;
+    const GEOMETRY: crate::layer::Geometry = crate::layer::Geometry::sliding::<P>(&[C, L], &[F, LO], K, S);
     const WEIGHTS: usize = F * C * K;
     const FAN_IN: usize = C * K;
     const FAN_OUT: usize = F * K;

@@ -222,6 +222,7 @@ macro_rules! pool_kind {
             type Input = [[[T; W]; H]; C];
             type Output = [[[T; WO]; HO]; C];
             const KIND: LayerKind = LayerKind::$kind2;
+            const GEOMETRY: crate::layer::Geometry = crate::layer::Geometry::sliding::<Valid>(&[C, H, W], &[C, HO, WO], K, S);
             const WEIGHTS: usize = 0;
             const FAN_IN: usize = K * K;
             const FAN_OUT: usize = 1;
@@ -306,6 +307,7 @@ macro_rules! pool_kind {
             type Input = [[T; L]; C];
             type Output = [[T; LO]; C];
             const KIND: LayerKind = LayerKind::$kind1;
+            const GEOMETRY: crate::layer::Geometry = crate::layer::Geometry::sliding::<Valid>(&[C, L], &[C, LO], K, S);
             const WEIGHTS: usize = 0;
             const FAN_IN: usize = K;
             const FAN_OUT: usize = 1;
@@ -463,6 +465,7 @@ macro_rules! global_pool {
             type Input = $input;
             type Output = [T; C];
             const KIND: LayerKind = LayerKind::$kind;
+            const GEOMETRY: crate::layer::Geometry = crate::layer::Geometry::global(&[C, $($dim),*]);
             const WEIGHTS: usize = 0;
             const FAN_IN: usize = Self::AREA;
             const FAN_OUT: usize = 1;

@@ -2,7 +2,7 @@
 
 use super::error::SafetensorsError;
 use super::json::{Entry, JsonStr};
-use super::naming::{Naming, Part, SequentialIndices, dims, param_index};
+use super::naming::{Layout, Naming, Part, SequentialIndices, count};
 use super::{SafeTensors, tensor_bytes};
 use crate::network::Network;
 use crate::serialize::HeaderName;
@@ -29,13 +29,6 @@ pub(crate) fn name_from_chars(chars: impl Iterator<Item = char>) -> HeaderName {
 /// The name of a tensor of the file, for an error.
 pub(crate) fn name_of(name: &JsonStr<'_>) -> HeaderName {
     name_from_chars(name.chars())
-}
-
-/// A tensor of the file located in the network.
-struct Located<'a> {
-    entry: Entry<'a>,
-    layer: usize,
-    part: Part,
 }
 
 pub(crate) fn load<T: Scalar, N: Network<T>>(
@@ -69,37 +62,36 @@ pub(crate) fn load<T: Scalar, N: Network<T>>(
     file.check_disjoint()?;
 
     let find = |k: usize, part: Part| {
-        file.entries()
-            .find(|e| naming.locate(&e.name, layers, &indices) == Some((k, part)))
-            .map(|entry| Located { entry, layer: k, part })
+        file.entries().find(|e| naming.locate(&e.name, layers, &indices) == Some((k, part)))
     };
     let wanted = || {
         (0..).zip(layers).flat_map(|(k, layer)| {
-            [(Part::Weight, layer.weights), (Part::Bias, layer.biases)]
+            [Part::Weight, Part::Bias]
                 .into_iter()
-                .filter(|&(_, count)| count > 0)
-                .map(move |(part, _)| (k, layer, part))
+                .filter(|&part| count(layer, part) > 0)
+                .map(move |part| (k, part))
         })
     };
-    for (k, layer, part) in wanted() {
+    for (k, part) in wanted() {
         let Some(found) = find(k, part) else {
             let tensor = naming
-                .name_of(k, layer, part, |pieces| name_from_chars(pieces.iter().flat_map(|p| p.chars())));
-            return Err(SafetensorsError::MissingTensor { tensor, layer: layer.name });
+                .name_of(layers, k, part, |pieces| name_from_chars(pieces.iter().flat_map(|p| p.chars())));
+            let layer = layers.get(k).map_or("", |layer| layer.name);
+            return Err(SafetensorsError::MissingTensor { tensor, layer });
         };
-        check::<T>(&found, layer, &naming, file.data)?;
+        check::<T>(&found, &Layout::of(layers, k, part, naming.transposed(k)), file.data)?;
     }
 
     let params = net.params_mut();
-    for (k, layer, part) in wanted() {
+    for (k, part) in wanted() {
         let Some(found) = find(k, part) else { continue };
         let offset = layers.iter().take(k).map(LayerInfo::params).sum::<usize>();
-        let transposed = naming.transposed(k);
-        let bytes = tensor_bytes(&found.entry, file.data);
-        let size = found.entry.dtype.size();
+        let layout = Layout::of(layers, k, part, naming.transposed(k));
+        let bytes = tensor_bytes(&found, file.data);
+        let size = found.dtype.size();
         for (j, element) in (0..).zip(bytes.chunks_exact(size)) {
-            let value = T::from_f64(found.entry.dtype.to_f64(element).unwrap_or_default());
-            if let Some(p) = params.get_mut(offset + param_index(layer, part, transposed, j)) {
+            let value = T::from_f64(found.dtype.to_f64(element).unwrap_or_default());
+            if let Some(p) = params.get_mut(offset + layout.index(j)) {
                 *p = value;
             }
         }
@@ -107,19 +99,13 @@ pub(crate) fn load<T: Scalar, N: Network<T>>(
     Ok(())
 }
 
-/// The tensor's type converts, its shape is the layer's, its values are finite in `T`.
-fn check<T: Scalar>(
-    found: &Located<'_>,
-    layer: &LayerInfo,
-    naming: &Naming<'_>,
-    data: &[u8],
-) -> Result<(), SafetensorsError> {
-    let entry = &found.entry;
+/// The tensor's type converts, its shape is the layout's, its values are finite in `T`.
+fn check<T: Scalar>(entry: &Entry<'_>, layout: &Layout, data: &[u8]) -> Result<(), SafetensorsError> {
     let tensor = || name_of(&entry.name);
     if !entry.dtype.is_float() {
         return Err(SafetensorsError::Dtype { tensor: tensor(), dtype: entry.dtype });
     }
-    let network = dims(layer, found.part, naming.transposed(found.layer));
+    let network = layout.dims;
     if entry.shape != network {
         return Err(SafetensorsError::Shape { tensor: tensor(), file: entry.shape, network });
     }

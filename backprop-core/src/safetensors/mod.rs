@@ -5,7 +5,9 @@
 //! A network reads its parameters from a file's bytes ([`Safetensors::load_safetensors`]) and
 //! writes them as one ([`Safetensors::write_safetensors`], or `to_safetensors` into a `Vec` with
 //! `alloc`); [`Naming`] says which tensor is which layer's weight or bias, in PyTorch's layout
-//! (`[out, in]`, as ours) or Flax's (`[in, out]`). Tensors of type `F64`, `F32`, `F16` and `BF16`
+//! (`[out, in]`, a convolution's `[F, C, K, K]`, as ours) or Flax's (channels-last: `[in, out]`,
+//! `[K, K, C, F]`), with the kernel shapes of each layer's [`Geometry`](crate::layer::Geometry).
+//! Pooling layers have no tensors. Tensors of type `F64`, `F32`, `F16` and `BF16`
 //! load into `f32`, `f64` and [`I16F16`](crate::I16F16) networks: widening is exact, narrowing
 //! rounds to nearest (and, in fixed point, saturates). A network writes its own scalar type;
 //! a fixed-point network writes `F64` (8 bytes a value, every value exact), there being no

@@ -9,32 +9,54 @@ use crate::{LayerInfo, LayerKind};
 ///
 /// | naming | weight of layer `k` (named `hidden`) | its bias | weight layout |
 /// |---|---|---|---|
-/// | [`Layers`](Naming::Layers) | `hidden.weight` | `hidden.bias` | `[out, in]`, as `nn.Linear` |
-/// | [`Sequential`](Naming::Sequential) | `{i}.weight` | `{i}.bias` | `[out, in]` |
-/// | [`Flax`](Naming::Flax) | `params.Dense_{k}.kernel` | `params.Dense_{k}.bias` | `[in, out]`, as `nn.Dense` |
+/// | [`Layers`](Naming::Layers) | `hidden.weight` | `hidden.bias` | PyTorch's |
+/// | [`Sequential`](Naming::Sequential) | `{i}.weight` | `{i}.bias` | PyTorch's |
+/// | [`Flax`](Naming::Flax) | `params.Dense_{j}.kernel` | `params.Dense_{j}.bias` | Flax's |
 /// | [`Custom`](Naming::Custom) | given | given | either |
 ///
+/// The layouts, with the shapes from the layer's [`Geometry`](crate::layer::Geometry) (`C`
+/// input channels, `F` outputs or filters, `K` the kernel size):
+///
+/// | layer | PyTorch's weight | Flax's kernel | bias |
+/// |---|---|---|---|
+/// | dense `I → O` | `[O, I]` (`nn.Linear`) | `[I, O]` (`nn.Dense`) | `[O]` |
+/// | 2-d convolution | `[F, C, K, K]` (`nn.Conv2d`) | `[K, K, C, F]` (`nn.Conv`, HWIO) | `[F]` |
+/// | 1-d convolution | `[F, C, K]` (`nn.Conv1d`) | `[K, C, F]` (`nn.Conv`) | `[F]` |
+///
+/// Pools have no tensors. PyTorch's layout is ours (`[out][in][kh][kw]`, and `flatten(1)`'s
+/// channel-first order into a dense layer). Flax's is channels-last throughout: besides the
+/// kernels above, a dense layer after a convolution or pool (whose output `[C, H, W]` Flax holds
+/// as `[H, W, C]` and flattens with `x.reshape((n, -1))`) has its kernel's `H·W·C` rows in
+/// height, width, channel order; reading and writing reorder them to and from ours.
+///
 /// - `Layers` is what `torch.save`/`safetensors.torch.save_file(model.state_dict())` writes for a
-///   module whose `nn.Linear` attributes have the spec's layer names.
-/// - `Sequential` is `nn.Sequential`'s numbering, where activation modules take indices too:
-///   reading, the `i` of the file's `{i}.weight`/`{i}.bias` pairs are taken in increasing order,
-///   whatever their gaps (the first [`MAX_SEQUENTIAL_LAYERS`]); writing, layer `k` gets `i = 2k`
-///   (a `Linear` then an activation module).
-/// - `Flax` is `flax.traverse_util.flatten_dict(variables, sep=".")` of a `flax.linen` model of
-///   `nn.Dense` layers, auto-named `Dense_0`, `Dense_1`, ...; its kernels are `[in, out]`.
+///   module whose `nn.Linear`/`nn.Conv2d`/`nn.Conv1d` attributes have the spec's layer names.
+/// - `Sequential` is `nn.Sequential`'s numbering, where every module takes an index (activations,
+///   pools, `Flatten` too), so that the layers with tensors have gaps between them: reading, the
+///   `i` of the file's `{i}.weight`/`{i}.bias` pairs are taken in increasing order, whatever their
+///   gaps (the first [`MAX_SEQUENTIAL_LAYERS`]), the `k`-th for the `k`-th layer that has
+///   parameters; writing, each layer gets the index it has in the `nn.Sequential` of its modules:
+///   the layer's (`Linear`, `Conv2d`, `MaxPool2d`, ...), then its activation's unless it is the
+///   identity, and a `Flatten` before a dense layer that follows a layer of channels
+///   (`nn.Sequential(Conv2d, ReLU, MaxPool2d, Flatten, Linear)`: `0.weight`, `4.weight`).
+/// - `Flax` is `flax.traverse_util.flatten_dict(variables, sep=".")` of a `flax.linen` model
+///   of `nn.Dense` and `nn.Conv` layers, auto-named per module type as Flax does
+///   (`Conv_0`, `Conv_1`, `Dense_0`, ...: `j` counts the layers of the same type before this
+///   one), with pools as functions (`nn.max_pool`, `nn.avg_pool`), which own no tensors.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Naming<'a> {
     /// `{layer}.weight` and `{layer}.bias`, with the spec's layer names.
     Layers,
     /// `0.weight`, `0.bias`, `2.weight`, ...: `nn.Sequential` numbering.
     Sequential,
-    /// `params.Dense_0.kernel`, `params.Dense_0.bias`, ...: `flax.linen`, kernels `[in, out]`.
+    /// `params.Conv_0.kernel`, `params.Dense_0.bias`, ...: `flax.linen`, channels-last.
     Flax,
     /// One entry per layer, input to output.
     Custom(&'a [LayerNames<'a>]),
 }
 
-/// The tensor names of one layer, for [`Naming::Custom`].
+/// The tensor names of one layer, for [`Naming::Custom`] (which has one per layer, pools
+/// included: theirs are not used).
 ///
 /// ```
 /// use backprop_core::safetensors::{LayerNames, Naming};
@@ -48,7 +70,8 @@ pub struct LayerNames<'a> {
     pub weight: &'a str,
     /// The bias's name.
     pub bias: &'a str,
-    /// Whether the weight is stored `[in, out]` (Flax, Keras, JAX code) rather than `[out, in]`.
+    /// Whether the weight is stored channels-last (Flax, Keras, JAX code: `[in, out]`, a
+    /// convolution's kernel `[K, K, C, F]`, see [`Naming`]) rather than PyTorch's way.
     pub transposed: bool,
 }
 
@@ -58,7 +81,8 @@ impl<'a> LayerNames<'a> {
         Self { weight, bias, transposed: false }
     }
 
-    /// As [`new`](Self::new), with the weight stored `[in, out]`.
+    /// As [`new`](Self::new), with the weight stored channels-last (`[in, out]` for a dense
+    /// layer).
     pub const fn transposed(weight: &'a str, bias: &'a str) -> Self {
         Self { weight, bias, transposed: true }
     }
@@ -109,7 +133,7 @@ impl Naming<'_> {
         }
     }
 
-    /// Whether layer `k`'s weight is stored `[in, out]`.
+    /// Whether layer `k`'s weight is stored channels-last.
     pub(crate) fn transposed(&self, k: usize) -> bool {
         match self {
             Self::Flax => true,
@@ -118,11 +142,11 @@ impl Naming<'_> {
         }
     }
 
-    /// The name of layer `k`'s `part`, as up to three pieces, passed to `with`.
+    /// The name of layer `k`'s `part`, as up to five pieces, passed to `with`.
     pub(crate) fn name_of<R>(
         &self,
+        layers: &[LayerInfo],
         k: usize,
-        layer: &LayerInfo,
         part: Part,
         with: impl FnOnce(&[&str]) -> R,
     ) -> R {
@@ -130,10 +154,16 @@ impl Naming<'_> {
             Part::Weight => (".weight", ".kernel"),
             Part::Bias => (".bias", ".bias"),
         };
+        let name = layers.get(k).map_or("", |layer| layer.name);
         match self {
-            Self::Layers => with(&[layer.name, torch]),
-            Self::Sequential => with(&[Digits::new(2 * k).as_str(), torch]),
-            Self::Flax => with(&["params.Dense_", Digits::new(k).as_str(), flax]),
+            Self::Layers => with(&[name, torch]),
+            Self::Sequential => with(&[Digits::new(sequential_index(layers, k)).as_str(), torch]),
+            Self::Flax => {
+                let module = layers.get(k).map_or("", |layer| flax_module(layer.kind));
+                let before =
+                    layers.iter().take(k).filter(|l| l.params() > 0 && flax_module(l.kind) == module);
+                with(&["params.", module, "_", Digits::new(before.count()).as_str(), flax])
+            }
             Self::Custom(names) => {
                 let n = names.get(k);
                 let name = n.map_or("", |n| if part == Part::Weight { n.weight } else { n.bias });
@@ -152,16 +182,46 @@ impl Naming<'_> {
     ) -> Option<(usize, Part)> {
         if let Self::Sequential = self {
             let (index, part) = sequential(name)?;
-            return indices.rank(index).filter(|&rank| rank < layers.len()).map(|rank| (rank, part));
+            let rank = indices.rank(index)?;
+            let (k, _) = (0..).zip(layers).filter(|(_, layer)| layer.params() > 0).nth(rank)?;
+            return layers.get(k).filter(|layer| count(layer, part) > 0).map(|_| (k, part));
         }
         for (k, layer) in (0..).zip(layers) {
             for part in [Part::Weight, Part::Bias] {
-                if self.name_of(k, layer, part, |pieces| name.is(pieces)) {
+                if count(layer, part) > 0 && self.name_of(layers, k, part, |pieces| name.is(pieces)) {
                     return Some((k, part));
                 }
             }
         }
         None
+    }
+}
+
+/// Parameters of a layer's `part`.
+pub(crate) fn count(layer: &LayerInfo, part: Part) -> usize {
+    match part {
+        Part::Weight => layer.weights,
+        Part::Bias => layer.biases,
+    }
+}
+
+/// The index of layer `k` in the `nn.Sequential` of the network's modules: one per layer, one per
+/// activation but the identity, one per `Flatten` from a layer of channels to a dense layer.
+fn sequential_index(layers: &[LayerInfo], k: usize) -> usize {
+    let before = layers.iter().take(k);
+    let next = layers.iter().skip(1);
+    let modules = before.zip(next).map(|(layer, next)| {
+        let flatten = layer.geometry.output().len() > 1 && next.geometry.input().len() == 1;
+        1 + usize::from(layer.activation != "Identity") + usize::from(flatten)
+    });
+    modules.sum()
+}
+
+/// The `flax.linen` module of a kind (its class name, which Flax numbers by).
+fn flax_module(kind: LayerKind) -> &'static str {
+    match kind {
+        LayerKind::Conv1d | LayerKind::Conv2d => "Conv",
+        kind => kind.name(),
     }
 }
 
@@ -246,36 +306,88 @@ fn sequential(name: &JsonStr<'_>) -> Option<(u64, Part)> {
     Some((index, if weight { Part::Weight } else { Part::Bias }))
 }
 
-/// The shape of layer `layer`'s `part` in a file.
-pub(crate) fn dims(layer: &LayerInfo, part: Part, transposed: bool) -> Dims {
-    let (inputs, outputs) = (layer.inputs as u64, layer.outputs as u64);
-    match (layer.kind, part) {
-        (LayerKind::Dense, Part::Weight) if transposed => Dims::new(&[inputs, outputs]),
-        (LayerKind::Dense, Part::Weight) => Dims::new(&[outputs, inputs]),
-        (_, Part::Bias) => Dims::new(&[layer.biases as u64]),
-        // Other kinds: one row per output channel (PyTorch's weight, flattened after its first
-        // dimension), until `LayerInfo` records their kernel shapes.
-        (_, Part::Weight) => Dims::new(&[layer.biases as u64, (layer.weights / layer.biases.max(1)) as u64]),
-    }
+/// Where the values of one tensor go: its shape in the file and, element by element (row-major
+/// in the file), the position among its layer's parameters (weights `[F][C][kernel…]`, then
+/// biases).
+pub(crate) struct Layout {
+    /// The tensor's shape in the file.
+    pub(crate) dims: Dims,
+    /// The first of the part's parameters in the layer (`0`, or the weights' count for biases).
+    first: usize,
+    /// Channels-last: the file's element `j` is ours `(f·C + c)·S + s`, with `f = j mod F`,
+    /// `c = (j / F) mod C`, `s = j / (F·C)`; else ours is `j`.
+    transposed: bool,
+    filters: usize,
+    channels: usize,
+    positions: usize,
 }
 
-/// Where element `j` of layer `layer`'s `part` (row-major in the file) goes among the layer's
-/// parameters (weights row by row, `[out][in]`, then biases).
-pub(crate) fn param_index(layer: &LayerInfo, part: Part, transposed: bool, j: usize) -> usize {
-    match part {
-        Part::Bias => layer.weights + j,
-        Part::Weight if transposed => {
-            // The file's `[in][out]` element `(i, o)` is our `(o, i)`.
-            let outputs = layer.outputs.max(1);
-            (j % outputs) * layer.inputs + j / outputs
+impl Layout {
+    /// The layout of layer `k`'s `part`, channels-last if `transposed`.
+    pub(crate) fn of(layers: &[LayerInfo], k: usize, part: Part, transposed: bool) -> Self {
+        let Some(layer) = layers.get(k) else {
+            return Self { dims: Dims::EMPTY, first: 0, transposed, filters: 1, channels: 1, positions: 1 };
+        };
+        let g = &layer.geometry;
+        let filters = g.output().first().map_or(1, |&f| f as usize);
+        let channels = g.input().first().map_or(1, |&c| c as usize);
+        // A geometry that does not describe the weights (a layer kind outside this crate that
+        // keeps the default): one row of weights per bias.
+        let described = filters.saturating_mul(channels).saturating_mul(g.kernel_len()) == layer.weights
+            && filters == layer.biases;
+        let (filters, channels, kernel) = if described {
+            (filters, channels, g.kernel())
+        } else {
+            (layer.biases.max(1), layer.weights / layer.biases.max(1), &[][..])
+        };
+        let mut dims = Dims::EMPTY;
+        if part == Part::Bias {
+            dims.push(layer.biases as u64);
+            return Self { dims, first: layer.weights, transposed: false, filters, channels, positions: 1 };
         }
-        Part::Weight => j,
+        if transposed {
+            for &d in kernel {
+                dims.push(u64::from(d));
+            }
+            dims.push(channels as u64);
+            dims.push(filters as u64);
+        } else {
+            dims.push(filters as u64);
+            dims.push(channels as u64);
+            for &d in kernel {
+                dims.push(u64::from(d));
+            }
+        }
+        // The channels and positions each output reads, in the order of the file's rows: a
+        // convolution's own; a dense layer after a layer of `[C, H, W]` output reads `H·W·C`
+        // inputs held channels-last, ours `C·H·W`.
+        let (mut channels, mut positions) = (channels, g.kernel_len());
+        let previous = k.checked_sub(1).and_then(|p| layers.get(p)).map(|p| &p.geometry);
+        if let Some(previous) = previous.filter(|p| described && kernel.is_empty() && p.output().len() > 1) {
+            let c = previous.output().first().map_or(1, |&c| c as usize).max(1);
+            if previous.output_len() == layer.inputs {
+                (channels, positions) = (c, layer.inputs / c);
+            }
+        }
+        Self { dims, first: 0, transposed, filters, channels, positions }
+    }
+
+    /// The position among the layer's parameters of the file's element `j`.
+    pub(crate) fn index(&self, j: usize) -> usize {
+        if !self.transposed {
+            return self.first + j;
+        }
+        let (filters, channels) = (self.filters.max(1), self.channels.max(1));
+        let (f, rest) = (j % filters, j / filters);
+        let (c, s) = (rest % channels, rest / channels);
+        self.first + (f * channels + c) * self.positions + s
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conv::{Conv1d, Conv2d, MaxPool2d, Same, Valid};
     use crate::{Dense, Identity};
 
     const LAYERS: [LayerInfo; 2] = [
@@ -283,8 +395,21 @@ mod tests {
         LayerInfo::of::<f32, Dense<f32, 4, 2>, Identity>("out"),
     ];
 
+    /// Conv 1×6×6 → 3×6×6, pool → 3×3×3, conv → 4×2×2, dense 16 → 5, dense 5 → 2.
+    const CONV: [LayerInfo; 5] = [
+        LayerInfo::of::<f32, Conv2d<f32, Same, 1, 6, 6, 3, 3, 1, 6, 6>, Identity>("c0"),
+        LayerInfo::of::<f32, MaxPool2d<f32, 3, 6, 6, 2, 2, 3, 3>, Identity>("pool"),
+        LayerInfo::of::<f32, Conv2d<f32, Valid, 3, 3, 3, 4, 2, 1, 2, 2>, Identity>("c1"),
+        LayerInfo::of::<f32, Dense<f32, 16, 5>, Identity>("d0"),
+        LayerInfo::of::<f32, Dense<f32, 5, 2>, Identity>("d1"),
+    ];
+
     fn s(raw: &str) -> JsonStr<'_> {
         JsonStr::from_raw(raw)
+    }
+
+    fn name(naming: Naming<'_>, layers: &[LayerInfo], k: usize, part: Part) -> std::string::String {
+        naming.name_of(layers, k, part, |p| p.concat())
     }
 
     #[test]
@@ -300,6 +425,35 @@ mod tests {
     }
 
     #[test]
+    fn sequential_ranks_skip_layers_without_parameters() {
+        // nn.Sequential(Conv2d, ReLU, MaxPool2d, Conv2d, Tanh, Flatten, Linear, ReLU, Linear).
+        let file = ["0.weight", "3.weight", "6.weight", "8.weight"];
+        let indices = SequentialIndices::of(file.iter().map(|n| s(n)));
+        let locate = |n| Naming::Sequential.locate(&s(n), &CONV, &indices);
+        let found: std::vec::Vec<_> = file.iter().map(|n| locate(n)).collect();
+        assert_eq!(found, [0, 2, 3, 4].map(|k| Some((k, Part::Weight))));
+    }
+
+    #[test]
+    fn sequential_writes_the_indices_of_torch_modules() {
+        // Every activation here is the identity: no module. The flatten before `d0` is one.
+        let names: std::vec::Vec<_> =
+            [0, 2, 3, 4].iter().map(|&k| name(Naming::Sequential, &CONV, k, Part::Bias)).collect();
+        assert_eq!(names, ["0.bias", "2.bias", "4.bias", "5.bias"]);
+        // nn.Sequential(Conv2d, ReLU, MaxPool2d, Conv2d, Tanh, Flatten, Linear, ReLU, Linear).
+        const TORCH: [LayerInfo; 5] = [
+            LayerInfo::of::<f32, Conv2d<f32, Same, 1, 6, 6, 3, 3, 1, 6, 6>, crate::Relu>("c0"),
+            LayerInfo::of::<f32, MaxPool2d<f32, 3, 6, 6, 2, 2, 3, 3>, Identity>("pool"),
+            LayerInfo::of::<f32, Conv2d<f32, Valid, 3, 3, 3, 4, 2, 1, 2, 2>, crate::Tanh>("c1"),
+            LayerInfo::of::<f32, Dense<f32, 16, 5>, crate::Relu>("d0"),
+            LayerInfo::of::<f32, Dense<f32, 5, 2>, crate::Softmax>("d1"),
+        ];
+        let names: std::vec::Vec<_> =
+            [0, 2, 3, 4].iter().map(|&k| name(Naming::Sequential, &TORCH, k, Part::Weight)).collect();
+        assert_eq!(names, ["0.weight", "3.weight", "6.weight", "8.weight"]);
+    }
+
+    #[test]
     fn named_conventions() {
         let none = &SequentialIndices::NONE;
         assert_eq!(Naming::Layers.locate(&s("out.bias"), &LAYERS, none), Some((1, Part::Bias)));
@@ -307,9 +461,66 @@ mod tests {
         assert_eq!(Naming::Flax.locate(&s("params.Dense_1.kernel"), &LAYERS, none), Some((1, Part::Weight)));
         let custom = [LayerNames::new("a", "b"), LayerNames::transposed("c", "d")];
         assert_eq!(Naming::Custom(&custom).locate(&s("d"), &LAYERS, none), Some((1, Part::Bias)));
-        assert_eq!(Naming::Sequential.name_of(1, &LAYERS[1], Part::Weight, |p| p.concat()), "2.weight");
+        assert_eq!(name(Naming::Sequential, &LAYERS, 1, Part::Weight), "1.weight"); // no identity module
         assert_eq!(Digits::new(0).as_str(), "0");
         assert_eq!(Digits::new(usize::MAX).as_str(), std::format!("{}", usize::MAX));
+    }
+
+    #[test]
+    fn flax_numbers_each_module_type_apart_and_pools_have_no_tensors() {
+        let names: std::vec::Vec<_> =
+            [0, 2, 3, 4].iter().map(|&k| name(Naming::Flax, &CONV, k, Part::Weight)).collect();
+        assert_eq!(
+            names,
+            [
+                "params.Conv_0.kernel",
+                "params.Conv_1.kernel",
+                "params.Dense_0.kernel",
+                "params.Dense_1.kernel"
+            ]
+        );
+        let none = &SequentialIndices::NONE;
+        assert_eq!(Naming::Flax.locate(&s("params.Dense_0.bias"), &CONV, none), Some((3, Part::Bias)));
+        // A pool's names are no tensors: not `pool.weight`, nor `params.MaxPool2d_0.kernel`.
+        assert_eq!(Naming::Layers.locate(&s("pool.weight"), &CONV, none), None);
+        assert_eq!(Naming::Flax.locate(&s("params.MaxPool2d_0.kernel"), &CONV, none), None);
+        let indices = SequentialIndices::of(["0.weight", "1.weight"].iter().map(|n| s(n)));
+        let conv1d = [LayerInfo::of::<f32, Conv1d<f32, Valid, 2, 8, 3, 3, 1, 6>, Identity>("c")];
+        assert_eq!(Naming::Sequential.locate(&s("1.weight"), &conv1d, &indices), None);
+    }
+
+    #[test]
+    fn kernel_shapes_in_both_layouts() {
+        let dims = |k, part, t| Layout::of(&CONV, k, part, t).dims.as_slice().to_vec();
+        assert_eq!(dims(0, Part::Weight, false), [3, 1, 3, 3]);
+        assert_eq!(dims(0, Part::Weight, true), [3, 3, 1, 3]);
+        assert_eq!(dims(2, Part::Weight, false), [4, 3, 2, 2]);
+        assert_eq!(dims(2, Part::Bias, true), [4]);
+        assert_eq!(dims(3, Part::Weight, false), [5, 16]);
+        assert_eq!(dims(3, Part::Weight, true), [16, 5]);
+        let conv1d = [LayerInfo::of::<f32, Conv1d<f32, Valid, 2, 8, 3, 3, 1, 6>, Identity>("c")];
+        assert_eq!(Layout::of(&conv1d, 0, Part::Weight, false).dims.as_slice(), &[3, 2, 3]);
+        assert_eq!(Layout::of(&conv1d, 0, Part::Weight, true).dims.as_slice(), &[3, 2, 3]);
+        assert_eq!(Layout::of(&conv1d, 0, Part::Weight, true).index(1), 6); // (k 0, c 0, f 1)
+    }
+
+    #[test]
+    fn transposed_weights_land_in_place() {
+        // A 3-input, 4-output layer stored [3][4]: element (i, o) at j = 4i + o goes to 3o + i.
+        let layout = Layout::of(&LAYERS, 0, Part::Weight, true);
+        assert_eq!(layout.index(4 * 2 + 1), 3 + 2);
+        assert_eq!(Layout::of(&LAYERS, 0, Part::Weight, false).index(7), 7);
+        assert_eq!(Layout::of(&LAYERS, 0, Part::Bias, false).index(1), 13);
+        assert_eq!(layout.dims.as_slice(), &[3, 4]);
+        // A 2-d kernel [kh][kw][c][f] (3×3, 1 channel, 3 filters): (1, 2, 0, 2), at
+        // ((1·3 + 2)·1 + 0)·3 + 2, is ours [2][0][1][2].
+        let conv = Layout::of(&CONV, 0, Part::Weight, true);
+        assert_eq!(conv.index(5 * 3 + 2), 2 * 9 + 3 + 2);
+        // The dense layer after the 4×2×2 conv reads rows (y, x, c): row (1, 0, 3) is our input
+        // 3·4 + 1·2 + 0 = 14, and output 4 of row r is element 5r + 4.
+        let dense = Layout::of(&CONV, 3, Part::Weight, true);
+        let row = 2 * 4 + 3; // position y·2 + x = 2, channel 3
+        assert_eq!(dense.index(5 * row + 4), 4 * 16 + 14);
     }
 
     #[test]
@@ -322,15 +533,5 @@ mod tests {
         assert_eq!(indices.rank(3 * 255), Some(255));
         assert_eq!(indices.rank(3 * 256), None);
         assert_eq!(indices.rank(1), None);
-    }
-
-    #[test]
-    fn transposed_weights_land_in_place() {
-        // A 3-input, 4-output layer stored [3][4]: element (i, o) at j = 4i + o goes to 3o + i.
-        let layer = &LAYERS[0];
-        assert_eq!(param_index(layer, Part::Weight, true, 4 * 2 + 1), 3 + 2);
-        assert_eq!(param_index(layer, Part::Weight, false, 7), 7);
-        assert_eq!(param_index(layer, Part::Bias, false, 1), 13);
-        assert_eq!(dims(layer, Part::Weight, true).as_slice(), &[3, 4]);
     }
 }

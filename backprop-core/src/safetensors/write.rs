@@ -4,7 +4,7 @@
 use super::dtype::Dtype;
 use super::error::SafetensorsError;
 use super::load::name_from_chars;
-use super::naming::{Digits, Naming, Part, dims, param_index};
+use super::naming::{Digits, Layout, Naming, Part, count};
 use crate::network::Network;
 use crate::{LayerInfo, Scalar};
 
@@ -58,15 +58,13 @@ fn string(sink: &mut impl Sink, pieces: &[&str]) {
     sink.put(b"\"");
 }
 
-/// Every tensor the network writes, in order: layer, part, and the tensor's byte count.
-fn tensors<'n, T: Scalar>(
-    layers: &'n [LayerInfo],
-) -> impl Iterator<Item = (usize, &'n LayerInfo, Part, usize)> + 'n {
+/// Every tensor the network writes, in order: layer, part, and the tensor's value count.
+fn tensors(layers: &[LayerInfo]) -> impl Iterator<Item = (usize, Part, usize)> + '_ {
     (0..).zip(layers).flat_map(|(k, layer)| {
-        [(Part::Weight, layer.weights), (Part::Bias, layer.biases)]
+        [Part::Weight, Part::Bias]
             .into_iter()
-            .filter(|&(_, count)| count > 0)
-            .map(move |(part, count)| (k, layer, part, count * value_size::<T>()))
+            .map(move |part| (k, part, count(layer, part)))
+            .filter(|t| t.2 > 0)
     })
 }
 
@@ -84,13 +82,13 @@ fn header<T: Scalar>(sink: &mut impl Sink, layers: &[LayerInfo], naming: &Naming
     sink.put(if matches!(naming, Naming::Flax) { b"\"flax\"}" } else { b"\"pt\"}" });
     let dtype = Dtype::of_scalar_tag(T::TAG);
     let mut offset = 0usize;
-    for (k, layer, part, bytes) in tensors::<T>(layers) {
+    for (k, part, values) in tensors(layers) {
         sink.put(b",");
-        naming.name_of(k, layer, part, |pieces| string(sink, pieces));
+        naming.name_of(layers, k, part, |pieces| string(sink, pieces));
         sink.put(b":{\"dtype\":\"");
         sink.put(dtype.name().as_bytes());
         sink.put(b"\",\"shape\":[");
-        let shape = dims(layer, part, naming.transposed(k));
+        let shape = Layout::of(layers, k, part, naming.transposed(k)).dims;
         for (i, &d) in (0..).zip(shape.as_slice()) {
             if i > 0 {
                 sink.put(b",");
@@ -100,7 +98,7 @@ fn header<T: Scalar>(sink: &mut impl Sink, layers: &[LayerInfo], naming: &Naming
         sink.put(b"],\"data_offsets\":[");
         sink.put(Digits::new(offset).as_str().as_bytes());
         sink.put(b",");
-        offset = offset.saturating_add(bytes);
+        offset = offset.saturating_add(values * value_size::<T>());
         sink.put(Digits::new(offset).as_str().as_bytes());
         sink.put(b"]}");
     }
@@ -128,7 +126,7 @@ pub(crate) fn write<T: Scalar, N: Network<T>>(
     let needed = len::<T, N>(naming)?;
     let params = net.params();
     let mut offset = 0;
-    for layer in layers {
+    for (k, layer) in (0..).zip(layers) {
         let layer_params = params.get(offset..offset + layer.params()).unwrap_or_default();
         if let Some(index) = layer_params.iter().position(|p| !p.is_finite()) {
             let (part, index) = if index < layer.weights {
@@ -136,9 +134,8 @@ pub(crate) fn write<T: Scalar, N: Network<T>>(
             } else {
                 (Part::Bias, index - layer.weights)
             };
-            let k = layers.iter().position(|l| core::ptr::eq(l, layer)).unwrap_or_default();
             let tensor = naming
-                .name_of(k, layer, part, |pieces| name_from_chars(pieces.iter().flat_map(|p| p.chars())));
+                .name_of(layers, k, part, |pieces| name_from_chars(pieces.iter().flat_map(|p| p.chars())));
             return Err(SafetensorsError::NonFinite { tensor, index });
         }
         offset += layer.params();
@@ -155,13 +152,11 @@ pub(crate) fn write<T: Scalar, N: Network<T>>(
     while sink.pos < 8 + header_len {
         sink.put(b" ");
     }
-    for (k, layer, part, _) in tensors::<T>(layers) {
+    for (k, part, values) in tensors(layers) {
         let first = layers.iter().take(k).map(LayerInfo::params).sum::<usize>();
-        let count = if part == Part::Weight { layer.weights } else { layer.biases };
-        let transposed = naming.transposed(k);
-        for j in 0..count {
-            let value =
-                params.get(first + param_index(layer, part, transposed, j)).copied().unwrap_or(T::ZERO);
+        let layout = Layout::of(layers, k, part, naming.transposed(k));
+        for j in 0..values {
+            let value = params.get(first + layout.index(j)).copied().unwrap_or(T::ZERO);
             if T::TAG == 4 {
                 sink.put(&(value.to_f64() as f32).to_le_bytes());
             } else {

@@ -5,7 +5,7 @@ use core::fmt;
 
 use super::{FORMAT_VERSION, MAX_NAME_LEN, OLDEST_READ_VERSION};
 use crate::LayerKind;
-use crate::layer::ParamIndex;
+use crate::layer::{Geometry, ParamIndex};
 
 /// A name as a serialised header records it (an activation's or a loss's), copied out of the
 /// bytes without allocating: its first [`CAPACITY`](Self::CAPACITY) bytes and its recorded length.
@@ -189,6 +189,20 @@ pub enum ParamsError {
         /// The header's `(weights, biases)`.
         found: (u32, u32),
     },
+    /// Reading: a layer of the header has the network's kind, sizes and parameter counts but
+    /// another geometry (shapes, window, stride or padding: a 3×3 kernel's weights read as a
+    /// 1×9 one's), or none that can be read (a version-2 header records none, which only a
+    /// layer of dense geometry can do without).
+    LayerGeometry {
+        /// The name of the network's layer.
+        layer: &'static str,
+        /// Its position, from `0` at the input.
+        index: usize,
+        /// The network's geometry (in its [`LAYERS`](crate::Network::LAYERS)).
+        expected: &'static Geometry,
+        /// The header's; `None` when it records none (version 2) or an unknown padding tag.
+        found: Option<Geometry>,
+    },
     /// Reading: a layer of the header has another activation than the network's.
     Activation {
         /// The name of the network's layer.
@@ -250,6 +264,7 @@ impl ParamsError {
             Self::LayerKind { .. } => "LayerKind",
             Self::LayerShape { .. } => "LayerShape",
             Self::LayerParams { .. } => "LayerParams",
+            Self::LayerGeometry { .. } => "LayerGeometry",
             Self::Activation { .. } => "Activation",
             Self::Loss { .. } => "Loss",
             Self::Checksum { .. } => "Checksum",
@@ -304,6 +319,19 @@ impl fmt::Display for ParamsError {
                  in the network",
                 found.0, found.1, expected.0, expected.1
             ),
+            Self::LayerGeometry { layer, index, expected, found } => match found {
+                Some(found) => {
+                    write!(
+                        f,
+                        "layer {index} (`{layer}`) is {found} in the parameters, {expected} in the network"
+                    )
+                }
+                None => write!(
+                    f,
+                    "layer {index} (`{layer}`) is {expected} in the network, and the parameters record no \
+                     readable geometry for it (version 2 records none)"
+                ),
+            },
             Self::Activation { layer, index, expected, found } => {
                 write!(f, "layer {index} (`{layer}`) is {found} in the parameters, {expected} in the network")
             }
@@ -350,7 +378,7 @@ mod tests {
         );
         assert_eq!(
             ParamsError::Version { found: 9 }.to_string(),
-            "unsupported parameter format version 9 (this build reads versions 1 to 2)"
+            "unsupported parameter format version 9 (this build reads versions 1 to 3)"
         );
         assert_eq!(
             ParamsError::BufferTooSmall { needed: 10, available: 3 }.to_string(),
@@ -385,6 +413,21 @@ mod tests {
         assert_eq!(
             params.to_string(),
             "layer 2 (`a`) has 12 weights and 3 biases in the parameters, 12 and 4 in the network"
+        );
+        const CONV: Geometry = Geometry::sliding::<crate::conv::Valid>(&[1, 6, 6], &[2, 4, 4], 3, 1);
+        let other = Geometry::sliding::<crate::conv::Same>(&[1, 6, 6], &[2, 4, 4], 3, 1);
+        let geometry =
+            ParamsError::LayerGeometry { layer: "c", index: 0, expected: &CONV, found: Some(other) };
+        assert_eq!(
+            geometry.to_string(),
+            "layer 0 (`c`) is 1×6×6→2×4×4 (kernel 3×3, stride 1×1, same) in the parameters, \
+             1×6×6→2×4×4 (kernel 3×3, stride 1×1, valid) in the network"
+        );
+        let none = ParamsError::LayerGeometry { layer: "c", index: 2, expected: &CONV, found: None };
+        assert_eq!(
+            none.to_string(),
+            "layer 2 (`c`) is 1×6×6→2×4×4 (kernel 3×3, stride 1×1, valid) in the network, and the \
+             parameters record no readable geometry for it (version 2 records none)"
         );
         let loss = ParamsError::Loss {
             expected: "SoftmaxCrossEntropy",

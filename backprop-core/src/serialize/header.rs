@@ -1,16 +1,17 @@
-//! The header: written in version 2, read in versions 2 and 1 (see the module documentation of
-//! [`serialize`](super) for both layouts). Every access is checked (`get`, `split_*_checked`), so
-//! nothing here can panic whatever the bytes.
+//! The header: written in version 3, read in versions 3, 2 and 1 (see the module documentation
+//! of [`serialize`](super) for the layouts). Every access is checked (`get`, `split_*_checked`),
+//! so nothing here can panic whatever the bytes.
 
 use super::{
     CHECKSUM_LEN, FORMAT_VERSION, HeaderName, MAGIC, MAX_NAME_LEN, ParamBytes, ParamsError, crc32,
-    header_len_v1,
+    header_len_v1, header_len_v2,
 };
+use crate::layer::PaddingKind;
 use crate::network::Network;
 use crate::{LayerInfo, LayerKind, Scalar};
 
-/// Bytes of a version-2 layer record before its activation's name: kind, inputs, outputs,
-/// weights, biases, and the name's length.
+/// Bytes of a layer record but its geometry (version 3 only) and its activation's name: kind,
+/// inputs, outputs, weights, biases, and the name's length.
 pub(super) const LAYER_RECORD_LEN: usize = 1 + 4 * 4 + 1;
 
 /// A name as recorded: its first [`MAX_NAME_LEN`] bytes (the length is one byte).
@@ -52,7 +53,7 @@ impl Writer<'_> {
     }
 }
 
-/// Writes the version-2 header into `out`, which is exactly
+/// Writes the version-3 header into `out`, which is exactly
 /// [`header_len(N::LAYERS, N::LOSS)`](super::header_len) bytes.
 pub(super) fn write_header<T: Scalar, N: Network<T>>(out: &mut [u8]) {
     let mut w = Writer { out };
@@ -65,6 +66,10 @@ pub(super) fn write_header<T: Scalar, N: Network<T>>(out: &mut [u8]) {
         w.put_u32(layer.outputs);
         w.put_u32(layer.weights);
         w.put_u32(layer.biases);
+        for &dim in layer.geometry.values() {
+            w.put(&dim.to_le_bytes());
+        }
+        w.put(&[layer.geometry.padding().tag()]);
         w.put_name(layer.activation);
     }
     w.put_name(N::LOSS);
@@ -109,7 +114,7 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// The shape check shared by both versions.
+/// The shape check shared by every version.
 fn check_shape(layer: &LayerInfo, index: usize, found: (u32, u32)) -> Result<(), ParamsError> {
     if found == (saturating_u32(layer.inputs), saturating_u32(layer.outputs)) {
         return Ok(());
@@ -117,10 +122,17 @@ fn check_shape(layer: &LayerInfo, index: usize, found: (u32, u32)) -> Result<(),
     Err(ParamsError::LayerShape { layer: layer.name, index, expected: (layer.inputs, layer.outputs), found })
 }
 
-/// Checks the version-2 layer records and loss of `r` against `N`.
-fn check_v2<T: Scalar, N: Network<T>>(r: &mut Reader<'_>, short: ParamsError) -> Result<(), ParamsError> {
-    for (index, layer) in N::LAYERS.iter().enumerate() {
-        let kind = r.u8().ok_or(short)?;
+/// Checks the layer records and the loss of `r` against `N`, as far as `version` records them:
+/// version 3 everything; version 2 no geometries (it loads into a layer whose geometry is that of
+/// a dense layer, which its sizes determine); version 1 shapes only (every layer was dense then:
+/// no kinds, activations or loss).
+fn check_records<T: Scalar, N: Network<T>>(
+    r: &mut Reader<'_>,
+    short: ParamsError,
+    version: u8,
+) -> Result<(), ParamsError> {
+    for (index, layer) in (0..).zip(N::LAYERS) {
+        let kind = if version > 1 { r.u8().ok_or(short)? } else { LayerKind::Dense.tag() };
         if kind != layer.kind.tag() {
             return Err(ParamsError::LayerKind {
                 layer: layer.name,
@@ -131,6 +143,9 @@ fn check_v2<T: Scalar, N: Network<T>>(r: &mut Reader<'_>, short: ParamsError) ->
         }
         let (Some(inputs), Some(outputs)) = (r.u32(), r.u32()) else { return Err(short) };
         check_shape(layer, index, (inputs, outputs))?;
+        if version == 1 {
+            continue;
+        }
         let (Some(weights), Some(biases)) = (r.u32(), r.u32()) else { return Err(short) };
         if (weights, biases) != (saturating_u32(layer.weights), saturating_u32(layer.biases)) {
             return Err(ParamsError::LayerParams {
@@ -140,6 +155,21 @@ fn check_v2<T: Scalar, N: Network<T>>(r: &mut Reader<'_>, short: ParamsError) ->
                 found: (weights, biases),
             });
         }
+        let expected = &layer.geometry;
+        if version > 2 {
+            // As many dimensions as the kind has (checked above), then the padding.
+            let mut found = *expected;
+            for slot in found.values_mut() {
+                *slot = r.u32().ok_or(short)?;
+            }
+            let padding = PaddingKind::from_tag(r.u8().ok_or(short)?);
+            if found.values() != expected.values() || padding != Some(expected.padding()) {
+                let found = padding.map(|padding| found.with_padding(padding));
+                return Err(ParamsError::LayerGeometry { layer: layer.name, index, expected, found });
+            }
+        } else if !expected.is_dense() {
+            return Err(ParamsError::LayerGeometry { layer: layer.name, index, expected, found: None });
+        }
         r.name(layer.activation).map_err(|found| match found {
             Some(found) => {
                 ParamsError::Activation { layer: layer.name, index, expected: layer.activation, found }
@@ -147,24 +177,13 @@ fn check_v2<T: Scalar, N: Network<T>>(r: &mut Reader<'_>, short: ParamsError) ->
             None => short,
         })?;
     }
+    if version == 1 {
+        return Ok(());
+    }
     r.name(N::LOSS).map_err(|found| match found {
         Some(found) => ParamsError::Loss { expected: N::LOSS, found },
         None => short,
     })
-}
-
-/// Checks the version-1 layer records of `r` against `N`: shapes only. A version-1 header has
-/// no kinds (every layer was dense then), no activations and no loss.
-fn check_v1<T: Scalar, N: Network<T>>(r: &mut Reader<'_>, short: ParamsError) -> Result<(), ParamsError> {
-    for (index, layer) in N::LAYERS.iter().enumerate() {
-        if layer.kind != LayerKind::Dense {
-            let found = LayerKind::Dense.tag();
-            return Err(ParamsError::LayerKind { layer: layer.name, index, expected: layer.kind, found });
-        }
-        let (Some(inputs), Some(outputs)) = (r.u32(), r.u32()) else { return Err(short) };
-        check_shape(layer, index, (inputs, outputs))?;
-    }
-    Ok(())
 }
 
 /// Checks everything but finiteness; returns the parameter bytes.
@@ -184,6 +203,7 @@ pub(super) fn validate<T: Scalar, N: Network<T>>(bytes: &[u8]) -> Result<&[u8], 
     let params_len = N::LEN * size_of::<T>() + CHECKSUM_LEN;
     let expected_len = match version {
         FORMAT_VERSION => N::SERIALIZED_LEN,
+        2 => params_len + const { header_len_v2(N::LAYERS, N::LOSS) },
         1 => header_len_v1(N::LAYERS.len()) + params_len,
         _ => return Err(ParamsError::Version { found: version }),
     };
@@ -195,11 +215,7 @@ pub(super) fn validate<T: Scalar, N: Network<T>>(bytes: &[u8]) -> Result<&[u8], 
         return Err(ParamsError::LayerCount { expected: N::LAYERS.len(), found: count });
     }
     let short = ParamsError::Length { expected: expected_len, found: bytes.len() };
-    if version == 1 {
-        check_v1::<T, N>(&mut r, short)?;
-    } else {
-        check_v2::<T, N>(&mut r, short)?;
-    }
+    check_records::<T, N>(&mut r, short, version)?;
     if bytes.len() != expected_len {
         return Err(short);
     }

@@ -1,34 +1,53 @@
 //! Parameters to and from bytes: a fixed little-endian format with a header that describes the
-//! network (scalar type, each layer's kind, shape, parameter counts and activation, the loss) and
-//! a checksum. `no_std`, no allocation, no panic.
+//! network (scalar type, each layer's kind, sizes, parameter counts, geometry and activation, the
+//! loss) and a checksum. `no_std`, no allocation, no panic.
 //!
-//! # Format (version 2, written and read)
+//! # Format (version 3, written and read)
 //!
 //! | offset | bytes | content |
 //! |---|---|---|
 //! | 0 | 4 | magic `b"BPRP"` |
-//! | 4 | 1 | format version, `2` |
+//! | 4 | 1 | format version, `3` |
 //! | 5 | 1 | scalar tag, [`Scalar::TAG`]: `4` for `f32`, `8` for `f64`, `0x51` for [`I16F16`](crate::I16F16) |
 //! | 6 | 2 | number of layers `L`, `u16` |
 //! | 8 | | `L` layer records, input to output, each: |
-//! | | 1 | · the kind, [`LayerKind::tag`](crate::LayerKind::tag) (`1`: dense) |
+//! | | 1 | · the kind, [`LayerKind::tag`](crate::LayerKind::tag) (`1`: dense, `3`: 2-d convolution, ...) |
 //! | | 4 | · inputs, `u32` (scalars of one sample) |
 //! | | 4 | · outputs, `u32` (for a dense layer, its neurons) |
 //! | | 4 | · weights, `u32`: the layer's first parameters ([`LayerInfo::weights`]) |
 //! | | 4 | · biases, `u32`: its next ones ([`LayerInfo::biases`]) |
+//! | | `4 g` | · the geometry ([`LayerInfo::geometry`]), `u32` each: the input's shape, the output's, the window's size along each spatial axis, its stride along each |
+//! | | 1 | · the padding, [`PaddingKind::tag`](crate::layer::PaddingKind::tag) (`0` valid, `1` same) |
 //! | | 1 + `n` | · the activation's name ([`Activation::NAME`](crate::Activation::NAME)): length `n`, `u8`, then `n` bytes of UTF-8 |
 //! | | 1 + `m` | the loss's name ([`Network::LOSS`]): length `m`, `u8`, then `m` bytes |
 //! | [`header_len`] | `PARAMS · size_of::<T>()` | the parameters in [`Params::params`](crate::Params::params) order (per layer: weights row by row, then biases), IEEE 754 |
 //! | end - 4 | 4 | CRC-32 (IEEE 802.3, as zlib's `crc32`) of every byte before it |
 //!
-//! A layer record is 18 bytes plus its activation's name; the header of an `L`-layer network is
-//! `8 + 18 L + 1 +` the names' bytes ([`header_len`], a `const fn`, so
-//! [`SERIALIZED_LEN`](ParamBytes::SERIALIZED_LEN) is a constant). The weight and bias counts make
-//! the parameter layout explicit for layer kinds whose counts do not follow from the shape alone.
-//! Names longer than [`MAX_NAME_LEN`] bytes are recorded as their first `MAX_NAME_LEN` bytes.
+//! The kind fixes how many dimensions the geometry has (so the record does not repeat them): `g`
+//! is `1 + 1` for a dense layer (`[inputs]`, `[outputs]`, no window), `3 + 3 + 2 + 2` for a 2-d
+//! convolution or pool (`[C, H, W]`, `[F, HO, WO]`, `[K, K]`, `[S, S]`), `2 + 2 + 1 + 1` for a
+//! 1-d one, `3 + 1 + 2 + 2` and `2 + 1 + 1 + 1` for the global pools (see
+//! [`Geometry`](crate::layer::Geometry)).
+//!
+//! A layer record is 18 bytes plus its geometry's and its activation's name; the header of a
+//! network is `8 + Σ (18 + 4 g + 1 + n) + 1 + m` bytes ([`header_len`], a `const fn`, so
+//! [`SERIALIZED_LEN`](ParamBytes::SERIALIZED_LEN) is a constant): a dense layer's record is 27
+//! bytes plus its activation's name. The weight and bias counts make the parameter layout
+//! explicit for layer kinds whose counts do not follow from the shape alone. Names longer than
+//! [`MAX_NAME_LEN`] bytes are recorded as their first `MAX_NAME_LEN` bytes.
 //!
 //! Reading checks every field against the network (a file of a 2-4-1 tanh network does not load
-//! into a 2-4-1 sigmoid one, nor into one with another loss) and names both sides in the error.
+//! into a 2-4-1 sigmoid one, nor into one with another loss, nor a convolution's into one with
+//! another kernel size, stride or padding) and names both sides in the error.
+//!
+//! # Format version 2 (read only)
+//!
+//! Written by builds before layers recorded their geometry: version byte `2`, and layer records
+//! without the geometry and padding (18 bytes plus the activation's name; [`header_len_v2`]),
+//! the rest as in version 3. Such a file loads into a network if everything it records matches
+//! and every layer's geometry follows from its sizes, that is, is that of a dense layer
+//! ([`Geometry::dense`](crate::layer::Geometry::dense)); for any other layer it is refused with
+//! [`ParamsError::LayerGeometry`].
 //!
 //! # Format version 1 (read only)
 //!
@@ -42,13 +61,13 @@
 //! | 5 | 1 | scalar tag |
 //! | 6 | 2 | number of layers `L`, `u16` |
 //! | 8 | `8 L` | per layer, input to output: inputs `u32`, then neurons `u32` |
-//! | `8 + 8 L` ([`header_len_v1`]) | `PARAMS · size_of::<T>()` | the parameters, as in version 2 |
+//! | `8 + 8 L` ([`header_len_v1`]) | `PARAMS · size_of::<T>()` | the parameters, as in version 3 |
 //! | end - 4 | 4 | CRC-32 of every byte before it |
 //!
 //! Such a file loads if its scalar type, layer count and shapes match and every layer of the
 //! network is dense (the only kind then). Its activations and loss are not recorded, so they
 //! cannot be checked: a version-1 file of a 2-4-1 tanh network loads into a 2-4-1 sigmoid one.
-//! Writing always writes version 2.
+//! Writing always writes version 3.
 //!
 //! Every integer and float is little-endian, on every target, so a file written on a host loads
 //! on a big- or little-endian microcontroller alike.
@@ -100,7 +119,7 @@ use crate::{LayerInfo, Scalar};
 /// The first four bytes of every serialised network.
 pub const MAGIC: [u8; 4] = *b"BPRP";
 /// The format version this crate writes.
-pub const FORMAT_VERSION: u8 = 2;
+pub const FORMAT_VERSION: u8 = 3;
 /// The oldest format version this crate reads (it reads every version from this one to
 /// [`FORMAT_VERSION`]).
 pub const OLDEST_READ_VERSION: u8 = 1;
@@ -108,21 +127,47 @@ pub const OLDEST_READ_VERSION: u8 = 1;
 /// loss name is recorded, and compared, as its first `MAX_NAME_LEN` bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
-/// Bytes of the version-2 header for a network of these layers and this loss (magic, version,
+/// Bytes of the version-3 header for a network of these layers and this loss (magic, version,
 /// scalar tag, layer count, a record per layer, the loss's name); a `const fn`, so that
 /// [`ParamBytes::SERIALIZED_LEN`] is a constant for every network.
 ///
 /// ```
+/// use backprop_core::conv::{Conv2d, Valid};
 /// use backprop_core::serialize::header_len;
+/// use backprop_core::{Dense, LayerInfo, Relu, Sigmoid, Tanh};
+/// const LAYERS: &[LayerInfo] = &[
+///     LayerInfo::of::<f32, Dense<f32, 2, 3>, Tanh>("hidden"),
+///     LayerInfo::of::<f32, Dense<f32, 3, 1>, Sigmoid>("output"),
+/// ];
+/// // 8 fixed, 27 + 4 ("Tanh") and 27 + 7 ("Sigmoid") for the layers, 1 + 18 for the loss.
+/// assert_eq!(header_len(LAYERS, "BinaryCrossEntropy"), 8 + 31 + 34 + 19);
+/// // A 2-d convolution's record: 18, 10 dimensions and the padding, then "Relu".
+/// const CONV: &[LayerInfo] = &[LayerInfo::of::<f32, Conv2d<f32, Valid, 1, 5, 5, 2, 3, 1, 3, 3>, Relu>("c")];
+/// assert_eq!(header_len(CONV, "HalfSquaredError"), 8 + (18 + 40 + 1 + 4) + 17);
+/// ```
+pub const fn header_len(layers: &[LayerInfo], loss: &str) -> usize {
+    let mut len = header_len_v2(layers, loss);
+    let mut rest = layers;
+    while let [layer, tail @ ..] = rest {
+        len += layer.geometry.encoded_len();
+        rest = tail;
+    }
+    len
+}
+
+/// Bytes of the version-2 header for a network of these layers and this loss: that of version
+/// 3 without the geometries.
+///
+/// ```
+/// use backprop_core::serialize::header_len_v2;
 /// use backprop_core::{Dense, LayerInfo, Sigmoid, Tanh};
 /// const LAYERS: &[LayerInfo] = &[
 ///     LayerInfo::of::<f32, Dense<f32, 2, 3>, Tanh>("hidden"),
 ///     LayerInfo::of::<f32, Dense<f32, 3, 1>, Sigmoid>("output"),
 /// ];
-/// // 8 fixed, 18 + 4 ("Tanh") and 18 + 7 ("Sigmoid") for the layers, 1 + 18 for the loss.
-/// assert_eq!(header_len(LAYERS, "BinaryCrossEntropy"), 8 + 22 + 25 + 19);
+/// assert_eq!(header_len_v2(LAYERS, "BinaryCrossEntropy"), 8 + 22 + 25 + 19);
 /// ```
-pub const fn header_len(layers: &[LayerInfo], loss: &str) -> usize {
+pub const fn header_len_v2(layers: &[LayerInfo], loss: &str) -> usize {
     let mut len = 8 + 1 + header::recorded(loss).len();
     let mut rest = layers;
     while let [layer, tail @ ..] = rest {
@@ -170,9 +215,9 @@ fn crc32_update(mut crc: u32, bytes: &[u8]) -> u32 {
 ///
 /// See the [module documentation](self) for the format and the guarantees.
 pub trait ParamBytes<T: Scalar>: Network<T> {
-    /// Bytes of the serialised form (version 2): header, parameters and checksum. A version-1
-    /// file of the same network, which [`load_bytes`](Self::load_bytes) also reads, is
-    /// [`header_len_v1`]`(LAYERS.len())` bytes shorter in the header.
+    /// Bytes of the serialised form (version 3): header, parameters and checksum. A version-2
+    /// or version-1 file of the same network, which [`load_bytes`](Self::load_bytes) also reads,
+    /// has the header of [`header_len_v2`] or [`header_len_v1`] bytes instead.
     const SERIALIZED_LEN: usize =
         header_len(Self::LAYERS, Self::LOSS) + Self::LEN * core::mem::size_of::<T>() + CHECKSUM_LEN;
 
@@ -249,12 +294,14 @@ pub trait ParamBytes<T: Scalar>: Network<T> {
     /// part being read, [`Magic`](ParamsError::Magic), [`Version`](ParamsError::Version),
     /// [`ScalarType`](ParamsError::ScalarType), [`LayerCount`](ParamsError::LayerCount), then
     /// layer by layer [`LayerKind`](ParamsError::LayerKind),
-    /// [`LayerShape`](ParamsError::LayerShape), [`LayerParams`](ParamsError::LayerParams) and
+    /// [`LayerShape`](ParamsError::LayerShape), [`LayerParams`](ParamsError::LayerParams),
+    /// [`LayerGeometry`](ParamsError::LayerGeometry) and
     /// [`Activation`](ParamsError::Activation), then [`Loss`](ParamsError::Loss),
     /// [`Length`](ParamsError::Length) when the total is not exactly that of the file's version
-    /// ([`SERIALIZED_LEN`](Self::SERIALIZED_LEN) for version 2),
-    /// [`Checksum`](ParamsError::Checksum), [`NonFinite`](ParamsError::NonFinite). A version-1
-    /// file has shapes only: the kinds (all dense), activations and loss are not checked.
+    /// ([`SERIALIZED_LEN`](Self::SERIALIZED_LEN) for version 3),
+    /// [`Checksum`](ParamsError::Checksum), [`NonFinite`](ParamsError::NonFinite). A version-2
+    /// file has no geometries (it loads into layers whose geometry is dense); a version-1 file
+    /// has shapes only: the kinds (all dense), activations and loss are not checked.
     fn load_bytes(&mut self, bytes: &[u8]) -> Result<(), ParamsError> {
         let payload = header::validate::<T, Self>(bytes)?;
         match T::TAG {
