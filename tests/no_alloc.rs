@@ -4,7 +4,7 @@
 //! on several threads), and each measurement runs the code first once to warm up, then counts a
 //! second run. Every operation of the [`Network`] trait, gradient checking, (de)serialisation,
 //! every optimizer, the checked [`Trainer`] steps and epoch, and the initialisers are measured on
-//! a network of each loss, in `f32` and `f64`.
+//! a network of each loss and on convolutional networks of every kind, in `f32` and `f64`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -313,6 +313,42 @@ fn binary_cross_entropy_allocates_nothing() {
 fn softmax_cross_entropy_allocates_nothing() {
     check_no_allocations::<f32, Classifier<f32>>();
     check_no_allocations::<f64, Classifier<f64>>();
+}
+
+network! {
+    /// Every 2-d convolutional kind: convolutions valid and same, strided, max, average and
+    /// global pools.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Image {
+        input: [2, 9, 7],
+        conv1: Conv2d<4, 3, Relu>,
+        pool: MaxPool2d<2, stride = 1>,
+        conv2: Conv2d<3, 3, Tanh, stride = 2, padding = Same>,
+        avg: AvgPool2d<2, stride = 1>,
+        gap: GlobalAvgPool2d,
+        output: Dense<3, Softmax>,
+    }
+}
+
+network! {
+    /// Every 1-d convolutional kind.
+    #[loss(BinaryCrossEntropy)]
+    pub struct Signal {
+        input: [3, 11],
+        conv: Conv1d<5, 3, Sigmoid, stride = 2>,
+        pool: MaxPool1d<2, stride = 1>,
+        avg: AvgPool1d<2>,
+        gap: GlobalAvgPool1d,
+        output: Dense<2, Sigmoid>,
+    }
+}
+
+#[test]
+fn convolutional_networks_allocate_nothing() {
+    check_no_allocations::<f32, Image<f32>>();
+    check_no_allocations::<f64, Image<f64>>();
+    check_no_allocations::<f32, Signal<f32>>();
+    check_no_allocations::<f64, Signal<f64>>();
 }
 
 network! {

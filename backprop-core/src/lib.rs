@@ -89,6 +89,10 @@ pub use train::{Divergence, EarlyStop, EpochStats, Stop, Trainer};
 #[doc(hidden)]
 pub mod __private {
     pub use crate::activation::{Activation, Identity, LeakyRelu, Relu, Sigmoid, Softmax, Softplus, Tanh};
+    pub use crate::conv::{
+        AvgPool1d, AvgPool2d, Conv1d, Conv2d, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d, MaxPool2d, Same,
+        Valid, flatten, flatten_batch, flatten_mut, flatten_tile, output_len,
+    };
     pub use crate::dense::Dense;
     pub use crate::kernel::BATCH_TILE;
     pub use crate::layer::{Layer, LayerBatch, LayerInfo, LayerTrace};

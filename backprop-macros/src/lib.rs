@@ -7,14 +7,19 @@
 //! (checks, every error collected), `expand` (glue code calling `backprop-core`'s kernels; never
 //! fails). The first two form the front end, `front`, which returns `Ok` or `Err` for any token
 //! stream and never panics (a property test in this crate feeds it random and mutated specs).
+//! The model checks each layer in `layers`, with the shapes of `shape` and each kind's row of
+//! `kinds` (its arguments, core type and output shape); `docs` writes the layers' doc comments.
 
 mod bake;
 mod ctxt;
+mod docs;
 mod expand;
 mod kinds;
+mod layers;
 mod model;
 mod parse;
 mod quantize;
+mod shape;
 
 #[cfg(test)]
 mod tests;

@@ -6,8 +6,10 @@ use quote::ToTokens;
 use syn::{Attribute, Expr, ExprLit, ExprUnary, Ident, Lit, UnOp, Visibility};
 
 use crate::ctxt::Ctxt;
-use crate::kinds::{self, Kind};
-use crate::parse::{Entry, EntryValue, LayerArgs, LayerSyntax, Size, Spec};
+use crate::kinds::{Kind, Op};
+use crate::layers::{At, Flow, check_input_shape, check_layer};
+use crate::parse::{Entry, EntryValue, Size, Spec};
+pub use crate::shape::{Args, Padding, Shape, SizeModel};
 
 /// The activations of the DSL, by the names users write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,13 +59,6 @@ impl Loss {
     }
 }
 
-/// A size as written, with its value when it is a literal.
-#[derive(Clone)]
-pub struct SizeModel {
-    pub tokens: TokenStream,
-    pub literal: Option<u64>,
-}
-
 /// A layer's activation: one of the DSL's, or a user's type named by its path.
 #[derive(Clone)]
 pub enum ActivationModel {
@@ -91,11 +86,20 @@ pub struct Layer {
     pub attrs: Vec<Attribute>,
     pub name: Ident,
     pub kind: &'static Kind,
+    pub args: Args,
+    /// The shape of one sample at its input: the previous layer's output, or the network's input.
+    pub input: Shape,
+    /// The shape of one sample at its output.
+    pub output: Shape,
+    /// The number of scalars at its output (a dense layer's size as written).
     pub size: SizeModel,
+    /// For the built-in activation of a pool (which has none written), `Identity`.
     pub activation: ActivationModel,
     pub activation_span: Span,
     /// Whether it is the last layer written (even if a layer before it has an error).
     pub is_output: bool,
+    /// Compile-time checks of sizes given as constant expressions (`const _: () = assert!(...)`).
+    pub checks: Vec<TokenStream>,
 }
 
 /// A checked network.
@@ -105,7 +109,10 @@ pub struct Model {
     pub vis: Visibility,
     pub name: Ident,
     pub krate: TokenStream,
+    /// The number of scalars of one input: the network's `Input` is `[T; input]`.
     pub input: SizeModel,
+    /// The input as declared: `[N]`, `[C, L]` or `[C, H, W]`.
+    pub input_shape: Shape,
     /// Input to output; never empty (`from_spec` returns no model without a layer), which
     /// `expand` relies on.
     pub layers: Vec<Layer>,
@@ -117,9 +124,9 @@ pub struct Model {
 }
 
 /// Names the generated trace struct uses for its own fields.
-const RESERVED_FIELDS: [&str; 2] = ["input", "input_grad"];
+pub(crate) const RESERVED_FIELDS: [&str; 2] = ["input", "input_grad"];
 
-const KEYWORDS: &[&str] = &[
+pub(crate) const KEYWORDS: &[&str] = &[
     "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
     "fn", "for", "gen", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref",
     "return", "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where",
@@ -137,6 +144,8 @@ impl Model {
         let mut attrs = Vec::new();
         let mut bakes = Vec::new();
         let mut quantized: Option<Ident> = None;
+        // The attributes themselves, for an error on a network they do not support yet.
+        let mut unsupported_attrs: Vec<Attribute> = Vec::new();
 
         for attr in spec.attrs {
             if attr.path().is_ident("loss") {
@@ -162,7 +171,9 @@ impl Model {
                 check_options(cx, &attr, &mut krate_override);
             } else if attr.path().is_ident("weights") {
                 bakes.extend(crate::bake::parse_attr(cx, &attr));
+                unsupported_attrs.push(attr.clone());
             } else if attr.path().is_ident("quantized") {
+                unsupported_attrs.push(attr.clone());
                 match attr.parse_args::<Ident>() {
                     Ok(_) if quantized.is_some() => cx.error_spanned_by(
                         &attr,
@@ -193,11 +204,18 @@ impl Model {
             }
         }
 
+        let krate = krate_override.unwrap_or(krate);
+        let private = quote::quote!(#krate::__private);
         let no_entries = spec.entries.is_empty();
         // An `input` written after the layers is reported there, not also as missing.
-        let input_written =
-            spec.entries.iter().any(|e| e.name == "input" && matches!(e.value, EntryValue::Size(_)));
-        let mut input: Option<SizeModel> = None;
+        let input_written = spec
+            .entries
+            .iter()
+            .any(|e| e.name == "input" && matches!(e.value, EntryValue::Size(_) | EntryValue::Shape(_)));
+        let mut input: Option<Shape> = None;
+        // What flows into the next layer: its shape, and where it comes from (for messages);
+        // `None` after an error.
+        let mut flow: Option<Flow> = None;
         let mut input_seen = false;
         let mut layers: Vec<Layer> = Vec::new();
         // Whether any layer was written, even one with an error (so that "no layers" is said
@@ -216,11 +234,16 @@ impl Model {
                 }
             }
             match value {
-                EntryValue::Size(size) => {
+                value @ (EntryValue::Size(_) | EntryValue::Shape(_)) => {
+                    let written = match &value {
+                        EntryValue::Size(size) => size.tokens(),
+                        EntryValue::Shape(shape) => shape.tokens.clone(),
+                        EntryValue::Layer(_) => TokenStream::new(),
+                    };
                     if name != "input" {
                         let hint =
                             if !input_seen && nearest(&name.to_string(), ["input"].into_iter()).is_some() {
-                                format!("; did you mean `input: {}`?", size.tokens())
+                                format!("; did you mean `input: {written}`?")
                             } else {
                                 String::new()
                             };
@@ -246,7 +269,18 @@ impl Model {
                         );
                     } else {
                         input_seen = true;
-                        input = check_size(cx, &size, "input size");
+                        input = match value {
+                            EntryValue::Size(size) => {
+                                check_size(cx, &size, "input size").map(|d| Shape { dims: vec![d] })
+                            }
+                            EntryValue::Shape(shape) => check_input_shape(cx, shape),
+                            EntryValue::Layer(_) => None,
+                        };
+                        flow = input.clone().map(|shape| Flow {
+                            shape,
+                            source: "the network's input".to_string(),
+                            kind: None,
+                        });
                     }
                     if let Some(attr) = entry_attrs.first() {
                         cx.error_spanned_by(attr, "attributes are not allowed on `input`; remove it");
@@ -261,7 +295,13 @@ impl Model {
                         );
                     }
                     let is_output = last_layer_entry == Some(index);
-                    if let Some(layer) = check_layer(cx, entry_attrs, name, layer, &layers, is_output) {
+                    let at = At { network: &spec.name, private: &private, flow: flow.take(), is_output };
+                    if let Some(layer) = check_layer(cx, entry_attrs, name, layer, &layers, at) {
+                        flow = Some(Flow {
+                            shape: layer.output.clone(),
+                            source: format!("the output of `{}`", layer.name),
+                            kind: Some(layer.kind),
+                        });
                         layers.push(layer);
                     }
                 }
@@ -282,8 +322,9 @@ impl Model {
         }
 
         // Softmax belongs to the output layer only (the last layer written, even when the
-        // output layer itself has an error and is not in `layers`).
-        for layer in layers.iter().filter(|l| !l.is_output) {
+        // output layer itself has an error and is not in `layers`); on other kinds it is
+        // reported by `check_layer`.
+        for layer in layers.iter().filter(|l| !l.is_output && l.kind.op == Op::Dense) {
             if layer.activation.is(Activation::Softmax) {
                 cx.error_at(
                     layer.activation_span,
@@ -341,10 +382,29 @@ impl Model {
             _ => {}
         }
 
-        let (Some(input), Some((loss, _))) = (input, loss) else { return None };
+        // `#[weights]` and `#[quantized]` know dense layers only.
+        if let Some(other) = layers.iter().find(|l| l.kind.op != Op::Dense) {
+            for attr in &unsupported_attrs {
+                let what = if attr.path().is_ident("weights") {
+                    "`#[weights(...)]` (baked parameters)"
+                } else {
+                    "`#[quantized(...)]` (int8 inference)"
+                };
+                cx.error_spanned_by(
+                    attr,
+                    format!(
+                        "{what} is not yet supported for convolutional layers, and `{}` is a `{}`; remove the attribute (set the parameters at run time, for example through `params_mut()` or `load_bytes`)",
+                        other.name, other.kind.name
+                    ),
+                );
+            }
+        }
+
+        let (Some(input_shape), Some((loss, _))) = (input, loss) else { return None };
         if layers.is_empty() || !cx.is_clean() {
             return None;
         }
+        let input = input_shape.len();
         let bakes: Vec<_> =
             bakes.into_iter().filter_map(|b| crate::bake::load(cx, b, &input, &layers)).collect();
         if !cx.is_clean() {
@@ -354,8 +414,9 @@ impl Model {
             attrs,
             vis: spec.vis,
             name: spec.name,
-            krate: krate_override.unwrap_or(krate),
+            krate,
             input,
+            input_shape,
             layers,
             loss,
             bakes,
@@ -395,72 +456,10 @@ fn check_options(cx: &mut Ctxt, attr: &Attribute, krate_override: &mut Option<To
     }
 }
 
-fn check_layer(
-    cx: &mut Ctxt,
-    attrs: Vec<Attribute>,
-    name: Ident,
-    syntax: LayerSyntax,
-    previous: &[Layer],
-    is_output: bool,
-) -> Option<Layer> {
-    let mut ok = true;
-    let text = name.to_string();
-    let bare = text.strip_prefix("r#").unwrap_or(&text);
-    if RESERVED_FIELDS.contains(&bare) {
-        cx.error_at(
-            name.span(),
-            format!(
-                "`{bare}` names a field of the generated trace; rename the layer, for example `{bare}_layer`"
-            ),
-        );
-        ok = false;
-    } else if KEYWORDS.contains(&bare) || text.starts_with("r#") {
-        cx.error_at(
-            name.span(),
-            format!(
-                "`{bare}` is a Rust keyword and cannot name a layer; rename it, for example `{bare}_layer`"
-            ),
-        );
-        ok = false;
-    } else if previous.iter().any(|l| l.name == name) {
-        cx.error_at(
-            name.span(),
-            format!("duplicate layer name `{name}`: every layer needs its own name; rename this one"),
-        );
-        ok = false;
-    }
-    let LayerSyntax { kind, args } = syntax;
-    let (Some(kind), Some(LayerArgs { size, activation })) = (kinds::find(&kind), args) else {
-        cx.error_at(kind.span(), kinds::unknown(&kind));
-        return None;
-    };
-    let activation_span = activation.segments.last().map_or_else(Span::call_site, |s| s.ident.span());
-    let activation = match activation.get_ident() {
-        // A bare name is one of the DSL's: a user's type is written as a path (`crate::Swish`).
-        Some(ident) => match lookup(ident, &Activation::ALL) {
-            Some(a) => Some(ActivationModel::Builtin(a)),
-            None => {
-                let mut message = unknown("activation", ident, &Activation::ALL);
-                if nearest(&ident.to_string(), Activation::ALL.iter().map(|(n, _)| *n)).is_none() {
-                    message += &format!(
-                        "; for an activation of your own, write the path to its type, such as `crate::{ident}` (a type implementing `backprop::Activation`)"
-                    );
-                }
-                cx.error_at(ident.span(), message);
-                None
-            }
-        },
-        None => Some(ActivationModel::Custom(activation)),
-    };
-    let size = check_size(cx, &size, "layer size");
-    let (Some(activation), Some(size), true) = (activation, size, ok) else { return None };
-    Some(Layer { attrs, name, kind, size, activation, activation_span, is_output })
-}
-
 /// A size must be a positive integer literal that fits in 32 bits (every target this crate
 /// supports has at least 32-bit `usize`), or a constant expression: the compiler checks that
 /// one is a `usize` (and the expansion asserts that it is at least 1).
-fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
+pub(crate) fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
     let fix = "write a positive integer such as `8`, or the name of a `const` of type `usize`";
     let tokens = size.tokens();
     match &size.expr {
@@ -481,7 +480,9 @@ fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
                     cx.error_at(int.span(), format!("{what} must be at least 1, found `0`"));
                     None
                 }
-                Ok(v) if v <= u64::from(u32::MAX) => Some(SizeModel { tokens, literal: Some(v) }),
+                Ok(v) if v <= u64::from(u32::MAX) => {
+                    Some(SizeModel { shown: tokens.to_string(), tokens, literal: Some(v) })
+                }
                 _ => {
                     cx.error_at(
                         int.span(),
@@ -514,7 +515,7 @@ fn check_size(cx: &mut Ctxt, size: &Size, what: &str) -> Option<SizeModel> {
             None
         }
         // A constant expression: checked by the compiler (see `expand.rs`).
-        _ => Some(SizeModel { tokens, literal: None }),
+        _ => Some(SizeModel { shown: tokens.to_string(), tokens, literal: None }),
     }
 }
 
@@ -532,7 +533,7 @@ fn has_bare_crate(tokens: TokenStream) -> bool {
     })
 }
 
-fn lookup<K: Copy>(ident: &Ident, table: &[(&'static str, K)]) -> Option<K> {
+pub(crate) fn lookup<K: Copy>(ident: &Ident, table: &[(&'static str, K)]) -> Option<K> {
     table.iter().find(|(n, _)| ident == n).map(|(_, k)| *k)
 }
 
@@ -541,7 +542,7 @@ fn names<K>(table: &[(&'static str, K)]) -> String {
 }
 
 /// "unknown activation `Relu6`; did you mean `Relu`?" or the list of valid names.
-fn unknown<K>(what: &str, ident: &Ident, table: &[(&'static str, K)]) -> String {
+pub(crate) fn unknown<K>(what: &str, ident: &Ident, table: &[(&'static str, K)]) -> String {
     let written = ident.to_string();
     match nearest(&written, table.iter().map(|(n, _)| *n)) {
         Some(best) => format!("unknown {what} `{written}`; did you mean `{best}`?"),

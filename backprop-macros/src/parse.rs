@@ -141,15 +141,25 @@ impl Parse for Entry {
     }
 }
 
-/// The value of an entry: a size (`input: 2`) or a layer (`hidden: Dense<2, Sigmoid>`).
+/// The value of an entry: a size (`input: 2`), a shape (`input: [1, 28, 28]`) or a layer
+/// (`hidden: Dense<2, Sigmoid>`, `gap: GlobalAvgPool2d`).
 pub enum EntryValue {
     Size(Size),
+    Shape(ShapeSyntax),
     Layer(LayerSyntax),
 }
 
 impl Parse for EntryValue {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        if input.peek(Ident) && input.peek2(Token![<]) {
+        if input.peek(syn::token::Bracket) {
+            return Ok(Self::Shape(input.parse()?));
+        }
+        // A kind written without arguments (`GlobalAvgPool2d`) is a layer too, when it is followed
+        // by the end of the entry; any other name is a size (a constant).
+        let bare_kind = input.peek(Ident)
+            && input.fork().parse::<Ident>().is_ok_and(|ident| crate::kinds::find(&ident).is_some())
+            && (input.peek2(Token![,]) || is_last_token(input));
+        if (input.peek(Ident) && input.peek2(Token![<])) || bare_kind {
             Ok(Self::Layer(input.parse()?))
         } else {
             Ok(Self::Size(input.parse()?))
@@ -157,68 +167,207 @@ impl Parse for EntryValue {
     }
 }
 
-/// `Kind<size, Activation>`.
+/// Whether exactly one token is left.
+fn is_last_token(input: ParseStream) -> bool {
+    let fork = input.fork();
+    fork.parse::<TokenTree>().is_ok() && fork.is_empty()
+}
+
+/// `[C, L]` or `[C, H, W]`: the shape of the input, its sizes as written (any number of them: the
+/// model says what is wrong with the count).
+pub struct ShapeSyntax {
+    pub bracket: syn::token::Bracket,
+    pub dims: Vec<Size>,
+    /// The whole `[...]`, for messages.
+    pub tokens: TokenStream,
+}
+
+impl Parse for ShapeSyntax {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let tokens = input.fork().parse::<TokenTree>()?.into_token_stream();
+        let content;
+        let bracket = syn::bracketed!(content in input);
+        let dims = Punctuated::<Expr, Token![,]>::parse_terminated(&content)
+            .map_err(|e| syn::Error::new(e.span(), format!("{e}; {SIZE_EXPECTED}")))?;
+        Ok(Self { bracket, dims: dims.into_iter().map(|expr| Size { expr }).collect(), tokens })
+    }
+}
+
+/// `Kind<arguments, options>`, or `Kind` alone.
 pub struct LayerSyntax {
     pub kind: Ident,
-    /// The size and activation; `None` for a kind that is not one of `kinds::KINDS`, whose
-    /// arguments are skipped unread (they may be any syntax, as in `Dropout<0.5>`), so that the
-    /// model reports the unknown kind alone, with the other errors of the spec.
+    /// The arguments; `None` for a kind that is not one of `kinds::KINDS`, whose arguments are
+    /// skipped unread (they may be any syntax, as in `Dropout<0.5>`), so that the model reports the
+    /// unknown kind alone, with the other errors of the spec.
     pub args: Option<LayerArgs>,
 }
 
-/// `<N, Activation>` of a layer of a known kind.
+/// The arguments of a layer of a known kind, in the order of the kind's parameters
+/// (`kinds::Param`): its sizes, its activation if it has one, then its options.
 pub struct LayerArgs {
-    pub size: Size,
+    /// Whether `<...>` was written (`GlobalAvgPool2d` has none; `Dense` alone is missing them).
+    pub angle: bool,
+    /// The sizes, in the kind's order (`Conv2d`: filters, then kernel).
+    pub sizes: Vec<Size>,
     /// A built-in activation's name (`Relu`) or the path to a user's type (`crate::Swish`).
-    pub activation: syn::Path,
+    pub activation: Option<syn::Path>,
+    /// `name = value` after the positional arguments, in the order written.
+    pub options: Vec<OptionSyntax>,
+}
+
+/// `stride = 2`, `padding = Same`: the value as written (its meaning depends on the option,
+/// decided in `model.rs`).
+pub struct OptionSyntax {
+    pub name: Ident,
+    pub value: TokenStream,
 }
 
 impl Parse for LayerSyntax {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let kind: Ident = input.parse()?;
-        input.parse::<Token![<]>()?;
-        if crate::kinds::find(&kind).is_none() {
+        let kind_ident: Ident = input.parse()?;
+        let Some(kind) = crate::kinds::find(&kind_ident) else {
+            input.parse::<Token![<]>()?;
             skip_to_closing_angle(input)?;
-            return Ok(Self { kind, args: None });
+            return Ok(Self { kind: kind_ident, args: None });
+        };
+        let mut args = LayerArgs { angle: false, sizes: Vec::new(), activation: None, options: Vec::new() };
+        if !input.peek(Token![<]) {
+            return Ok(Self { kind: kind_ident, args: Some(args) });
         }
-        let example = format!("`{kind}<8, Relu>`");
-        let size = Size::parse_until_comma_or_gt(input)?;
-        if input.peek(Token![>]) {
-            return Err(match &size.expr {
-                Expr::Path(path) if path.path.get_ident().is_some() => syn::Error::new_spanned(
-                    &size.expr,
-                    format!(
-                        "missing layer size before `{}`: a layer is written `{kind}<N, Activation>`, as in {example}",
-                        size.tokens()
-                    ),
-                ),
-                _ => input.error(format!(
-                    "missing activation: a layer is written `{kind}<N, Activation>`, as in {example}"
-                )),
-            });
-        }
-        if !input.peek(Token![,]) {
-            return Err(input
-                .error(format!("expected `,` between the layer size and the activation, as in {example}")));
-        }
-        input.parse::<Token![,]>()?;
-        if !(input.peek(Ident::peek_any) || input.peek(Token![::])) {
+        if kind.params().is_empty() && kind.options().is_empty() {
             return Err(input.error(format!(
-                "expected an activation: a built-in name, as in {example}, or the path to your own type, as in `{kind}<8, crate::Swish>`"
+                "`{kind_ident}` takes no arguments: write it without `<...>`, as in `gap: {kind_ident}`"
             )));
         }
-        let activation = input.parse::<syn::Path>().map_err(|e| {
-            syn::Error::new(
-                e.span(),
-                format!("{e}; an activation is a name such as `Relu` or a path such as `crate::Swish`"),
-            )
-        })?;
-        if !input.peek(Token![>]) {
-            return Err(input.error(format!("expected `>` after the activation, as in {example}")));
+        input.parse::<Token![<]>()?;
+        args.angle = true;
+        let example = kind.example();
+        let params = kind.params();
+        for (i, param) in params.iter().enumerate() {
+            let next = params.get(i + 1);
+            match param {
+                crate::kinds::Param::Size(what) => {
+                    if is_option(input) {
+                        return Err(input.error(format!(
+                            "missing {what}: the options come after it; a layer is written `{}`, as in {example}",
+                            kind.syntax
+                        )));
+                    }
+                    let size = Size::parse_until_comma_or_gt(input, what)?;
+                    if let Some(next) = next {
+                        if input.peek(Token![>]) || input.is_empty() {
+                            return Err(match &size.expr {
+                                Expr::Path(path)
+                                    if path.path.get_ident().is_some()
+                                        && *next == crate::kinds::Param::Activation =>
+                                {
+                                    syn::Error::new_spanned(
+                                        &size.expr,
+                                        format!(
+                                            "missing {what} before `{}`: a layer is written `{}`, as in {example}",
+                                            size.tokens(),
+                                            kind.syntax
+                                        ),
+                                    )
+                                }
+                                _ => input.error(format!(
+                                    "missing {}: a layer is written `{}`, as in {example}",
+                                    next.what(),
+                                    kind.syntax
+                                )),
+                            });
+                        }
+                        if !input.peek(Token![,]) {
+                            return Err(input.error(format!(
+                                "expected `,` between the {what} and the {}, as in {example}",
+                                next.what()
+                            )));
+                        }
+                        input.parse::<Token![,]>()?;
+                    }
+                    args.sizes.push(size);
+                }
+                crate::kinds::Param::Activation => {
+                    if !(input.peek(Ident::peek_any) || input.peek(Token![::])) || is_option(input) {
+                        return Err(input.error(format!(
+                            "expected an activation: a built-in name, as in {example}, or the path to your own type, as in {}",
+                            kind.example_with("crate::Swish")
+                        )));
+                    }
+                    let activation = input.parse::<syn::Path>().map_err(|e| {
+                        syn::Error::new(
+                            e.span(),
+                            format!(
+                                "{e}; an activation is a name such as `Relu` or a path such as `crate::Swish`"
+                            ),
+                        )
+                    })?;
+                    args.activation = Some(activation);
+                }
+            }
         }
-        input.parse::<Token![>]>()?;
-        Ok(Self { kind, args: Some(LayerArgs { size, activation }) })
+        let mut last = params.last().map_or_else(|| "`<`".to_string(), |p| format!("the {}", p.what()));
+        loop {
+            if input.peek(Token![>]) {
+                input.parse::<Token![>]>()?;
+                break;
+            }
+            if input.peek(Token![,]) && input.peek2(Token![>]) {
+                input.parse::<Token![,]>()?;
+                input.parse::<Token![>]>()?;
+                break;
+            }
+            if input.peek(Token![,]) && {
+                let fork = input.fork();
+                fork.parse::<Token![,]>().is_ok() && is_option(&fork)
+            } {
+                input.parse::<Token![,]>()?;
+                let name = input.call(Ident::parse_any)?;
+                input.parse::<Token![=]>()?;
+                let value = tokens_until_comma_or_gt(input);
+                if value.is_empty() {
+                    return Err(input.error(format!(
+                        "expected a value after `{name} =`; {}",
+                        crate::kinds::options_phrase(kind)
+                    )));
+                }
+                last = format!("`{name} = {value}`");
+                args.options.push(OptionSyntax { name, value });
+                continue;
+            }
+            let no_activation = !params.contains(&crate::kinds::Param::Activation)
+                && input.peek(Token![,])
+                && input.peek2(Ident);
+            return Err(input.error(if kind.options().is_empty() {
+                format!("expected `>` after {last}, as in {example}")
+            } else {
+                format!(
+                    "expected `>` after {last}, or `,` and an option ({}), as in {}{}",
+                    crate::kinds::options_list(kind),
+                    kind.example_with_option(),
+                    if no_activation { format!("; `{kind_ident}` has no activation") } else { String::new() }
+                )
+            }));
+        }
+        Ok(Self { kind: kind_ident, args: Some(args) })
     }
+}
+
+/// Whether `name =` (an option) comes next.
+fn is_option(input: ParseStream) -> bool {
+    input.peek(Ident::peek_any) && input.peek2(Token![=])
+}
+
+/// The tokens up to the next `,` or `>` at this level (groups are single tokens).
+fn tokens_until_comma_or_gt(input: ParseStream) -> TokenStream {
+    let mut tokens = TokenStream::new();
+    while !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![>]) {
+        match input.parse::<TokenTree>() {
+            Ok(token) => tokens.extend([token]),
+            Err(_) => break,
+        }
+    }
+    tokens
 }
 
 /// Skips the tokens after a `<` up to and including its matching `>` (groups are single tokens;
@@ -258,20 +407,22 @@ impl Size {
     }
 
     /// A size inside `Dense<...>`: the tokens up to the next `,` or `>` (which an expression
-    /// parser would take for a comparison), parsed as one expression.
-    fn parse_until_comma_or_gt(input: ParseStream) -> syn::Result<Self> {
-        let mut tokens = TokenStream::new();
-        let mut last = None;
-        while !input.is_empty() && !input.peek(Token![,]) && !input.peek(Token![>]) {
-            let token: TokenTree = input.parse()?;
-            last = Some(token.span());
-            tokens.extend([token]);
-        }
-        let Some(last) = last else { return Err(input.error(SIZE_EXPECTED)) };
+    /// parser would take for a comparison), parsed as one expression; `what` names it in messages
+    /// (`layer size`).
+    fn parse_until_comma_or_gt(input: ParseStream, what: &str) -> syn::Result<Self> {
+        let tokens = tokens_until_comma_or_gt(input);
+        let Some(last) = tokens.clone().into_iter().last().map(|t| t.span()) else {
+            return Err(input.error(SIZE_EXPECTED));
+        };
+        Self::from_tokens(tokens, last, what)
+    }
+
+    /// `tokens` (not empty; `last` is the span of the last one) parsed as one expression.
+    pub fn from_tokens(tokens: TokenStream, last: proc_macro2::Span, what: &str) -> syn::Result<Self> {
         let parser = |stream: ParseStream| {
             let expr: Expr = stream.parse()?;
             if !stream.is_empty() {
-                return Err(stream.error("expected `,` after the layer size"));
+                return Err(stream.error(format!("expected `,` after the {what}")));
             }
             Ok(expr)
         };

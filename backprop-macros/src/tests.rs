@@ -63,6 +63,30 @@ const CONST_SIZES: &str = "
         output: Dense<1, Sigmoid>,
     }";
 
+const LENET: &str = "
+    /// A LeNet-like classifier of 28 × 28 images.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct LeNet {
+        input: [1, 28, 28],
+        conv1: Conv2d<6, 5, Relu>,
+        pool1: MaxPool2d<2>,
+        conv2: Conv2d<16, 5, Tanh, stride = 1, padding = Same>,
+        pool2: AvgPool2d<3, stride = 3>,
+        hidden: Dense<120, Relu>,
+        output: Dense<10, Softmax>,
+    }";
+
+const SIGNAL_CONST_SIZES: &str = "
+    /// A 1-d network with sizes from constants: output sizes as constant expressions.
+    #[loss(BinaryCrossEntropy)]
+    pub struct Signal {
+        input: [CHANNELS, LEN],
+        conv: Conv1d<FILTERS, 3, LeakyRelu, stride = STRIDE>,
+        pool: MaxPool1d<2>,
+        gap: GlobalAvgPool1d,
+        output: Dense<1, Sigmoid>,
+    }";
+
 /// Compares the expansion of `spec` with `tests/expand/{name}.expanded.rs`, or rewrites that
 /// file when `UPDATE_EXPAND=1`.
 fn snapshot(name: &str, spec: &str) {
@@ -109,6 +133,16 @@ fn snapshot_softmax_classifier() {
 #[test]
 fn snapshot_const_sizes() {
     snapshot("const_sizes", CONST_SIZES);
+}
+
+#[test]
+fn snapshot_lenet() {
+    snapshot("lenet", LENET);
+}
+
+#[test]
+fn snapshot_conv_const_sizes() {
+    snapshot("signal_const_sizes", SIGNAL_CONST_SIZES);
 }
 
 /// A size that `syn` reads as an expression but that does not parse in the braces the expansion
@@ -159,6 +193,18 @@ fn expansion_does_not_grow_with_the_sizes() {
         expanded_numbers_aside(&TOY.replace("output: Dense<1", "extra: Dense<500, Relu>,\n output: Dense<1"));
     let added = lines(&deeper) - lines(&small);
     assert!((5..=80).contains(&added), "one more layer added {added} lines");
+
+    // The same for a convolutional network: a 3 × 100 × 100 input and wider layers expand to the
+    // code of the 1 × 28 × 28 LeNet, numbers aside.
+    let large_lenet = LENET
+        .replace("[1, 28, 28]", "[3, 100, 100]")
+        .replace("Conv2d<6,", "Conv2d<64,")
+        .replace("Conv2d<16,", "Conv2d<128,")
+        .replace("Dense<120,", "Dense<500,")
+        .replace("Dense<10,", "Dense<100,");
+    let (small, large) = (expanded_numbers_aside(LENET), expanded_numbers_aside(&large_lenet));
+    assert!(expanded(&large_lenet).contains("[[[T; 16]; 16]; 128]"), "the large LeNet's sizes");
+    assert_eq!(small, large);
 }
 
 /// As [`expanded`], with every integer literal of the code replaced by `0`, and every number in
@@ -215,7 +261,7 @@ fn is_pub(vis: &syn::Visibility) -> bool {
 /// layer and trace fields) state it, with the sizes as written.
 #[test]
 fn every_public_generated_item_documents_its_shape() {
-    for spec in [TOY, DEEP_MIXED, CLASSIFIER, CONST_SIZES] {
+    for spec in [TOY, DEEP_MIXED, CLASSIFIER, CONST_SIZES, LENET, SIGNAL_CONST_SIZES] {
         let input = TokenStream::from_str(&format!("::backprop; {spec}")).expect("lexes");
         let Ok(model) = front(input) else { panic!("valid spec") };
         let file: syn::File = syn::parse2(expand::expand(&model)).expect("valid Rust");
@@ -241,8 +287,13 @@ fn every_public_generated_item_documents_its_shape() {
                         let name = field.ident.as_ref().expect("named fields");
                         let doc = docs(&field.attrs);
                         let ty = quote::ToTokens::to_token_stream(&field.ty).to_string();
-                        // The shape in the doc: every size of the field's type appears in it.
-                        for size in model.layers.iter().map(|l| l.size.tokens.to_string()) {
+                        // The shape in the doc: every size of the field's type appears in it
+                        // (the sizes as written, and the output sizes the macro computed).
+                        let sizes = model.layers.iter().flat_map(|l| {
+                            let computed = l.output.dims.iter().filter(|d| d.literal.is_some());
+                            l.args.sizes.iter().chain(computed).map(|s| s.tokens.to_string())
+                        });
+                        for size in sizes {
                             if ty.contains(&format!(", {size} >")) || ty.contains(&format!("; {size} ]")) {
                                 assert!(
                                     doc.contains(&size),
@@ -318,6 +369,16 @@ mod never_panics {
         "Dense",
         "dense",
         "Conv",
+        "Conv1d",
+        "Conv2d",
+        "MaxPool2d",
+        "AvgPool1d",
+        "GlobalAvgPool2d",
+        "stride",
+        "padding",
+        "Same",
+        "same",
+        "Valid",
         "Relu",
         "Relu6",
         "Sigmoid",
@@ -525,7 +586,7 @@ mod never_panics {
     fn mutated_valid_specs() {
         let counter = AtomicUsize::new(0);
         let valid_after_mutation = AtomicUsize::new(0);
-        let specs: Vec<TokenStream> = [TOY, DEEP_MIXED, CLASSIFIER, CONST_SIZES]
+        let specs: Vec<TokenStream> = [TOY, DEEP_MIXED, CLASSIFIER, CONST_SIZES, LENET, SIGNAL_CONST_SIZES]
             .iter()
             .map(|spec| TokenStream::from_str(&format!("::backprop; {spec}")).expect("lexes"))
             .collect();

@@ -25,6 +25,29 @@ network! {
     pub struct Classifier { input: 4, hidden: Dense<6, LeakyRelu>, output: Dense<3, Softmax> }
 }
 
+network! {
+    /// Convolutions on an image: a convolution, a max pool, a global average pool.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Vision {
+        input: [1, 6, 6],
+        conv: Conv2d<3, 3, Tanh>,
+        pool: MaxPool2d<2>,
+        gap: GlobalAvgPool2d,
+        output: Dense<2, Softmax>,
+    }
+}
+
+network! {
+    /// A convolution on a signal, same padding, and an average pool.
+    #[loss(BinaryCrossEntropy)]
+    pub struct Signal {
+        input: [2, 8],
+        conv: Conv1d<2, 3, Relu, padding = Same>,
+        pool: AvgPool1d<2>,
+        output: Dense<1, Sigmoid>,
+    }
+}
+
 /// A network from a fixed seed, weights uniform in `±1/√inputs` of each layer.
 pub fn seeded<T: Scalar, N: Network<T>>(seed: u64) -> N {
     let mut rng = Rng::new(seed);
@@ -61,7 +84,7 @@ pub fn round_trip<T: Scalar, N: ParamBytes<T> + PartialEq>(net: &N) -> bool {
     loaded && refused
 }
 
-/// Everything above on the three networks: `true` when every step lowers the loss, every
+/// Everything above on the five networks: `true` when every step lowers the loss, every
 /// gradient check passes at `1e-6` and every round trip through bytes is exact. Callable from
 /// firmware.
 pub fn smoke_test() -> bool {
@@ -90,6 +113,21 @@ pub fn smoke_test() -> bool {
     ok &= worst_gradcheck_error(&c64, &[1.0, 0.0, -1.0, 0.5], &[0.0, 1.0, 0.0]) < 1e-6;
 
     ok &= round_trip(&r) && round_trip(&d64) && round_trip(&c);
+
+    // Convolutional networks: a flat input read as channels × height × width.
+    let image: [f64; 36] = core::array::from_fn(|i| ((i * 7) % 11) as f64 / 11.0 - 0.5);
+    let mut v: Vision<f32> = seeded(4);
+    let (before, after) = one_step(&mut v, &image.map(|p| p as f32), &[1.0, 0.0], 0.5);
+    ok &= after < before;
+    let v64: Vision<f64> = seeded(4);
+    ok &= worst_gradcheck_error(&v64, &image, &[1.0, 0.0]) < 1e-6;
+    let signal: [f64; 16] = core::array::from_fn(|i| ((i * 5) % 7) as f64 / 7.0 - 0.4);
+    let mut s: Signal<f32> = seeded(5);
+    let (before, after) = one_step(&mut s, &signal.map(|p| p as f32), &[1.0], 0.5);
+    ok &= after < before;
+    let s64: Signal<f64> = seeded(5);
+    ok &= worst_gradcheck_error(&s64, &signal, &[1.0]) < 1e-6;
+    ok &= round_trip(&v) && round_trip(&s64);
     ok
 }
 
@@ -100,6 +138,22 @@ mod tests {
     #[test]
     fn trains_and_gradchecks_without_std() {
         assert!(smoke_test());
+    }
+
+    #[test]
+    fn the_conv_network_reads_its_flat_input_as_an_image() {
+        let v: Vision<f64> = seeded(4);
+        let image: [f64; 36] = core::array::from_fn(|i| i as f64 / 36.0);
+        let mut trace = VisionTrace::zeroed();
+        let y = v.forward_trace(&image, &mut trace);
+        let pixels: &[[[f64; 6]; 6]; 1] = backprop::conv::flatten(&trace.input);
+        assert_eq!(pixels[0][2][3], image[2 * 6 + 3]);
+        let mut grads = Vision::zeroed();
+        let loss = v.backward(&mut trace, &[0.0, 1.0], &mut grads);
+        assert!(loss > 0.0 && y[1] < 1.0);
+        assert!(trace.input_grad.iter().any(|&g| g != 0.0));
+        let e = worst_gradcheck_error(&v, &image, &[0.0, 1.0]);
+        assert!(e > 0.0 && e < 1e-6, "{e}");
     }
 
     #[test]

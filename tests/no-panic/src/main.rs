@@ -9,7 +9,8 @@
 //! the training loop around them (the initialisers, `shuffle`, `Trainer::epoch` with gathered and
 //! tiled batches, `try_step_indices`, `evaluate`, `accuracy`, `confusion_matrix`, `EarlyStop`),
 //! `gradcheck`, parameter (de)serialisation and safetensors import and export on networks of every
-//! loss, in `f32`, `f64` and the fixed-point `I16F16`, and int8 quantization (`QDense::quantize`
+//! loss, dense and convolutional (every convolution and pooling kind), in `f32`, `f64` and the
+//! fixed-point `I16F16`, and int8 quantization (`QDense::quantize`
 //! for every activation, and `QDense::forward` for every kind of quantized activation), on opaque
 //! inputs. Its `#[panic_handler]` calls a function that exists nowhere. After
 //! optimisation, the linker keeps only code reachable from the entry point (`--gc-sections`): if
@@ -52,6 +53,34 @@ network! {
     /// (`backprop::kernel::SKIP_ZERO_ROWS`), and not a multiple of 16 long.
     #[loss(SoftmaxCrossEntropy)]
     pub struct Wide { input: 260, hidden: Dense<64, Relu>, output: Dense<4, Softmax> }
+}
+
+network! {
+    /// Convolutions on an image, every 2-d kind: valid and same, strided, max, average and global
+    /// pools, a dense layer reading a shaped output.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Vision {
+        input: [2, 9, 7],
+        conv1: Conv2d<4, 3, Relu>,
+        pool: MaxPool2d<2, stride = 1>,
+        conv2: Conv2d<3, 3, Tanh, stride = 2, padding = Same>,
+        avg: AvgPool2d<2, stride = 1>,
+        hidden: Dense<5, LeakyRelu>,
+        output: Dense<3, Softmax>,
+    }
+}
+
+network! {
+    /// Convolutions on a signal, every 1-d kind, first layer a convolution.
+    #[loss(BinaryCrossEntropy)]
+    pub struct Signal {
+        input: [3, 11],
+        conv: Conv1d<5, 3, Sigmoid, stride = 2>,
+        pool: MaxPool1d<2, stride = 1>,
+        avg: AvgPool1d<2>,
+        gap: GlobalAvgPool1d,
+        output: Dense<2, Sigmoid>,
+    }
 }
 
 network! {
@@ -245,8 +274,8 @@ fn exercise_quantize<A: backprop::Activation>() {
     black_box(arith::multiply_by_quantized_multiplier(black_box(1000), m, shift));
 }
 
-/// Every hot-path method of one layer kind (the convolutional layers have no `network!` syntax
-/// yet, so they are called through `Layer` directly, as generated code will call them).
+/// Every hot-path method of one layer kind, called through `Layer` directly (generated networks
+/// call the same methods: see `Vision` and `Signal`).
 #[inline(never)]
 fn exercise_layer<T: Scalar, L: backprop::Layer<T>, A: backprop::Activation>() {
     use backprop::layer::LayerBatch;
@@ -309,7 +338,12 @@ fn run() {
     exercise::<f64, Classifier<f64>>();
     exercise::<f32, Wide<f32>>();
     exercise::<f64, Wide<f64>>();
+    exercise::<f32, Vision<f32>>();
+    exercise::<f64, Vision<f64>>();
+    exercise::<f32, Signal<f32>>();
+    exercise::<f64, Signal<f64>>();
     exercise_quant();
+    exercise::<I16F16, Vision<I16F16>>();
     exercise::<I16F16, Regressor<I16F16>>();
     exercise::<I16F16, Detector<I16F16>>();
     exercise::<I16F16, Classifier<I16F16>>();
@@ -319,12 +353,16 @@ fn run() {
         exercise_training::<f32, Regressor<f32>>();
         exercise_training::<f64, Classifier<f64>>();
         exercise_training::<f32, Wide<f32>>();
+        exercise_training::<f32, Vision<f32>>();
+        exercise_training::<f64, Signal<f64>>();
     }
     #[cfg(feature = "tools")]
     {
         exercise_tools::<f32, Regressor<f32>>();
         exercise_tools::<f64, Detector<f64>>();
         exercise_tools::<f64, Classifier<f64>>();
+        exercise_tools::<f32, Vision<f32>>();
+        exercise_tools::<f64, Signal<f64>>();
         exercise_quantize::<backprop::Identity>();
         exercise_quantize::<backprop::Relu>();
         exercise_quantize::<backprop::Sigmoid>();

@@ -1,0 +1,9 @@
+backprop::network! {
+    #[loss(HalfSquaredError)]
+    pub struct Nothing {
+        input: [],
+        output: Dense<1, Identity>,
+    }
+}
+
+fn main() {}
