@@ -3,12 +3,154 @@
 
 use core::marker::PhantomData;
 
-use super::kernels::{self, Direct, Geometry};
+use super::grads::Update;
+use super::kernels::{self, Conv, Direct, Geometric, Geometry};
 use super::{Padding, activate, fits, flatten, flatten_mut, output_len, pad_before};
 use crate::Scalar;
 use crate::activation::Activation;
 use crate::layer::{Layer, LayerBatch, LayerKind, LayerTrace};
 use crate::network::Params;
+
+/// [`Default`] and the kernels' views of a convolution type ([`Geometric`], [`Conv`] and
+/// [`Direct`]): its generics, the type, its sizes as a 2-d convolution (a 1-d one has height 1),
+/// its geometry, and the functions that view its weights as `[[[[T; KW]; KH]; C]; F]`.
+macro_rules! conv_views {
+    (
+        [$($generics:tt)*] $ty:ty as [$c:tt, $h:tt, $w:tt, $f:tt, $kh:tt, $kw:tt, $ho:tt, $wo:tt],
+        geometry: $geometry:expr,
+        weights: $view:path, $view_mut:path $(,)?
+    ) => {
+        impl<$($generics)*> Default for $ty {
+            fn default() -> Self {
+                Self::zeroed()
+            }
+        }
+
+        impl<$($generics)*> Geometric for $ty {
+            const GEOMETRY: Geometry = $geometry;
+        }
+
+        impl<$($generics)*> Conv<T, $c, $h, $w, $f, $kh, $kw, $ho, $wo> for $ty {
+            #[inline(always)]
+            fn kernels(&self) -> &[[[[T; $kw]; $kh]; $c]; $f] {
+                $view(&self.w)
+            }
+            #[inline(always)]
+            fn biases(&self) -> &[T; $f] {
+                &self.b
+            }
+            #[inline(always)]
+            fn parts_mut(&mut self) -> (&mut [[[[T; $kw]; $kh]; $c]; $f], &mut [T; $f]) {
+                ($view_mut(&mut self.w), &mut self.b)
+            }
+        }
+
+        impl<$($generics)*> Direct<T> for $ty {
+            #[inline(always)]
+            fn pre_activation(&self, x: &Self::Input, z: &mut Self::Output) {
+                self.affine(x, z);
+            }
+            #[inline(always)]
+            fn activate<A: Activation>(z: &Self::Output, a: &mut Self::Output) {
+                activate::<A, T, $wo, $ho, $f>(flatten(z), flatten_mut(a));
+            }
+        }
+    };
+}
+
+/// The [`Layer`] methods of a convolution (the same for [`Conv2d`] and [`Conv1d`]: the kernels
+/// are reached through its [`Conv`] view).
+macro_rules! conv_methods {
+    () => {
+        super::pool::direct_methods!();
+
+        #[inline]
+        fn backward<const ACCUMULATE: bool>(
+            &self,
+            x: &Self::Input,
+            delta: &Self::Output,
+            grad: &mut Self,
+            dx: &mut Self::Input,
+        ) {
+            self.input_grad(delta, dx);
+            self.backward_params::<ACCUMULATE>(x, delta, grad);
+        }
+
+        #[inline]
+        fn backward_params<const ACCUMULATE: bool>(
+            &self,
+            x: &Self::Input,
+            delta: &Self::Output,
+            grad: &mut Self,
+        ) {
+            let update = if ACCUMULATE { Update::Add } else { Update::Store };
+            Self::param_grads(core::slice::from_ref(x), core::slice::from_ref(delta), grad, update);
+        }
+
+        /// `dx` with the weights as they were, then `p += (-lr) · dL/dp`.
+        #[inline]
+        fn backward_sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T, dx: &mut Self::Input) {
+            self.input_grad(delta, dx);
+            self.sgd(x, delta, lr);
+        }
+
+        #[inline]
+        fn sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T) {
+            Self::param_grads(
+                core::slice::from_ref(x),
+                core::slice::from_ref(delta),
+                self,
+                Update::Step(-lr),
+            );
+        }
+
+        #[inline]
+        fn backward_batch(
+            &self,
+            below: &mut LayerBatch<Self::Input>,
+            this: &LayerBatch<Self::Output>,
+            grad: &mut Self,
+        ) {
+            self.backward_tile(below, this, grad, Update::Add);
+        }
+
+        #[inline]
+        fn backward_batch_params(
+            &self,
+            xs: &[Self::Input],
+            this: &LayerBatch<Self::Output>,
+            grad: &mut Self,
+        ) {
+            Self::param_grads(xs, this.deltas(), grad, Update::Add);
+        }
+
+        #[inline]
+        fn backward_batch_sgd(
+            &mut self,
+            below: &mut LayerBatch<Self::Input>,
+            this: &LayerBatch<Self::Output>,
+            scale: T,
+            lr: T,
+            grad: &mut Self,
+        ) {
+            self.backward_tile(below, this, grad, Update::Store);
+            kernels::apply(self, grad, scale, lr);
+        }
+
+        #[inline]
+        fn batch_sgd(
+            &mut self,
+            xs: &[Self::Input],
+            this: &LayerBatch<Self::Output>,
+            scale: T,
+            lr: T,
+            grad: &mut Self,
+        ) {
+            Self::param_grads(xs, this.deltas(), grad, Update::Store);
+            kernels::apply(self, grad, scale, lr);
+        }
+    };
+}
 
 /// A 2-d convolution: `C` input channels of `H × W`, `F` filters of `K × K`, stride `S`, padding
 /// `P` ([`Valid`](super::Valid) or [`Same`](super::Same)), output `F` channels of `HO × WO`.
@@ -121,9 +263,6 @@ impl<
     /// Parameters: `F·C·K·K` weights and `F` biases.
     pub const PARAMS: usize = F * C * K * K + F;
 
-    const GEOMETRY: Geometry =
-        Geometry { s: S, pad_top: pad_before::<P>(H, K, S), pad_left: pad_before::<P>(W, K, S) };
-
     /// A layer from its weights (`[out][in][kh][kw]`) and biases; usable in a `const`.
     pub const fn new(w: [[[[T; K]; K]; C]; F], b: [T; F]) -> Self {
         let () = Self::CHECK;
@@ -139,49 +278,16 @@ impl<
     #[inline]
     pub fn affine(&self, x: &[[[T; W]; H]; C], z: &mut [[[T; WO]; HO]; F]) {
         let () = Self::CHECK;
-        kernels::forward(&self.w, &self.b, x, z, Self::GEOMETRY);
+        self.pre_activation_of(x, z);
     }
 }
 
-impl<
-    T: Scalar,
-    P: Padding,
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const HO: usize,
-    const WO: usize,
-> Default for Conv2d<T, P, C, H, W, F, K, S, HO, WO>
-{
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-
-impl<
-    T: Scalar,
-    P: Padding,
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const HO: usize,
-    const WO: usize,
-> Direct<T> for Conv2d<T, P, C, H, W, F, K, S, HO, WO>
-{
-    #[inline(always)]
-    fn pre_activation(&self, x: &[[[T; W]; H]; C], z: &mut [[[T; WO]; HO]; F]) {
-        self.affine(x, z);
-    }
-    #[inline(always)]
-    fn activate<A: Activation>(z: &[[[T; WO]; HO]; F], a: &mut [[[T; WO]; HO]; F]) {
-        activate::<A, T, WO, HO, F>(z, a);
-    }
+conv_views! {
+    [T: Scalar, P: Padding, const C: usize, const H: usize, const W: usize, const F: usize, const K: usize,
+     const S: usize, const HO: usize, const WO: usize]
+    Conv2d<T, P, C, H, W, F, K, S, HO, WO> as [C, H, W, F, K, K, HO, WO],
+    geometry: Geometry { s: S, pad_top: pad_before::<P>(H, K, S), pad_left: pad_before::<P>(W, K, S) },
+    weights: core::convert::identity, core::convert::identity,
 }
 
 impl<
@@ -208,112 +314,7 @@ impl<
     const FAN_OUT: usize = F * K * K;
     const ZEROED: Self = Self::zeroed();
 
-    #[inline]
-    fn infer<A: Activation>(&self, x: &Self::Input) -> Self::Output {
-        let mut z = [[[T::ZERO; WO]; HO]; F];
-        self.affine(x, &mut z);
-        let mut a = [[[T::ZERO; WO]; HO]; F];
-        activate::<A, T, WO, HO, F>(&z, &mut a);
-        a
-    }
-
-    #[inline]
-    fn forward<A: Activation>(&self, x: &Self::Input, trace: &mut LayerTrace<Self::Output>) {
-        self.affine(x, &mut trace.z);
-        activate::<A, T, WO, HO, F>(&trace.z, &mut trace.a);
-    }
-
-    /// `dx = wᵀ ⋆ delta` (the transposed convolution), `dL/dw[f][c][i][j] = Σ delta[f] · x[c]`
-    /// over the taps, `dL/db[f] = Σ delta[f]`.
-    #[inline]
-    fn backward<const ACCUMULATE: bool>(
-        &self,
-        x: &Self::Input,
-        delta: &Self::Output,
-        grad: &mut Self,
-        dx: &mut Self::Input,
-    ) {
-        kernels::input_grad(&self.w, delta, dx, Self::GEOMETRY);
-        self.backward_params::<ACCUMULATE>(x, delta, grad);
-    }
-
-    #[inline]
-    fn backward_params<const ACCUMULATE: bool>(
-        &self,
-        x: &Self::Input,
-        delta: &Self::Output,
-        grad: &mut Self,
-    ) {
-        let gw = grad.w.as_flattened_mut().as_flattened_mut().as_flattened_mut();
-        kernels::store_grads::<T, ACCUMULATE, C, H, W, F, K, K, HO, WO>(
-            x,
-            delta,
-            Self::GEOMETRY,
-            gw,
-            &mut grad.b,
-        );
-    }
-
-    /// `dx` with the weights as they were, then `p += (-lr) · dL/dp`.
-    #[inline]
-    fn backward_sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T, dx: &mut Self::Input) {
-        kernels::input_grad(&self.w, delta, dx, Self::GEOMETRY);
-        self.sgd(x, delta, lr);
-    }
-
-    #[inline]
-    fn sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T) {
-        let w = self.w.as_flattened_mut().as_flattened_mut().as_flattened_mut();
-        kernels::sgd::<T, C, H, W, F, K, K, HO, WO>(x, delta, Self::GEOMETRY, w, &mut self.b, lr);
-    }
-
-    #[inline]
-    fn forward_batch<A: Activation>(&self, xs: &[Self::Input], out: &mut LayerBatch<Self::Output>) {
-        kernels::forward_batch::<T, Self, A>(self, xs, out);
-    }
-
-    #[inline]
-    fn backward_batch(
-        &self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
-        grad: &mut Self,
-    ) {
-        kernels::backward_batch(self, below, this, grad);
-    }
-
-    #[inline]
-    fn backward_batch_params(&self, xs: &[Self::Input], this: &LayerBatch<Self::Output>, grad: &mut Self) {
-        kernels::backward_batch_params(self, xs, this, grad);
-    }
-
-    #[inline]
-    fn backward_batch_sgd(
-        &mut self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
-        scale: T,
-        lr: T,
-        grad: &mut Self,
-    ) {
-        grad.set_zero();
-        kernels::backward_batch(self, below, this, grad);
-        kernels::apply(self, grad, scale, lr);
-    }
-
-    #[inline]
-    fn batch_sgd(
-        &mut self,
-        xs: &[Self::Input],
-        this: &LayerBatch<Self::Output>,
-        scale: T,
-        lr: T,
-        grad: &mut Self,
-    ) {
-        grad.set_zero();
-        kernels::backward_batch_params(self, xs, this, grad);
-        kernels::apply(self, grad, scale, lr);
-    }
+    conv_methods!();
 }
 
 /// A 1-d convolution: `C` input channels of length `L`, `F` filters of width `K`, stride `S`,
@@ -376,6 +377,16 @@ fn as_rows<T: Scalar, const K: usize, const C: usize, const F: usize>(
     unsafe { &*(w as *const [[[T; K]; C]; F]).cast::<[[[[T; K]; 1]; C]; F]>() }
 }
 
+/// [`as_rows`], mutably.
+#[inline(always)]
+fn as_rows_mut<T: Scalar, const K: usize, const C: usize, const F: usize>(
+    w: &mut [[[T; K]; C]; F],
+) -> &mut [[[[T; K]; 1]; C]; F] {
+    const { assert!(size_of::<[[[T; K]; C]; F]>() == size_of::<[[[[T; K]; 1]; C]; F]>()) };
+    // SAFETY: as in `as_rows`; the reference keeps the unique borrow of `w`.
+    unsafe { &mut *(w as *mut [[[T; K]; C]; F]).cast::<[[[[T; K]; 1]; C]; F]>() }
+}
+
 impl<
     T: Scalar,
     P: Padding,
@@ -412,8 +423,6 @@ impl<
     /// Parameters: `F·C·K` weights and `F` biases.
     pub const PARAMS: usize = F * C * K + F;
 
-    const GEOMETRY: Geometry = Geometry { s: S, pad_top: 0, pad_left: pad_before::<P>(L, K, S) };
-
     /// A layer from its weights (`[out][in][k]`) and biases; usable in a `const`.
     pub const fn new(w: [[[T; K]; C]; F], b: [T; F]) -> Self {
         let () = Self::CHECK;
@@ -429,47 +438,16 @@ impl<
     #[inline]
     pub fn affine(&self, x: &[[T; L]; C], z: &mut [[T; LO]; F]) {
         let () = Self::CHECK;
-        let x: &[[[T; L]; 1]; C] = flatten(x);
-        let z: &mut [[[T; LO]; 1]; F] = flatten_mut(z);
-        kernels::forward(as_rows(&self.w), &self.b, x, z, Self::GEOMETRY);
+        self.pre_activation_of(x, z);
     }
 }
 
-impl<
-    T: Scalar,
-    P: Padding,
-    const C: usize,
-    const L: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const LO: usize,
-> Default for Conv1d<T, P, C, L, F, K, S, LO>
-{
-    fn default() -> Self {
-        Self::zeroed()
-    }
-}
-
-impl<
-    T: Scalar,
-    P: Padding,
-    const C: usize,
-    const L: usize,
-    const F: usize,
-    const K: usize,
-    const S: usize,
-    const LO: usize,
-> Direct<T> for Conv1d<T, P, C, L, F, K, S, LO>
-{
-    #[inline(always)]
-    fn pre_activation(&self, x: &[[T; L]; C], z: &mut [[T; LO]; F]) {
-        self.affine(x, z);
-    }
-    #[inline(always)]
-    fn activate<A: Activation>(z: &[[T; LO]; F], a: &mut [[T; LO]; F]) {
-        activate::<A, T, LO, 1, F>(flatten(z), flatten_mut(a));
-    }
+conv_views! {
+    [T: Scalar, P: Padding, const C: usize, const L: usize, const F: usize, const K: usize, const S: usize,
+     const LO: usize]
+    Conv1d<T, P, C, L, F, K, S, LO> as [C, 1, L, F, 1, K, 1, LO],
+    geometry: Geometry { s: S, pad_top: 0, pad_left: pad_before::<P>(L, K, S) },
+    weights: as_rows, as_rows_mut,
 }
 
 impl<
@@ -493,109 +471,5 @@ impl<
     const FAN_OUT: usize = F * K;
     const ZEROED: Self = Self::zeroed();
 
-    #[inline]
-    fn infer<A: Activation>(&self, x: &Self::Input) -> Self::Output {
-        let mut z = [[T::ZERO; LO]; F];
-        self.affine(x, &mut z);
-        let mut a = [[T::ZERO; LO]; F];
-        <Self as Direct<T>>::activate::<A>(&z, &mut a);
-        a
-    }
-
-    #[inline]
-    fn forward<A: Activation>(&self, x: &Self::Input, trace: &mut LayerTrace<Self::Output>) {
-        self.affine(x, &mut trace.z);
-        <Self as Direct<T>>::activate::<A>(&trace.z, &mut trace.a);
-    }
-
-    #[inline]
-    fn backward<const ACCUMULATE: bool>(
-        &self,
-        x: &Self::Input,
-        delta: &Self::Output,
-        grad: &mut Self,
-        dx: &mut Self::Input,
-    ) {
-        let d: &[[[T; LO]; 1]; F] = flatten(delta);
-        let dx: &mut [[[T; L]; 1]; C] = flatten_mut(dx);
-        kernels::input_grad(as_rows(&self.w), d, dx, Self::GEOMETRY);
-        self.backward_params::<ACCUMULATE>(x, delta, grad);
-    }
-
-    #[inline]
-    fn backward_params<const ACCUMULATE: bool>(
-        &self,
-        x: &Self::Input,
-        delta: &Self::Output,
-        grad: &mut Self,
-    ) {
-        let gw = grad.w.as_flattened_mut().as_flattened_mut();
-        let x: &[[[T; L]; 1]; C] = flatten(x);
-        let d: &[[[T; LO]; 1]; F] = flatten(delta);
-        kernels::store_grads::<T, ACCUMULATE, C, 1, L, F, 1, K, 1, LO>(x, d, Self::GEOMETRY, gw, &mut grad.b);
-    }
-
-    #[inline]
-    fn backward_sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T, dx: &mut Self::Input) {
-        let d: &[[[T; LO]; 1]; F] = flatten(delta);
-        let dx: &mut [[[T; L]; 1]; C] = flatten_mut(dx);
-        kernels::input_grad(as_rows(&self.w), d, dx, Self::GEOMETRY);
-        self.sgd(x, delta, lr);
-    }
-
-    #[inline]
-    fn sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T) {
-        let w = self.w.as_flattened_mut().as_flattened_mut();
-        let x: &[[[T; L]; 1]; C] = flatten(x);
-        let d: &[[[T; LO]; 1]; F] = flatten(delta);
-        kernels::sgd::<T, C, 1, L, F, 1, K, 1, LO>(x, d, Self::GEOMETRY, w, &mut self.b, lr);
-    }
-
-    #[inline]
-    fn forward_batch<A: Activation>(&self, xs: &[Self::Input], out: &mut LayerBatch<Self::Output>) {
-        kernels::forward_batch::<T, Self, A>(self, xs, out);
-    }
-
-    #[inline]
-    fn backward_batch(
-        &self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
-        grad: &mut Self,
-    ) {
-        kernels::backward_batch(self, below, this, grad);
-    }
-
-    #[inline]
-    fn backward_batch_params(&self, xs: &[Self::Input], this: &LayerBatch<Self::Output>, grad: &mut Self) {
-        kernels::backward_batch_params(self, xs, this, grad);
-    }
-
-    #[inline]
-    fn backward_batch_sgd(
-        &mut self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
-        scale: T,
-        lr: T,
-        grad: &mut Self,
-    ) {
-        grad.set_zero();
-        kernels::backward_batch(self, below, this, grad);
-        kernels::apply(self, grad, scale, lr);
-    }
-
-    #[inline]
-    fn batch_sgd(
-        &mut self,
-        xs: &[Self::Input],
-        this: &LayerBatch<Self::Output>,
-        scale: T,
-        lr: T,
-        grad: &mut Self,
-    ) {
-        grad.set_zero();
-        kernels::backward_batch_params(self, xs, this, grad);
-        kernels::apply(self, grad, scale, lr);
-    }
+    conv_methods!();
 }

@@ -1,12 +1,32 @@
-//! The direct-convolution kernels behind [`Conv1d`](super::Conv1d) and [`Conv2d`](super::Conv2d),
-//! on channels × height × width (a 1-d convolution is one row), and the batched passes that every
-//! kind of this module shares.
+//! The convolution kernels' entry points: which backend runs a call ([`choose`]), the passes of
+//! [`Conv2d`](super::Conv2d) and [`Conv1d`](super::Conv1d) (a 1-d convolution is a 2-d one of
+//! height 1, with `1 × K` kernels), and the batched loops every kind of this module shares.
+//!
+//! The forward pass and the stride-1 input gradient are [`direct::correlate`], the parameter
+//! gradients [`grads::weight_grads`]; each is compiled once per backend, as the dense kernels are
+//! (see [`kernel`](crate::kernel)): inlined into the caller for small layers (`Portable`), in a
+//! function of its own from [`OUTLINE_MIN`] multiply-adds per sample (`Outlined`), compiled for
+//! AVX2 and chosen at run time when the CPU has it and the build does not assume it (`Avx2`, with
+//! `std` on `x86_64`); and with the `fma` feature, `f32` layers of at least [`FMA_MIN`]
+//! multiply-adds per sample on CPUs with AVX-512F and AVX-512VL run the same loops with fused
+//! multiply-adds and lane masks (`Fused`). The choice depends on the scalar, the layer's sizes and
+//! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. The input
+//! gradient of a strided convolution keeps the direct loops of [`strided_input_grad`].
 
-use super::taps;
+use super::direct::{self, Plan, TILES, Tile, Weights};
+use super::grads::{self, Update};
+use super::lanes::{Exact, LANES, Vector};
+use super::{Contiguous, flatten, flatten_mut, flatten_tile, taps};
 use crate::Scalar;
 use crate::activation::Activation;
-use crate::kernel::BATCH_TILE;
+use crate::kernel::{BATCH_TILE, OUTLINE_MIN};
 use crate::layer::{Layer, LayerBatch};
+
+/// Multiply-adds per sample from which an `f32` convolution runs the `fma` feature's kernels (on
+/// CPUs with AVX-512F and AVX-512VL): smaller layers keep the exact kernels, as the dense layers
+/// below [`kernel::FMA_MIN`](crate::kernel::FMA_MIN) do.
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+pub(super) const FMA_MIN: usize = crate::kernel::FMA_MIN;
 
 /// The geometry of one convolution: stride and the zeros before the input (rows, columns).
 #[derive(Clone, Copy)]
@@ -16,9 +36,238 @@ pub(super) struct Geometry {
     pub pad_left: usize,
 }
 
-/// `z[f] = b[f] + Σ_c w[f][c] ⋆ x[c]` (cross-correlation, as PyTorch and JAX).
+/// A kind with a stride and padding, constants of its type: the kernels compiled for it have them
+/// as constants.
+pub(super) trait Geometric {
+    /// Stride and padding.
+    const GEOMETRY: Geometry;
+}
+
+/// The weights of a convolution, `w[f][c][ky][kx]`: `F` filters of `C` kernels of `KH × KW`.
+pub(super) type Filters<T, const C: usize, const KH: usize, const KW: usize, const F: usize> =
+    [[[[T; KW]; KH]; C]; F];
+
+/// A convolution as the kernels see it: `C` channels of `H × W` in, `F` channels of `HO × WO`
+/// out, `F × C` kernels of `KH × KW` (a 1-d convolution is one row: `H = KH = HO = 1`).
+pub(super) trait Conv<
+    T: Scalar,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>: Layer<T, Input: Contiguous<Scalar = T>, Output: Contiguous<Scalar = T>> + Geometric
+{
+    /// The weights, `w[f][c][ky][kx]`.
+    fn kernels(&self) -> &[[[[T; KW]; KH]; C]; F];
+    /// The biases.
+    fn biases(&self) -> &[T; F];
+    /// Weights and biases, mutably.
+    fn parts_mut(&mut self) -> (&mut Filters<T, C, KH, KW, F>, &mut [T; F]);
+
+    /// The pre-activation `z = w ⋆ x + b` of one sample.
+    #[inline(always)]
+    fn pre_activation_of(&self, x: &Self::Input, z: &mut Self::Output) {
+        let (w, b) = (self.kernels(), self.biases());
+        dispatch::<T, Self, C, H, W, F, KH, KW, HO, WO>(Call::Forward {
+            w,
+            b,
+            x: flatten(x),
+            z: flatten_mut(z),
+        });
+    }
+
+    /// `dx = wᵀ ⋆ delta`, the gradient of one sample's input (the transposed convolution).
+    #[inline(always)]
+    fn input_grad(&self, delta: &Self::Output, dx: &mut Self::Input) {
+        let (w, delta, dx) = (self.kernels(), flatten(delta), flatten_mut(dx));
+        if Self::GEOMETRY.s == 1 {
+            dispatch::<T, Self, C, H, W, F, KH, KW, HO, WO>(Call::InputGrad { w, delta, dx });
+        } else {
+            strided_input_grad(w, delta, dx, Self::GEOMETRY);
+        }
+    }
+
+    /// The gradient of the samples `xs` with error signals `ds` (one sample, or a tile), applied
+    /// to `target`'s parameters by `update`: written or added into a gradient, or an SGD step on
+    /// the layer itself.
+    #[inline(always)]
+    fn param_grads(xs: &[Self::Input], ds: &[Self::Output], target: &mut Self, update: Update<T>) {
+        let (xs, ds, (w, b)) = (flatten_tile(xs), flatten_tile(ds), target.parts_mut());
+        dispatch::<T, Self, C, H, W, F, KH, KW, HO, WO>(Call::Grads { xs, ds, w, b, update });
+    }
+
+    /// [`Layer::backward_batch`] with `update`: each sample's `dx`, then the tile's gradient in
+    /// one pass.
+    #[inline(always)]
+    fn backward_tile(
+        &self,
+        below: &mut LayerBatch<Self::Input>,
+        this: &LayerBatch<Self::Output>,
+        grad: &mut Self,
+        update: Update<T>,
+    ) {
+        let n = below.len.min(BATCH_TILE);
+        for (dx, d) in below.delta[..n].iter_mut().zip(this.deltas()) {
+            self.input_grad(d, dx);
+        }
+        Self::param_grads(&below.a[..n], this.deltas(), grad, update);
+    }
+}
+
+/// A kernel call: its operands, in the views of [`Conv`].
+pub(super) enum Call<
+    'a,
+    T,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+> {
+    /// `z = w ⋆ x + b`.
+    Forward {
+        w: &'a [[[[T; KW]; KH]; C]; F],
+        b: &'a [T; F],
+        x: &'a [[[T; W]; H]; C],
+        z: &'a mut [[[T; WO]; HO]; F],
+    },
+    /// `dx = wᵀ ⋆ delta` (stride 1).
+    InputGrad { w: &'a [[[[T; KW]; KH]; C]; F], delta: &'a [[[T; WO]; HO]; F], dx: &'a mut [[[T; W]; H]; C] },
+    /// The parameter gradients of the samples `xs`, `ds`, applied to `w` and `b`.
+    Grads {
+        xs: &'a [[[[T; W]; H]; C]],
+        ds: &'a [[[[T; WO]; HO]; F]],
+        w: &'a mut [[[[T; KW]; KH]; C]; F],
+        b: &'a mut [T; F],
+        update: Update<T>,
+    },
+}
+
+/// A call on the vectors `V` of one backend, for layers of type `L` (whose geometry is then a
+/// constant of the compiled kernel).
 #[inline(always)]
-pub(super) fn forward<
+pub(super) fn run<
+    T: Scalar,
+    V: Vector<T>,
+    G: Geometric,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
+) {
+    let g = G::GEOMETRY;
+    match call {
+        Call::Forward { w, b, x, z } => {
+            let plan = Plan { hi: H, wi: W, ho: HO, wo: WO, s: g.s, pt: g.pad_top, pl: g.pad_left };
+            let (x, z) = (x.as_flattened().as_flattened(), z.as_flattened_mut().as_flattened_mut());
+            let pick = const { Tile::pick(&TILES, F, HO, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
+            direct::correlate::<T, V, _, KH, KW>(
+                &Weights::<T, C, KH, KW, F, false>(w),
+                Some(b),
+                x,
+                z,
+                plan,
+                pick,
+            );
+        }
+        Call::InputGrad { w, delta, dx } => {
+            let (pt, pl) = (KH.saturating_sub(1 + g.pad_top), KW.saturating_sub(1 + g.pad_left));
+            let plan = Plan { hi: HO, wi: WO, ho: H, wo: W, s: 1, pt, pl };
+            let (d, dx) = (delta.as_flattened().as_flattened(), dx.as_flattened_mut().as_flattened_mut());
+            let pick = const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
+            direct::correlate::<T, V, _, KH, KW>(
+                &Weights::<T, C, KH, KW, F, true>(w),
+                None,
+                d,
+                dx,
+                plan,
+                pick,
+            );
+        }
+        Call::Grads { xs, ds, w, b, update } => {
+            // The filters per tile: `grads::tiles` lists them in the order of the arms below.
+            macro_rules! filters {
+                ($($i:literal => $fb:literal;)*) => {
+                    match const { Tile::pick(&grads::tiles(KW), grads::tiles(KW)[0].ob, F, 1, V::REGISTERS, V::BUDGET) } {
+                        $($i => grads::weight_grads::<T, V, C, H, W, F, KH, KW, HO, WO, $fb>(xs, ds, g, w, update),)*
+                        _ => {}
+                    }
+                };
+            }
+            filters! {
+                0 => 1;
+                1 => 2;
+                2 => 3;
+                3 => 4;
+                4 => 6;
+            }
+            grads::bias_grads::<T, V, F, HO, WO>(ds, b, update);
+        }
+    }
+}
+
+/// The exact kernels as a backend with the attribute given (`#[inline(always)]`,
+/// `#[inline(never)]`, or `#[target_feature(enable = "avx2")]`), on [`Avx`](super::ymm::Avx)
+/// vectors for `f32` when AVX2 is there (`$avx`), on [`Exact`] ones otherwise: the same bits.
+macro_rules! exact_backend {
+    ($name:ident, #[$attribute:meta], $avx:expr) => {
+        /// [`run`] with the exact arithmetic.
+        ///
+        /// # Safety
+        ///
+        /// The instructions the attribute enables run on this CPU.
+        #[$attribute]
+        unsafe fn $name<
+            T: Scalar,
+            G: Geometric,
+            const C: usize,
+            const H: usize,
+            const W: usize,
+            const F: usize,
+            const KH: usize,
+            const KW: usize,
+            const HO: usize,
+            const WO: usize,
+        >(
+            call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
+        ) {
+            #[cfg(target_arch = "x86_64")]
+            if $avx && T::TAG == 4 {
+                // SAFETY: `T` is `f32` (only `f32` has the tag 4).
+                let call = unsafe { as_f32(call) };
+                return run::<f32, super::ymm::Avx, G, C, H, W, F, KH, KW, HO, WO>(call);
+            }
+            run::<T, Exact<T>, G, C, H, W, F, KH, KW, HO, WO>(call)
+        }
+    };
+}
+exact_backend!(portable, #[inline(always)], cfg!(target_feature = "avx2"));
+exact_backend!(outlined, #[inline(never)], cfg!(target_feature = "avx2"));
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+exact_backend!(avx2, #[target_feature(enable = "avx2")], true);
+
+/// `call` as the call of `f32` it is.
+///
+/// # Safety
+///
+/// `T` is `f32`.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn as_f32<
+    'a,
     T: Scalar,
     const C: usize,
     const H: usize,
@@ -29,33 +278,97 @@ pub(super) fn forward<
     const HO: usize,
     const WO: usize,
 >(
-    w: &[[[[T; KW]; KH]; C]; F],
-    b: &[T; F],
-    x: &[[[T; W]; H]; C],
-    z: &mut [[[T; WO]; HO]; F],
-    g: Geometry,
+    call: Call<'a, T, C, H, W, F, KH, KW, HO, WO>,
+) -> Call<'a, f32, C, H, W, F, KH, KW, HO, WO> {
+    let call = core::mem::ManuallyDrop::new(call);
+    // SAFETY: `T` is `f32` (the caller's), so `Call<T, ..>` and `Call<f32, ..>` are the same type;
+    // the original is not used again (and has nothing to drop).
+    unsafe { core::ptr::read((&*call as *const Call<'a, T, C, H, W, F, KH, KW, HO, WO>).cast()) }
+}
+
+/// [`run`] with fused multiply-adds (the `fma` feature).
+///
+/// # Safety
+///
+/// `T` is `f32`, and the CPU has AVX2, FMA, AVX-512F and AVX-512VL ([`fused_available`]).
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+#[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
+#[allow(clippy::incompatible_msrv)] // the `fma` feature needs Rust 1.89 (AVX-512 target features)
+unsafe fn fused<
+    T: Scalar,
+    G: Geometric,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
 ) {
-    for ((zf, wf), &bf) in z.iter_mut().zip(w).zip(b) {
-        for v in zf.as_flattened_mut() {
-            *v = bf;
-        }
-        for (xc, wc) in x.iter().zip(wf) {
-            for (wrow, ky) in wc.iter().zip(0..KH) {
-                for (&wv, kx) in wrow.iter().zip(0..KW) {
-                    for (zrow, xrow) in taps(zf.iter_mut(), xc.iter(), ky, g.pad_top, g.s) {
-                        for (zv, &xv) in taps(zrow.iter_mut(), xrow.iter(), kx, g.pad_left, g.s) {
-                            *zv += wv * xv;
-                        }
-                    }
-                }
-            }
-        }
+    // SAFETY: `T` is `f32` (the caller's).
+    let call = unsafe { as_f32(call) };
+    run::<f32, super::ymm::Fused, G, C, H, W, F, KH, KW, HO, WO>(call)
+}
+
+/// Whether the `fma` feature's convolution kernels can run here: the CPU has AVX-512F (the dense
+/// FMA kernels' check) and AVX-512VL (256-bit vectors with masks and 32 registers).
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+#[inline(always)]
+pub(super) fn fused_available() -> bool {
+    #[cfg(target_feature = "avx512vl")]
+    let vl = true;
+    #[cfg(all(not(target_feature = "avx512vl"), feature = "std"))]
+    let vl = std::is_x86_feature_detected!("avx512vl");
+    #[cfg(all(not(target_feature = "avx512vl"), not(feature = "std")))]
+    let vl = false;
+    vl && crate::kernel::avx512_available()
+}
+
+/// Runs `call` for a layer of geometry `G` on the backend for its scalar, its multiply-adds per
+/// sample and the CPU (see the module documentation).
+#[inline(always)]
+fn dispatch<
+    T: Scalar,
+    G: Geometric,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
+) {
+    let work = const { F * C * KH * KW * HO * WO };
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    if T::TAG == 4 && work >= FMA_MIN && fused_available() {
+        // SAFETY: `T` is `f32` (only `f32` has the tag 4) and the CPU has the features.
+        return unsafe { fused::<T, G, C, H, W, F, KH, KW, HO, WO>(call) };
+    }
+    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+    if work >= OUTLINE_MIN && crate::kernel::has_avx2() {
+        // SAFETY: the CPU has AVX2.
+        return unsafe { avx2::<T, G, C, H, W, F, KH, KW, HO, WO>(call) };
+    }
+    if work >= OUTLINE_MIN {
+        // SAFETY: no instruction beyond the build's.
+        unsafe { outlined::<T, G, C, H, W, F, KH, KW, HO, WO>(call) }
+    } else {
+        // SAFETY: as above.
+        unsafe { portable::<T, G, C, H, W, F, KH, KW, HO, WO>(call) }
     }
 }
 
-/// `dx = Σ_f w[f] ⋆ᵀ delta[f]`: the gradient of the input (the transposed convolution).
+/// The input gradient of a strided convolution, directly: each weight times the error signals of
+/// its taps, added into `dx` (from zero; per input, the products in the order filters, kernel
+/// rows, kernel columns).
 #[inline(always)]
-pub(super) fn input_grad<
+fn strided_input_grad<
     T: Scalar,
     const C: usize,
     const H: usize,
@@ -71,9 +384,7 @@ pub(super) fn input_grad<
     dx: &mut [[[T; W]; H]; C],
     g: Geometry,
 ) {
-    for v in dx.as_flattened_mut().as_flattened_mut() {
-        *v = T::ZERO;
-    }
+    dx.as_flattened_mut().as_flattened_mut().fill(T::ZERO);
     for (df, wf) in delta.iter().zip(w) {
         for (dxc, wc) in dx.iter_mut().zip(wf) {
             for (wrow, ky) in wc.iter().zip(0..KH) {
@@ -87,129 +398,6 @@ pub(super) fn input_grad<
             }
         }
     }
-}
-
-/// The weight gradients `dL/dw[f][c][i][j] = Σ_{y,x} delta[f][y][x] · x[c][y·s + i - pad][x·s + j - pad]`
-/// in the order of the weights, each handed to `sink`; then the bias gradients
-/// `Σ_{y,x} delta[f][y][x]`, each handed to `bias`.
-#[inline(always)]
-pub(super) fn param_grads<
-    T: Scalar,
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const F: usize,
-    const KH: usize,
-    const KW: usize,
-    const HO: usize,
-    const WO: usize,
->(
-    x: &[[[T; W]; H]; C],
-    delta: &[[[T; WO]; HO]; F],
-    g: Geometry,
-    mut sink: impl FnMut(T),
-    mut bias: impl FnMut(T),
-) {
-    for df in delta {
-        for xc in x {
-            for ky in 0..KH {
-                for kx in 0..KW {
-                    let mut sum = T::ZERO;
-                    for (drow, xrow) in taps(df.iter(), xc.iter(), ky, g.pad_top, g.s) {
-                        for (&d, &xv) in taps(drow.iter(), xrow.iter(), kx, g.pad_left, g.s) {
-                            sum += d * xv;
-                        }
-                    }
-                    sink(sum);
-                }
-            }
-        }
-    }
-    for df in delta {
-        let mut sum = T::ZERO;
-        for &d in df.as_flattened() {
-            sum += d;
-        }
-        bias(sum);
-    }
-}
-
-/// Writes (or, when `ACCUMULATE`, adds) the gradients into `grad`, weights then biases in the
-/// order of [`Params::params`].
-#[inline(always)]
-pub(super) fn store_grads<
-    T: Scalar,
-    const ACCUMULATE: bool,
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const F: usize,
-    const KH: usize,
-    const KW: usize,
-    const HO: usize,
-    const WO: usize,
->(
-    x: &[[[T; W]; H]; C],
-    delta: &[[[T; WO]; HO]; F],
-    g: Geometry,
-    grad_w: &mut [T],
-    grad_b: &mut [T; F],
-) {
-    let mut gw = grad_w.iter_mut();
-    let mut gb = grad_b.iter_mut();
-    param_grads::<T, C, H, W, F, KH, KW, HO, WO>(
-        x,
-        delta,
-        g,
-        |v| {
-            if let Some(slot) = gw.next() {
-                *slot = if ACCUMULATE { *slot + v } else { v };
-            }
-        },
-        |v| {
-            if let Some(slot) = gb.next() {
-                *slot = if ACCUMULATE { *slot + v } else { v };
-            }
-        },
-    );
-}
-
-/// The SGD step `p += (-lr) · dL/dp` for one sample, weights in the order of `w`.
-#[inline(always)]
-pub(super) fn sgd<
-    T: Scalar,
-    const C: usize,
-    const H: usize,
-    const W: usize,
-    const F: usize,
-    const KH: usize,
-    const KW: usize,
-    const HO: usize,
-    const WO: usize,
->(
-    x: &[[[T; W]; H]; C],
-    delta: &[[[T; WO]; HO]; F],
-    g: Geometry,
-    w: &mut [T],
-    b: &mut [T; F],
-    lr: T,
-) {
-    let (mut w, mut b) = (w.iter_mut(), b.iter_mut());
-    param_grads::<T, C, H, W, F, KH, KW, HO, WO>(
-        x,
-        delta,
-        g,
-        |v| {
-            if let Some(p) = w.next() {
-                *p += -lr * v;
-            }
-        },
-        |v| {
-            if let Some(p) = b.next() {
-                *p += -lr * v;
-            }
-        },
-    );
 }
 
 /// What the shared batched passes need of a kind beyond [`Layer`]: its pre-activation alone and
@@ -235,9 +423,9 @@ pub(super) fn forward_batch<T: Scalar, L: Direct<T>, A: Activation>(
     }
 }
 
-/// [`Layer::backward_batch`], sample by sample: `below.delta` written, the gradients added.
+/// [`Layer::backward_batch`] of a kind without parameters: `below.delta` written sample by sample.
 #[inline(always)]
-pub(super) fn backward_batch<T: Scalar, L: Layer<T>>(
+pub(super) fn backward_batch_input<T: Scalar, L: Layer<T>>(
     layer: &L,
     below: &mut LayerBatch<L::Input>,
     this: &LayerBatch<L::Output>,
@@ -247,19 +435,6 @@ pub(super) fn backward_batch<T: Scalar, L: Layer<T>>(
     let (xs, dxs) = (&below.a[..n], &mut below.delta[..n]);
     for ((x, dx), d) in xs.iter().zip(dxs).zip(this.deltas()) {
         layer.backward::<true>(x, d, grad, dx);
-    }
-}
-
-/// [`Layer::backward_batch_params`], sample by sample.
-#[inline(always)]
-pub(super) fn backward_batch_params<T: Scalar, L: Layer<T>>(
-    layer: &L,
-    xs: &[L::Input],
-    this: &LayerBatch<L::Output>,
-    grad: &mut L,
-) {
-    for (x, d) in xs.iter().zip(this.deltas()) {
-        layer.backward_params::<true>(x, d, grad);
     }
 }
 

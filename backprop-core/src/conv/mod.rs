@@ -41,15 +41,38 @@
 //!
 //! # Kernels
 //!
-//! Direct convolution, one weight at a time over the whole output plane (`z[f][y][x] +=
-//! w[f][c][i][j] · x[c][y·s + i - pad][x·s + j - pad]`, the taps that fall in the padding
-//! skipped), with iterators only: no index, no bounds check, no allocation, no panic. The sums
-//! run in a fixed order: bias, then channels, kernel rows and kernel columns in order.
-//! [`Conv1d`] is [`Conv2d`]'s kernel on one row, and the 1-d pools are the 2-d ones on one row.
+//! Register-blocked direct convolution, allocation-free, with the dense kernels' choice of code
+//! at run time (see [`kernel`](crate::kernel)): output rows are cut into vectors of 8 columns, and
+//! a tile of a few filters × a few vectors is summed in registers over every tap (input channel,
+//! kernel row, kernel column) before it is stored, each input vector loaded once per tap for the
+//! tile's filters and each weight broadcast once for its vectors. The input gradient of a
+//! stride-1 convolution is the same loop over the error signals with the kernels transposed and
+//! turned; the weight gradients keep a tile of filters × the taps of a kernel row in registers
+//! over all the samples of a batch, and are written once per batch. `f32` layers run 256-bit AVX2
+//! code where the CPU has it (chosen at run time with `std`), and with the `fma` feature, on CPUs
+//! with AVX-512F and AVX-512VL, fused multiply-adds for layers of at least
+//! [`FMA_MIN`](crate::kernel::FMA_MIN) multiply-adds per sample. The loops use iterators, `get`
+//! and wrapping offsets: no unchecked index, no allocation, no panic; the scratch on the stack is
+//! a tile of registers' worth.
+//!
+//! The sums run in a fixed order that depends on the sizes alone: each output is the bias, then
+//! the products of its taps in order (input channel, kernel row, kernel column); each weight
+//! gradient sums eight lanes (columns `l mod 8`) over samples, rows and vectors, then the lanes in
+//! a fixed tree. So a sample gives the same bits alone or in a batch, and the exact backends the
+//! same bits as each other. A tap in the padding adds `w · 0` with the exact arithmetic and
+//! nothing with the fused one. [`Conv1d`] is [`Conv2d`]'s kernels on one row, and the 1-d pools
+//! are the 2-d ones on one row.
 
 mod conv2d;
+mod direct;
+mod grads;
+#[cfg(test)]
+mod kernel_tests;
 mod kernels;
+mod lanes;
 mod pool;
+#[cfg(target_arch = "x86_64")]
+mod ymm;
 
 pub use conv2d::{Conv1d, Conv2d};
 pub use pool::{AvgPool1d, AvgPool2d, GlobalAvgPool1d, GlobalAvgPool2d, MaxPool1d, MaxPool2d};

@@ -327,8 +327,8 @@ macro_rules! pool_kind {
     };
 }
 
-/// The methods of a kind without parameters that are the same for every such kind.
-macro_rules! pool_methods {
+/// The forward methods of every kind of this module, from its [`Direct`] implementation.
+macro_rules! direct_methods {
     () => {
         #[inline]
         fn infer<A: Activation>(&self, x: &Self::Input) -> Self::Output {
@@ -344,11 +344,19 @@ macro_rules! pool_methods {
             <Self as Direct<T>>::activate::<A>(&trace.z, &mut trace.a);
         }
         #[inline]
-        fn sgd(&mut self, _: &Self::Input, _: &Self::Output, _: T) {}
-        #[inline]
         fn forward_batch<A: Activation>(&self, xs: &[Self::Input], out: &mut LayerBatch<Self::Output>) {
             kernels::forward_batch::<T, Self, A>(self, xs, out);
         }
+    };
+}
+pub(super) use direct_methods;
+
+/// The methods of a kind without parameters that are the same for every such kind.
+macro_rules! pool_methods {
+    () => {
+        direct_methods!();
+        #[inline]
+        fn sgd(&mut self, _: &Self::Input, _: &Self::Output, _: T) {}
         #[inline]
         fn backward_batch(
             &self,
@@ -356,7 +364,7 @@ macro_rules! pool_methods {
             this: &LayerBatch<Self::Output>,
             grad: &mut Self,
         ) {
-            kernels::backward_batch(self, below, this, grad);
+            kernels::backward_batch_input(self, below, this, grad);
         }
         #[inline]
         fn backward_batch_params(&self, _: &[Self::Input], _: &LayerBatch<Self::Output>, _: &mut Self) {}
@@ -369,7 +377,7 @@ macro_rules! pool_methods {
             _: T,
             grad: &mut Self,
         ) {
-            kernels::backward_batch(self, below, this, grad);
+            kernels::backward_batch_input(self, below, this, grad);
         }
         #[inline]
         fn batch_sgd(&mut self, _: &[Self::Input], _: &LayerBatch<Self::Output>, _: T, _: T, _: &mut Self) {}

@@ -64,7 +64,7 @@ const LANES: usize = 16;
 /// `-C target-feature=+avx512f` (or a `target-cpu` that has it), else detected at run time with
 /// `std` (once, then one cached load). A `no_std` build without it at compile time says `false`.
 #[inline(always)]
-pub(super) fn available() -> bool {
+pub(crate) fn available() -> bool {
     #[cfg(target_feature = "avx512f")]
     {
         true

@@ -145,7 +145,7 @@ pub(super) fn fused<T: Scalar, const I: usize, const O: usize>() -> bool {
 /// `true` when the kernels compiled for AVX2 may run (checked once, then cached by `std`).
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[inline(always)]
-fn has_avx2() -> bool {
+pub(crate) fn has_avx2() -> bool {
     std::is_x86_feature_detected!("avx2")
 }
 

@@ -93,6 +93,13 @@ mod avx512;
 #[cfg(test)]
 mod tests;
 
+// The CPU checks of `backend::choose`, which the convolution kernels' choice shares.
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+pub(crate) use avx512::available as avx512_available;
+#[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
+pub(crate) use backend::has_avx2;
+pub(crate) use portable::unroll;
+
 /// Lanes of every dot product: eight `f32` fill one 256-bit vector.
 pub const LANES: usize = 8;
 
@@ -112,7 +119,7 @@ pub const SKIP_ZERO_ROWS: usize = 256;
 /// run-time dispatch, worth the check of the CPU); smaller ones are inlined into their caller.
 /// Outlined, a kernel's register tile compiles the same whatever the caller: inlined into a large
 /// generated function, LLVM was seen to keep the tile in memory.
-const OUTLINE_MIN: usize = 256;
+pub(crate) const OUTLINE_MIN: usize = 256;
 
 /// With the `fma` feature, `f32` layers of at least this many multiply-adds per sample run the
 /// FMA kernels on CPUs with AVX-512F (every kernel of the layer, one sample or a batch, so a layer

@@ -31,6 +31,8 @@ macro_rules! unroll {
         )*
     };
 }
+// The convolution kernels' register tiles unroll the same way.
+pub(crate) use unroll;
 
 mod batch;
 
