@@ -10,7 +10,7 @@ use super::common::Sgd;
 use crate::Scalar;
 
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-pub(super) use super::avx2::Avx2;
+pub(super) use super::x86::Avx2;
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 pub(super) use super::avx512::Avx512Fma;
 pub(super) use super::portable::{Outlined, Portable};

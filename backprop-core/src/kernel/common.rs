@@ -71,16 +71,14 @@ fn column_sum<T: Scalar, const O: usize>(deltas: &[[T; O]], o: usize) -> T {
     sum
 }
 
-/// Views of `T` data as `f32` data, for the code that only `f32` takes: the FMA kernels and the
-/// AVX code of builds that enable AVX at compile time.
+/// Views of `T` data as `f32` data, for the code that only `f32` takes: the exact kernels' vectors
+/// and the FMA kernels.
 ///
 /// # Safety (every function)
 ///
 /// `T` must be `f32`, which the callers check with `T::TAG == 4` (directly, or through
 /// `backend::choose`; `Scalar` is sealed and only `f32` has the tag 4): then `A` and `B` are the
 /// same type but for the name of the scalar, and nothing changes but the name.
-#[cfg(all(target_arch = "x86_64", any(feature = "fma", target_feature = "avx")))]
-#[cfg_attr(not(feature = "fma"), allow(dead_code))] // the AVX code needs `of`, `of_mut`, `scalar`
 pub(super) mod view {
     use crate::Scalar;
 
@@ -108,6 +106,15 @@ pub(super) mod view {
     pub(in crate::kernel) unsafe fn rows_mut<T: Scalar, const N: usize>(a: &mut [[T; N]]) -> &mut [[f32; N]] {
         // SAFETY: the module's contract.
         unsafe { core::slice::from_raw_parts_mut(a.as_mut_ptr().cast(), a.len()) }
+    }
+
+    /// A value moved from `A` to `B` (a scalar, a flag, an `Option` of references).
+    #[inline(always)]
+    pub(in crate::kernel) unsafe fn value<A, B>(a: A) -> B {
+        debug_assert!(size_of::<A>() == size_of::<B>() && align_of::<A>() == align_of::<B>());
+        let a = core::mem::ManuallyDrop::new(a);
+        // SAFETY: the module's contract; `a` is not dropped, so the value moves.
+        unsafe { core::mem::transmute_copy(&*a) }
     }
 
     /// A scalar (exact: `T` is `f32`).

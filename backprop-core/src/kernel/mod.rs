@@ -3,11 +3,11 @@
 //!
 //! # Design
 //!
-//! The sizes of every matrix are const generics, so LLVM sees exact trip counts and the kernels
-//! are written as plain Rust that it vectorises; the only intrinsics are those of the opt-in FMA
-//! kernels and of builds that enable AVX at compile time (see below), and the latter compute the
-//! same sums. What makes them fast is the shape of the loops, in the manner of `matrixmultiply`
-//! and `gemm`:
+//! The sizes of every matrix are const generics, so every loop has an exact trip count. The
+//! exact kernels are written once over eight lanes of a scalar (`lanes::Lanes`): on `x86_64`
+//! these are vectors written out with `core::arch` intrinsics (two SSE2 vectors, or one AVX
+//! vector), elsewhere arrays that LLVM vectorises where it can. What makes them fast is the shape
+//! of the loops, in the manner of `matrixmultiply` and `gemm`:
 //!
 //! - **Register blocking.** Every inner loop keeps a small tile of results in registers: 8 rows of
 //!   `W x` (8 lanes each) forward; a block of 16 columns of `Wᵀ delta` backward; 2 samples by 4
@@ -19,14 +19,14 @@
 //!   once in the backward pass, instead of once for the gradient and once more for the update.
 //! - **Exact arithmetic, fixed order.** No fast-math and no fused multiply-add: each product is
 //!   rounded, then added, in an order fixed by the sizes alone. So results do not depend on the
-//!   CPU or on the instruction set chosen at run time: the portable build, the AVX2 build and a
-//!   Cortex-M agree bit for bit (up to `exp` and friends from the platform's maths library with
-//!   the `std` feature). A core with separate multiply and add pipes (AMD Zen) reaches its FMA
-//!   peak with `mul` + `add` anyway; a core with two 512-bit FMA units (Intel Golden Cove) does
-//!   not, which is what the `fma` feature is for (BENCHMARKS.md has the figures). Every dot
-//!   product, whatever the kernel, is computed the same way (8 lanes, lane `k` summing the indices
-//!   `k mod 8` in order, then a fixed pairwise reduction), so a sample's output is the same alone
-//!   or in a batch.
+//!   CPU or on the instruction set chosen at run time: the portable build, the SSE2 and AVX
+//!   vectors and a Cortex-M agree bit for bit (up to `exp` and friends from the platform's maths
+//!   library with the `std` feature; tested). A core with separate multiply and add pipes (AMD
+//!   Zen) reaches its FMA peak with `mul` + `add` anyway; a core with two 512-bit FMA units (Intel
+//!   Golden Cove) does not, which is what the `fma` feature is for (BENCHMARKS.md has the figures).
+//!   Every dot product, whatever the kernel, is computed the same way (8 lanes, lane `k` summing
+//!   the indices `k mod 8` in order, then `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`),
+//!   so a sample's output is the same alone or in a batch.
 //! - **The `fma` feature (opt-in).** `f32` layers of at least [`FMA_MIN`] multiply-adds run
 //!   kernels written for AVX-512F on CPUs that have it (detected at run time with `std`): one
 //!   fused multiply-add of 16 lanes per multiply-add, register tiles of 512-bit vectors, aligned
@@ -36,22 +36,10 @@
 //!   `f64`, smaller layers, layers of fewer than [`FMA_MIN_INPUTS`] inputs and every other target
 //!   keep the exact kernels. The feature needs Rust 1.89 (AVX-512 intrinsics).
 //! - **Run-time choice.** With the `std` feature on `x86_64`, each exact kernel is also compiled
-//!   with AVX2 enabled (`#[target_feature]`); a call of a kernel big enough to gain reads the
-//!   CPU's features (`is_x86_feature_detected!`, detected once, then one cached load). A build
-//!   with `-C target-cpu=...` that already has AVX2, and every `no_std` build, uses the kernels as
-//!   compiled. Which backend runs a call is decided in one place, `backend::choose`.
-//! - **Reduction in registers.** An outlined kernel sums each accumulator's 8 lanes through
-//!   `array::map`, which LLVM leaves out of line: the tile goes to the stack and back, and in a
-//!   build with AVX-512 the 256-bit stores are reloaded with 512-bit loads, which the store buffer
-//!   cannot forward. Where AVX is enabled at compile time, `f32` rows of at most 64 therefore
-//!   reduce in registers, with the same adds in the same order (halves, quarters, lanes; tested
-//!   bit for bit). Longer rows keep `map`: there the in-register reduction made LLVM restructure
-//!   the main loop, and the reduction's cost is amortised anyway.
-//! - **Row updates written out.** The first layer's SGD update and gradient (`W += step · delta
-//!   xᵀ`, one row after another) carry nothing from row to row; once a short row's loop was
-//!   unrolled, LLVM vectorised the loop over the rows instead, with AVX-512 gathers and scatters.
-//!   Where AVX is enabled at compile time, `f32` rows are therefore updated in 8-lane vectors
-//!   written out, the same operations in the same order (tested bit for bit).
+//!   with AVX2 enabled (`#[target_feature]`) on AVX vectors; a call of a kernel big enough to gain
+//!   reads the CPU's features (`is_x86_feature_detected!`, detected once, then one cached load).
+//!   A build with `-C target-cpu=...` that already has AVX2, and every `no_std` build, uses the
+//!   kernels as compiled. Which backend runs a call is decided in one place, `backend::choose`.
 //! - **Rows with nothing to add.** A ReLU unit that was off has a zero error signal, and its row
 //!   of the first layer gets `w + 0 · x`: [`sgd`] skips such rows when they are long enough for
 //!   the read and write to cost more than a branch ([`SKIP_ZERO_ROWS`]).
@@ -63,14 +51,41 @@
 //! Accumulators start at `-0.0`, the exact identity of floating-point addition, so lanes that a
 //! small layer never uses are folded away by the compiler.
 //!
+//! # Code generation that does not depend on the profile
+//!
+//! The kernels are generic, so they are compiled in the user's crate, under the user's release
+//! profile. Written as loops over arrays of 8 lanes, their speed depended on how LLVM vectorised
+//! those loops, and that depended on the profile (issue 17, measured on `W x` of 784 × 128):
+//!
+//! - With cargo's default 16 codegen units, the outlined kernel reduced its tile through
+//!   `array::map`, whose instance landed in another codegen unit and stayed a call: the loop over
+//!   the inputs was vectorised along the rows, 8 lanes per vector, with 6 shuffles in all.
+//! - With `codegen-units = 1` (or fat LTO) `map` was inlined, and the SLP vectoriser saw the
+//!   reduction of 8 rows' accumulators as one more pattern to vectorise: it vectorised the tile
+//!   across the rows instead, and the kernel got 1,220 shuffles (`vpermps`, `vunpck*`,
+//!   `vinsertf128`), 4× slower (11.6 µs instead of 2.96 for the W4 forward pass; 32 µs with
+//!   `-C target-cpu=native`).
+//! - With `opt-level = "s"` LLVM does not vectorise loops at all.
+//!
+//! So on `x86_64` the lanes are vectors written out: each accumulator is an `__m256` (or two
+//! `__m128`), each multiply and add one instruction, each reduction a fixed sequence of shuffles
+//! and adds. LLVM has nothing left to choose but registers and scheduling, and no boundary (a
+//! call it may or may not inline, a codegen unit) decides the code any more: the same instructions
+//! in every profile, inlined or not, with or without LTO. The intrinsics are safe only where the
+//! CPU has the instructions, so the AVX lanes exist as a token (`x86::Avx`) that only the
+//! run-time check or a build with AVX enabled creates, and every vector function is
+//! `#[inline(always)]`, so it takes the `#[target_feature]` of the kernel it is inlined into.
+//! `bench/profiles.sh` measures every workload in each of these profiles (BENCHMARKS.md).
+//!
 //! # Where things are
 //!
 //! The entry points below check their operands' lengths (in debug builds) and hand each call to
-//! the backend that `backend::choose` picks: `portable` (the exact kernels, inlined into the
-//! caller or in a function of their own), `avx2` (the same kernels compiled for AVX2, and the AVX
-//! code of builds that enable it at compile time), `avx512` (the `fma` feature's kernels). What
-//! more than one backend uses is in `common`. A new backend is a type implementing
-//! `backend::Backend` and its branch in `backend`.
+//! the backend that `backend::choose` picks: `portable` (the exact kernels over `lanes`, inlined
+//! into the caller or in a function of their own), `x86` (their SSE2 and AVX vectors, and the
+//! backend that runs them compiled for AVX2), `avx512` (the `fma` feature's kernels). What more
+//! than one backend uses is in `common`. A new backend is a type implementing `backend::Backend`
+//! and its branch in `backend`; new vectors for the exact kernels, a type implementing
+//! `lanes::Lanes`.
 
 // Loops over constant ranges with an index, rather than iterators with `enumerate`, are
 // deliberate here: each index is provably in bounds even with overflow checks on (an
@@ -83,12 +98,13 @@ use common::Sgd;
 
 mod backend;
 mod common;
+mod lanes;
 mod portable;
 
-#[cfg(target_arch = "x86_64")]
-mod avx2;
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod x86;
 
 #[cfg(test)]
 mod tests;
@@ -143,8 +159,7 @@ pub fn dot<T: Scalar, const N: usize>(a: &[T; N], b: &[T; N]) -> T {
 /// joins lane 0 when `N < 8`, the reduced sum otherwise; see the kernel design above).
 #[inline]
 pub fn affine_dot<T: Scalar, const N: usize>(bias: T, a: &[T; N], b: &[T; N]) -> T {
-    let (a, b) = (core::array::from_ref(a), core::array::from_ref(b));
-    portable::dot_tile::<T, N, 1, 1>(a, b, &[bias], N < OUTLINE_MIN)[0][0]
+    portable::affine_dot(bias, a, b)
 }
 
 /// `z = W x + b`: 8 rows at a time.

@@ -1,19 +1,19 @@
-//! The exact kernels: plain Rust that LLVM vectorises for whatever the build targets, each
-//! product rounded then added, in an order fixed by the sizes alone (see the kernel design in
-//! [`kernel`](super)). One sample here, a tile of samples in [`batch`].
+//! The exact kernels: each product rounded then added, in an order fixed by the sizes alone (see
+//! the kernel design in [`kernel`](super)), written once over eight lanes ([`Lanes`]): vectors
+//! written out on `x86_64`, arrays elsewhere. One sample here, a tile of samples in [`batch`].
 //!
 //! They are three backends, the same code compiled three ways: [`Portable`] inlines it into the
-//! caller, [`Outlined`] puts it in a function of its own, and `avx2::Avx2` compiles that function
-//! for AVX2.
+//! caller, [`Outlined`] puts it in a function of its own, and `x86::Avx2` compiles that function
+//! for AVX2 on AVX vectors.
+//!
+//! Each kernel is a pair: the entry (`gemv`) takes any scalar and an instruction set, and runs
+//! the lanes' version (`gemv_on`) on the set's `f32` lanes when the scalar is `f32`, on
+//! [`Array`] lanes otherwise.
 
-use super::common::for_rows_to_update;
-use super::{LANES, OUTLINE_MIN};
+use super::LANES;
+use super::common::{for_rows_to_update, view};
+use super::lanes::{Array, Isa, Lanes};
 use crate::Scalar;
-
-#[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
-use super::avx2::{self, AVX_REDUCE_MAX};
-#[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
-use super::common::view;
 
 /// `for $v in 0..$n { $body }`, unrolled: one copy of the body per index of the list (at least
 /// `$n` of them), each with `$v` a constant and guarded by `$v < $n`, which the compiler folds.
@@ -43,10 +43,11 @@ const COLS: usize = 16;
 
 /// The exact kernels as a [`Backend`](super::backend::Backend) with the attributes given
 /// (`#[inline(always)]` for [`Portable`], `#[inline(never)]` for [`Outlined`],
-/// `#[target_feature(enable = "avx2")]` for `Avx2`): each method is the kernel of the same name in
-/// this module.
+/// `#[target_feature(enable = "avx2")]` for `x86::Avx2`) on the lanes of the instruction set
+/// given (a [`lanes::Isa`](super::lanes::Isa) token): each method is the kernel of the same name
+/// in this module.
 macro_rules! exact_kernels {
-    ($backend:ty, #[$attribute:meta]) => {
+    ($backend:ty, #[$attribute:meta], $isa:expr) => {
         impl $crate::kernel::backend::Backend for $backend {
             #[$attribute]
             unsafe fn gemv<T: $crate::Scalar, const I: usize, const O: usize>(
@@ -55,7 +56,7 @@ macro_rules! exact_kernels {
                 x: &[T; I],
                 z: &mut [T; O],
             ) {
-                $crate::kernel::portable::gemv(w, b, x, z)
+                $crate::kernel::portable::gemv($isa, w, b, x, z)
             }
 
             #[$attribute]
@@ -67,7 +68,7 @@ macro_rules! exact_kernels {
                 dx: &mut [T; I],
                 accumulate: bool,
             ) {
-                $crate::kernel::portable::backward(w, grad, x, delta, dx, accumulate)
+                $crate::kernel::portable::backward($isa, w, grad, x, delta, dx, accumulate)
             }
 
             #[$attribute]
@@ -78,7 +79,7 @@ macro_rules! exact_kernels {
                 step: T,
                 dx: &mut [T; I],
             ) {
-                $crate::kernel::portable::backward_sgd(w, x, delta, step, dx)
+                $crate::kernel::portable::backward_sgd($isa, w, x, delta, step, dx)
             }
 
             #[$attribute]
@@ -88,7 +89,7 @@ macro_rules! exact_kernels {
                 delta: &[T; O],
                 accumulate: bool,
             ) {
-                $crate::kernel::portable::outer(grad, x, delta, accumulate)
+                $crate::kernel::portable::outer($isa, grad, x, delta, accumulate)
             }
 
             #[$attribute]
@@ -99,7 +100,7 @@ macro_rules! exact_kernels {
                 delta: &[T; O],
                 step: T,
             ) {
-                $crate::kernel::portable::sgd(w, b, x, delta, step)
+                $crate::kernel::portable::sgd($isa, w, b, x, delta, step)
             }
 
             #[$attribute]
@@ -109,7 +110,7 @@ macro_rules! exact_kernels {
                 xs: &[[T; I]],
                 zs: &mut [[T; O]],
             ) {
-                $crate::kernel::portable::gemm(w, b, xs, zs)
+                $crate::kernel::portable::gemm($isa, w, b, xs, zs)
             }
 
             #[$attribute]
@@ -118,7 +119,7 @@ macro_rules! exact_kernels {
                 deltas: &[[T; O]],
                 dxs: &mut [[T; I]],
             ) {
-                $crate::kernel::portable::gemm_t(w, deltas, dxs)
+                $crate::kernel::portable::gemm_t($isa, w, deltas, dxs)
             }
 
             #[$attribute]
@@ -129,7 +130,7 @@ macro_rules! exact_kernels {
                 deltas: &[[T; O]],
                 sgd: Option<$crate::kernel::common::Sgd<'_, T, I, O>>,
             ) {
-                $crate::kernel::portable::gemm_outer(grad, grad_b, xs, deltas, sgd)
+                $crate::kernel::portable::gemm_outer($isa, grad, grad_b, xs, deltas, sgd)
             }
 
             #[$attribute]
@@ -138,24 +139,39 @@ macro_rules! exact_kernels {
                 xs: &[[T; I]],
                 steps: &[[T; O]],
             ) {
-                $crate::kernel::portable::rank_update(w, xs, steps)
+                $crate::kernel::portable::rank_update($isa, w, xs, steps)
             }
         }
     };
 }
-// For `avx2::Avx2`, in the builds that have it.
+// For `x86::Avx2`, in the builds that have it.
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 pub(super) use exact_kernels;
 
 /// The exact kernels inlined into the caller: calls of fewer than
 /// [`OUTLINE_MIN`](super::OUTLINE_MIN) multiply-adds.
 pub(super) struct Portable;
-exact_kernels!(Portable, #[inline(always)]);
+exact_kernels!(Portable, #[inline(always)], super::lanes::baseline());
 
 /// The exact kernels in a function of their own, never inlined: their register tile then
 /// compiles the same whatever the caller.
 pub(super) struct Outlined;
-exact_kernels!(Outlined, #[inline(never)]);
+exact_kernels!(Outlined, #[inline(never)], super::lanes::baseline());
+
+/// `$kernel(lanes, operands...)` on the lanes of `T` that `$isa` provides: its `f32` lanes, each
+/// operand viewed as `f32` data by the `view` function named beside it, when `T` is `f32`; else
+/// [`Array`] lanes of `T`, the operands as they are.
+macro_rules! on_lanes {
+    ($isa:expr, $t:ty, $kernel:ident::<$i:ident, $o:ident>($($arg:expr => $view:ident),* $(,)?)) => {
+        if <$t as Scalar>::TAG == 4 {
+            // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
+            unsafe { $kernel::<f32, _, $i, $o>($isa.f32(), $(view::$view($arg)),*) }
+        } else {
+            $kernel::<$t, _, $i, $o>(Array::new(), $($arg),*)
+        }
+    };
+}
+use on_lanes;
 
 /// Sum of the 8 lanes of an accumulator in a fixed order, `lane(k)` giving lane `k`, for dot
 /// products of length `I`.
@@ -180,27 +196,42 @@ pub(super) fn reduce<T: Scalar, const I: usize>(lane: impl Fn(usize) -> T) -> T 
     sum.unwrap_or(-T::ZERO)
 }
 
+/// `bias + Σ a_i b_i` on the baseline lanes of the build (see [`affine_dot`](super::affine_dot)).
+#[inline(always)]
+pub(super) fn affine_dot<T: Scalar, const N: usize>(bias: T, a: &[T; N], b: &[T; N]) -> T {
+    let (a, b) = (core::array::from_ref(a), core::array::from_ref(b));
+    if T::TAG == 4 {
+        // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
+        unsafe {
+            let (a, b, bias) = (view::of(a), view::of(b), [view::scalar(bias)]);
+            let [[sum]] = dot_tile::<f32, _, N, 1, 1>(super::lanes::baseline().f32(), a, b, &bias);
+            return view::value(sum);
+        }
+    }
+    dot_tile::<T, _, N, 1, 1>(Array::new(), a, b, &[bias])[0][0]
+}
+
 /// The affine maps of `S` vectors by `R` rows, `out[s][r] = bias[r] + xs[s] · rows[r]`, each dot
 /// product in 8 lanes (`S ≤ 4`, `R ≤ 8`): a tile of `S · R` accumulator vectors, reduced, then
 /// added to the bias. A plain dot product has the bias `-0.0`, the identity of addition.
 ///
 /// Below one chunk (`I < 8`), the bias instead joins lane 0's one product, `(b + w_0 x_0) + …`, so
 /// that it does not wait for the reduction: the 2-2-1 forward pass is then as short as the
-/// hand-written `b + w_0 x_0 + w_1 x_1`. From one chunk on, putting the bias in lane 0 made LLVM
-/// assemble it across the rows of the tile, so there it comes after the reduction. Either way the
-/// order depends on `I` alone, so one sample gives the same bits alone or in a batch.
+/// hand-written `b + w_0 x_0 + w_1 x_1`. From one chunk on, the bias comes after the reduction.
+/// Either way the order depends on `I` alone, so one sample gives the same bits alone or in a
+/// batch.
 #[inline(always)]
-pub(super) fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize>(
+pub(super) fn dot_tile<T: Scalar, L: Lanes<T = T>, const I: usize, const S: usize, const R: usize>(
+    l: L,
     xs: &[[T; I]; S],
     rows: &[[T; I]; R],
     bias: &[T; R],
-    inlined: bool,
 ) -> [[T; R]; S] {
+    let mut out = [[T::ZERO; R]; S];
     // Shorter than one chunk: each lane holds one product (`-0.0 + w_k x_k` is `w_k x_k` exactly),
-    // so the products go straight into the reduction, with no accumulator array (on a core
-    // without SIMD, LLVM kept that array in memory).
+    // so the products go straight into the reduction, with no accumulator (on a core without
+    // SIMD, LLVM kept an accumulator array in memory).
     if I < LANES {
-        let mut out = [[T::ZERO; R]; S];
         unroll!(s < S, [0 1 2 3], {
             unroll!(r < R, [0 1 2 3 4 5 6 7], {
                 out[s][r] = reduce::<T, I>(|k| {
@@ -211,101 +242,123 @@ pub(super) fn dot_tile<T: Scalar, const I: usize, const S: usize, const R: usize
         });
         return out;
     }
-    let mut acc = [[[-T::ZERO; LANES]; R]; S];
+    let mut acc = [[l.splat(-T::ZERO); R]; S];
     // Chunks are taken from each array where they are used (not kept in an array of slices), so
     // that their lengths stay constants and no index needs a check.
     for c in 0..I / LANES {
         unroll!(s < S, [0 1 2 3], {
-            let x = &xs[s].as_chunks::<LANES>().0[c];
+            let x = l.load(&xs[s].as_chunks::<LANES>().0[c]);
             unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                let w = &rows[r].as_chunks::<LANES>().0[c];
-                for k in 0..LANES {
-                    acc[s][r][k] += w[k] * x[k];
-                }
+                let w = l.load(&rows[r].as_chunks::<LANES>().0[c]);
+                acc[s][r] = l.mul_add(acc[s][r], w, x);
             });
         });
     }
     if !I.is_multiple_of(LANES) {
         // The elements past the last chunk, as one more chunk padded with products of exactly
         // `-0.0` (a weight of `-0.0` times an input of `+0.0`), which leave every lane's sum as it
-        // is, whatever it is: the same loop as a whole chunk's, where element by element each went
-        // into its lane on its own.
+        // is, whatever it is.
         unroll!(s < S, [0 1 2 3], {
             let tail = xs[s].as_chunks::<LANES>().1;
-            let x: [T; LANES] = core::array::from_fn(|k| if k < I % LANES { tail[k] } else { T::ZERO });
+            let x = l.load(&core::array::from_fn(|k| if k < I % LANES { tail[k] } else { T::ZERO }));
             unroll!(r < R, [0 1 2 3 4 5 6 7], {
                 let tail = rows[r].as_chunks::<LANES>().1;
-                let w: [T; LANES] = core::array::from_fn(|k| if k < I % LANES { tail[k] } else { -T::ZERO });
-                for k in 0..LANES {
-                    acc[s][r][k] += w[k] * x[k];
-                }
+                let w = l.load(&core::array::from_fn(|k| if k < I % LANES { tail[k] } else { -T::ZERO }));
+                acc[s][r] = l.mul_add(acc[s][r], w, x);
             });
         });
     }
-    // The reduction, the same either way. In a small kernel (`inlined` into its caller, see
-    // `OUTLINE_MIN`), the tile reduces with plain unrolled code: `array::map` goes through closures
-    // that LLVM does not always inline into a large caller. A large one (in a function of its own)
-    // uses `map`, whose stores LLVM does not bundle across rows: unrolled, they led it to vectorise
-    // the main loop across rows too, with gathers.
-    if inlined {
-        let mut out = [[T::ZERO; R]; S];
-        unroll!(s < S, [0 1 2 3], {
-            unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                out[s][r] = bias[r] + reduce::<T, I>(|k| acc[s][r][k]);
-            });
+    unroll!(s < S, [0 1 2 3], {
+        unroll!(r < R, [0 1 2 3 4 5 6 7], {
+            out[s][r] = bias[r] + l.reduce(acc[s][r]);
         });
-        out
-    } else {
-        // In registers with AVX, for short rows (see "Reduction in registers" in `kernel`).
-        #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
-        if T::TAG == 4 && I <= AVX_REDUCE_MAX {
-            // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
-            let acc: &[[[f32; LANES]; R]; S] = unsafe { view::of(&acc) };
-            let mut out = [[T::ZERO; R]; S];
-            for s in 0..S {
-                for r in 0..R {
-                    out[s][r] = bias[r] + T::from_f64(f64::from(avx2::reduce8(&acc[s][r])));
-                }
-            }
-            return out;
-        }
-        let mut out = acc.map(|per_sample| per_sample.map(|lanes| reduce::<T, I>(|k| lanes[k])));
-        for out in &mut out {
-            for (z, &b) in out.iter_mut().zip(bias) {
-                *z = b + *z;
-            }
-        }
-        out
-    }
+    });
+    out
 }
 
 /// `z = W x + b` (see [`gemv`](super::gemv)).
 #[inline(always)]
-pub(super) fn gemv<T: Scalar, const I: usize, const O: usize>(
+pub(super) fn gemv<T: Scalar, Y: Isa, const I: usize, const O: usize>(
+    isa: Y,
     w: &[[T; I]; O],
     b: &[T; O],
     x: &[T; I],
     z: &mut [T; O],
 ) {
-    let (w_blocks, w_rest) = w.as_chunks::<GEMV_ROWS>();
-    let (b_blocks, b_rest) = b.as_chunks::<GEMV_ROWS>();
-    let (z_blocks, z_rest) = z.as_chunks_mut::<GEMV_ROWS>();
+    on_lanes!(isa, T, gemv_on::<I, O>(w => of, b => of, x => of, z => of_mut))
+}
+
+/// [`gemv`] on lanes `l`: tiles of 8 rows, or of 4 where 8 rows of accumulators would not fit
+/// in the registers.
+#[inline(always)]
+fn gemv_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
+    l: L,
+    w: &[[T; I]; O],
+    b: &[T; O],
+    x: &[T; I],
+    z: &mut [T; O],
+) {
+    if L::REGISTERS >= 2 * GEMV_ROWS {
+        gemv_rows::<T, L, I, O, GEMV_ROWS>(l, w, b, x, z)
+    } else {
+        gemv_rows::<T, L, I, O, { GEMV_ROWS / 2 }>(l, w, b, x, z)
+    }
+}
+
+#[inline(always)]
+fn gemv_rows<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize, const ROWS: usize>(
+    l: L,
+    w: &[[T; I]; O],
+    b: &[T; O],
+    x: &[T; I],
+    z: &mut [T; O],
+) {
+    let (w_blocks, w_rest) = w.as_chunks::<ROWS>();
+    let (b_blocks, b_rest) = b.as_chunks::<ROWS>();
+    let (z_blocks, z_rest) = z.as_chunks_mut::<ROWS>();
     for ((w, b), z) in w_blocks.iter().zip(b_blocks).zip(z_blocks) {
-        [*z] = dot_tile::<T, I, 1, GEMV_ROWS>(core::array::from_ref(x), w, b, I * O < OUTLINE_MIN);
+        [*z] = dot_tile::<T, L, I, 1, ROWS>(l, core::array::from_ref(x), w, b);
     }
     for ((w, b), z) in w_rest.iter().zip(b_rest).zip(z_rest) {
-        *z = dot_tile::<T, I, 1, 1>(
-            core::array::from_ref(x),
-            core::array::from_ref(w),
-            core::array::from_ref(b),
-            I * O < OUTLINE_MIN,
-        )[0][0];
+        let (w, b) = (core::array::from_ref(w), core::array::from_ref(b));
+        *z = dot_tile::<T, L, I, 1, 1>(l, core::array::from_ref(x), w, b)[0][0];
+    }
+}
+
+/// The two 8-lane halves of a block of [`COLS`] columns.
+#[inline(always)]
+fn halves<L: Lanes>(l: L, a: &[L::T; COLS]) -> [L::V; 2] {
+    let (chunks, _) = a.as_chunks::<LANES>();
+    [l.load(&chunks[0]), l.load(&chunks[1])]
+}
+
+/// Stores [`halves`] into a block of [`COLS`] columns.
+#[inline(always)]
+fn store_halves<L: Lanes>(l: L, v: [L::V; 2], a: &mut [L::T; COLS]) {
+    for (a, v) in a.as_chunks_mut::<LANES>().0.iter_mut().zip(v) {
+        l.store(v, a);
     }
 }
 
 /// `dx = Wᵀ delta` and `grad = delta xᵀ` (see [`backward`](super::backward)).
 #[inline(always)]
-pub(super) fn backward<T: Scalar, const I: usize, const O: usize>(
+pub(super) fn backward<T: Scalar, Y: Isa, const I: usize, const O: usize>(
+    isa: Y,
+    w: &[[T; I]; O],
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    dx: &mut [T; I],
+    accumulate: bool,
+) {
+    on_lanes!(isa, T, backward_on::<I, O>(
+        w => of, grad => of_mut, x => of, delta => of, dx => of_mut, accumulate => value,
+    ))
+}
+
+#[inline(always)]
+fn backward_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
+    l: L,
     w: &[[T; I]; O],
     grad: &mut [[T; I]; O],
     x: &[T; I],
@@ -316,16 +369,20 @@ pub(super) fn backward<T: Scalar, const I: usize, const O: usize>(
     // Loops over constant ranges, and chunks taken from each array where they are used: every
     // index is provably in bounds, with or without overflow checks (see the no-panic test).
     for c in 0..I / COLS {
-        let x = &x.as_chunks::<COLS>().0[c];
-        let mut acc = [-T::ZERO; COLS];
+        let x = halves(l, &x.as_chunks::<COLS>().0[c]);
+        let mut acc = [l.splat(-T::ZERO); 2];
         for ((w, g), &d) in w.iter().zip(grad.iter_mut()).zip(delta) {
-            let w = &w.as_chunks::<COLS>().0[c];
-            for k in 0..COLS {
-                acc[k] += d * w[k];
+            let (w, g) = (halves(l, &w.as_chunks::<COLS>().0[c]), &mut g.as_chunks_mut::<COLS>().0[c]);
+            let d = l.splat(d);
+            let mut grad = [l.mul(d, x[0]), l.mul(d, x[1])];
+            if accumulate {
+                let old = halves(l, g);
+                grad = [l.add(old[0], grad[0]), l.add(old[1], grad[1])];
             }
-            outer_row(accumulate, d, x, &mut g.as_chunks_mut::<COLS>().0[c]);
+            store_halves(l, grad, g);
+            acc = [l.mul_add(acc[0], d, w[0]), l.mul_add(acc[1], d, w[1])];
         }
-        dx.as_chunks_mut::<COLS>().0[c] = acc;
+        store_halves(l, acc, &mut dx.as_chunks_mut::<COLS>().0[c]);
     }
     if !I.is_multiple_of(COLS) {
         // The columns past the last full chunk, all at once, rows outer (see `backward_sgd`).
@@ -346,7 +403,20 @@ pub(super) fn backward<T: Scalar, const I: usize, const O: usize>(
 
 /// `dx = Wᵀ delta`, then `W += step · delta xᵀ` (see [`backward_sgd`](super::backward_sgd)).
 #[inline(always)]
-pub(super) fn backward_sgd<T: Scalar, const I: usize, const O: usize>(
+pub(super) fn backward_sgd<T: Scalar, Y: Isa, const I: usize, const O: usize>(
+    isa: Y,
+    w: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+    dx: &mut [T; I],
+) {
+    on_lanes!(isa, T, backward_sgd_on::<I, O>(w => of_mut, x => of, delta => of, step => value, dx => of_mut))
+}
+
+#[inline(always)]
+fn backward_sgd_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
+    l: L,
     w: &mut [[T; I]; O],
     x: &[T; I],
     delta: &[T; O],
@@ -354,17 +424,17 @@ pub(super) fn backward_sgd<T: Scalar, const I: usize, const O: usize>(
     dx: &mut [T; I],
 ) {
     for c in 0..I / COLS {
-        let x = &x.as_chunks::<COLS>().0[c];
-        let mut acc = [-T::ZERO; COLS];
+        let x = halves(l, &x.as_chunks::<COLS>().0[c]);
+        let mut acc = [l.splat(-T::ZERO); 2];
         for (w, &d) in w.iter_mut().zip(delta) {
             let w = &mut w.as_chunks_mut::<COLS>().0[c];
-            let scaled = step * d;
-            for k in 0..COLS {
-                acc[k] += d * w[k];
-                w[k] += scaled * x[k];
-            }
+            let old = halves(l, w);
+            let scaled = l.splat(step * d);
+            let d = l.splat(d);
+            acc = [l.mul_add(acc[0], d, old[0]), l.mul_add(acc[1], d, old[1])];
+            store_halves(l, [l.mul_add(old[0], scaled, x[0]), l.mul_add(old[1], scaled, x[1])], w);
         }
-        dx.as_chunks_mut::<COLS>().0[c] = acc;
+        store_halves(l, acc, &mut dx.as_chunks_mut::<COLS>().0[c]);
     }
     if !I.is_multiple_of(COLS) {
         // The columns past the last full chunk, all at once: rows outer, one accumulator per
@@ -388,14 +458,26 @@ pub(super) fn backward_sgd<T: Scalar, const I: usize, const O: usize>(
 
 /// `grad = delta xᵀ`, row by row (see [`outer`](super::outer)).
 #[inline(always)]
-pub(super) fn outer<T: Scalar, const I: usize, const O: usize>(
+pub(super) fn outer<T: Scalar, Y: Isa, const I: usize, const O: usize>(
+    isa: Y,
+    grad: &mut [[T; I]; O],
+    x: &[T; I],
+    delta: &[T; O],
+    accumulate: bool,
+) {
+    on_lanes!(isa, T, outer_on::<I, O>(grad => of_mut, x => of, delta => of, accumulate => value))
+}
+
+#[inline(always)]
+fn outer_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
+    l: L,
     grad: &mut [[T; I]; O],
     x: &[T; I],
     delta: &[T; O],
     accumulate: bool,
 ) {
     for (g, &d) in grad.iter_mut().zip(delta) {
-        whole_row(accumulate, d, x, g);
+        row(l, accumulate, d, x, g);
     }
 }
 
@@ -403,7 +485,20 @@ pub(super) fn outer<T: Scalar, const I: usize, const O: usize>(
 /// bias is updated with its row: a separate loop over the biases left LLVM a longer chain of
 /// shuffles to merge the updates of a small layer into one vector store.
 #[inline(always)]
-pub(super) fn sgd<T: Scalar, const I: usize, const O: usize>(
+pub(super) fn sgd<T: Scalar, Y: Isa, const I: usize, const O: usize>(
+    isa: Y,
+    w: &mut [[T; I]; O],
+    b: &mut [T; O],
+    x: &[T; I],
+    delta: &[T; O],
+    step: T,
+) {
+    on_lanes!(isa, T, sgd_on::<I, O>(w => of_mut, b => of_mut, x => of, delta => of, step => value))
+}
+
+#[inline(always)]
+fn sgd_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
+    l: L,
     w: &mut [[T; I]; O],
     b: &mut [T; O],
     x: &[T; I],
@@ -411,38 +506,24 @@ pub(super) fn sgd<T: Scalar, const I: usize, const O: usize>(
     step: T,
 ) {
     for_rows_to_update(w, b, delta, step, |w, b, scaled| {
-        whole_row(true, scaled, x, w);
+        row(l, true, scaled, x, w);
         *b += scaled;
     });
 }
 
-/// [`outer_row`] over a whole row, in the row-by-row kernels ([`outer`], [`sgd`]). With AVX enabled
-/// at compile time, `f32` rows go through `avx2::row`, in 8-lane vectors written out: there is
-/// nothing carried from one row to the next in these loops, and once a short row's loop was
-/// unrolled, LLVM vectorised the loop over the rows instead, with AVX-512 gathers and scatters
-/// of the weights. The same operations in the same order: the same bits.
+/// `g = d · x`, or `g += d · x` (`g + (d · x)`), over a whole row: 8 lanes at a time, the rest
+/// one by one.
 #[inline(always)]
-fn whole_row<T: Scalar, const N: usize>(accumulate: bool, d: T, x: &[T; N], g: &mut [T; N]) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
-    if T::TAG == 4 {
-        // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
-        let (x, g): (&[f32; N], &mut [f32; N]) = unsafe { (view::of(x), view::of_mut(g)) };
-        return avx2::row(accumulate, view::scalar(d), x, g);
+fn row<T: Scalar, L: Lanes<T = T>, const N: usize>(l: L, accumulate: bool, d: T, x: &[T; N], g: &mut [T; N]) {
+    let (x_chunks, x_rest) = x.as_chunks::<LANES>();
+    let (g_chunks, g_rest) = g.as_chunks_mut::<LANES>();
+    let dv = l.splat(d);
+    for (g, x) in g_chunks.iter_mut().zip(x_chunks) {
+        let product = l.mul(dv, l.load(x));
+        l.store(if accumulate { l.add(l.load(g), product) } else { product }, g);
     }
-    outer_row(accumulate, d, x, g);
-}
-
-/// `g = d · x`, or `g += d · x`.
-#[inline(always)]
-fn outer_row<T: Scalar, const N: usize>(accumulate: bool, d: T, x: &[T; N], g: &mut [T; N]) {
-    if accumulate {
-        for (g, &x) in g.iter_mut().zip(x) {
-            *g += d * x;
-        }
-    } else {
-        for (g, &x) in g.iter_mut().zip(x) {
-            *g = d * x;
-        }
+    for (g, &x) in g_rest.iter_mut().zip(x_rest) {
+        *g = if accumulate { *g + d * x } else { d * x };
     }
 }
 

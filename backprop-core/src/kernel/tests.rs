@@ -173,13 +173,12 @@ fn kernels_match_the_formulas_for_every_remainder() {
     }
 }
 
-/// In `f32`, every way a kernel reduces its tile (unrolled inline, `map` when outlined, AVX
-/// in registers when the build enables it) gives the bits of [`affine_dot`] and of the written
-/// lane order ([`spec_affine`]), one sample or a batch: checked on sizes that take each path
-/// and every remainder of the 8 lanes. A sum of `-0.0` products stays `-0.0` (the elements past
+/// In `f32`, a kernel inlined or in a function of its own (the AVX2 backend where the CPU has
+/// it) gives the bits of [`affine_dot`] and of the written lane order ([`spec_affine`]), one
+/// sample or a batch: checked on sizes that take each backend and every remainder of the 8 lanes. A sum of `-0.0` products stays `-0.0` (the elements past
 /// the last chunk are padded with products of exactly `-0.0`, which must change nothing).
 #[test]
-fn f32_forward_is_the_same_bits_whichever_reduction() {
+fn f32_forward_is_the_same_bits_whichever_backend() {
     fn check<const I: usize, const O: usize>() {
         let w: [[f32; I]; O] = core::array::from_fn(|o| fill_f32(o as u64 + 7));
         let b: [f32; O] = fill_f32::<O>(5);
@@ -203,10 +202,10 @@ fn f32_forward_is_the_same_bits_whichever_reduction() {
         assert!(z.iter().all(|z| z.to_bits() == (-0.0f32).to_bits()), "{I}x{O}: {z:?}");
     }
     check::<3, 5>(); // below one chunk: the bias in lane 0
-    check::<8, 4>(); // inlined: the unrolled reduction
-    check::<16, 16>(); // outlined, short rows: AVX with AVX enabled, else `map`
+    check::<8, 4>(); // inlined
+    check::<16, 16>(); // outlined
     check::<64, 32>();
-    check::<72, 9>(); // longer than `AVX_REDUCE_MAX`, with remainders: `map`
+    check::<72, 9>();
     check::<300, 3>();
     // Every remainder of the 8 lanes, inlined and outlined.
     check::<9, 9>();
@@ -324,28 +323,112 @@ fn sgd_leaves_long_rows_with_a_zero_signal_alone() {
     check_zero_rows::<f32, 13>(|w, s, x| w + s * x);
 }
 
-/// The AVX reduction of builds with AVX enabled (`-C target-cpu=native`; CI runs these tests
-/// so) is the portable one, bit for bit, on values of every magnitude and sign.
-#[cfg(all(target_arch = "x86_64", target_feature = "avx"))]
+/// Random `f32`s: sign and mantissa at random, exponents within 2^±16, so sums round and cancel.
+fn random_f32s<const N: usize>(state: &mut u32) -> [f32; N] {
+    core::array::from_fn(|_| {
+        *state ^= *state << 13;
+        *state ^= *state >> 17;
+        *state ^= *state << 5;
+        let exponent = 127 - 16 + (*state >> 23) % 33;
+        f32::from_bits((*state & 0x807f_ffff) | (exponent << 23))
+    })
+}
+
+/// The `x86_64` vectors reduce 8 lanes as [`Array`](lanes::Array) does, bit for bit, on values of
+/// every magnitude and sign.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
 #[test]
-fn avx_reduction_is_the_portable_one_bit_for_bit() {
+fn x86_reductions_are_the_portable_one_bit_for_bit() {
+    use lanes::Lanes as _;
     let mut state = 0x2545_f491_u32;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 17;
-        state ^= state << 5;
-        state
-    };
+    let avx = std::is_x86_feature_detected!("avx").then(|| unsafe { x86::Avx::new() });
     for _ in 0..100_000 {
-        let lanes: [f32; 8] = core::array::from_fn(|_| {
-            let bits = next();
-            // Sign and mantissa at random, exponents within 2^±16, so sums round and cancel.
-            let exponent = 127 - 16 + (bits >> 23) % 33;
-            f32::from_bits((bits & 0x807f_ffff) | (exponent << 23))
-        });
-        let portable = portable::reduce::<f32, 8>(|k| lanes[k]);
-        assert_eq!(avx2::reduce8(&lanes).to_bits(), portable.to_bits(), "{lanes:?}");
+        let lanes: [f32; 8] = random_f32s(&mut state);
+        let portable = portable::reduce::<f32, 8>(|k| lanes[k]).to_bits();
+        let plain = lanes::Array::<f32>::new();
+        assert_eq!(plain.reduce(plain.load(&lanes)).to_bits(), portable, "{lanes:?}");
+        let sse = x86::Sse2;
+        assert_eq!(sse.reduce(sse.load(&lanes)).to_bits(), portable, "{lanes:?}");
+        if let Some(avx) = avx {
+            assert_eq!(avx.reduce(avx.load(&lanes)).to_bits(), portable, "{lanes:?}");
+        }
     }
+}
+
+/// Every exact kernel on `f32` gives the same bits on every instruction set: plain Rust
+/// ([`Array`](lanes::Array) lanes, as on targets without vectors written out), and on `x86_64`
+/// SSE2 vectors and, where the CPU has it, AVX vectors. Sizes with and without remainders.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn exact_kernels_are_the_same_bits_on_every_instruction_set() {
+    use std::vec::Vec;
+    /// Every kernel's outputs on one instruction set, as bits.
+    fn run<Y: lanes::Isa, const I: usize, const O: usize>(isa: Y, seed: u32) -> Vec<u32> {
+        let mut state = seed;
+        let w: [[f32; I]; O] = core::array::from_fn(|_| random_f32s(&mut state));
+        let b: [f32; O] = random_f32s(&mut state);
+        let xs: [[f32; I]; 13] = core::array::from_fn(|_| random_f32s(&mut state));
+        let deltas: [[f32; O]; 13] = core::array::from_fn(|_| random_f32s(&mut state));
+        let mut out = Vec::new();
+        let mut bits = |v: &[f32]| out.extend(v.iter().map(|v| v.to_bits()));
+        let mut z = [0.0; O];
+        portable::gemv(isa, &w, &b, &xs[0], &mut z);
+        bits(&z);
+        let mut zs = [[0.0; O]; 13];
+        portable::gemm(isa, &w, &b, &xs, &mut zs);
+        bits(zs.as_flattened());
+        for accumulate in [false, true] {
+            let (mut grad, mut dx) = (w, [0.0; I]);
+            portable::backward(isa, &w, &mut grad, &xs[1], &deltas[1], &mut dx, accumulate);
+            bits(grad.as_flattened());
+            bits(&dx);
+            let mut grad = w;
+            portable::outer(isa, &mut grad, &xs[2], &deltas[2], accumulate);
+            bits(grad.as_flattened());
+        }
+        let (mut updated, mut dx) = (w, [0.0; I]);
+        portable::backward_sgd(isa, &mut updated, &xs[3], &deltas[3], -0.25, &mut dx);
+        bits(updated.as_flattened());
+        bits(&dx);
+        let (mut updated, mut updated_b) = (w, b);
+        portable::sgd(isa, &mut updated, &mut updated_b, &xs[4], &deltas[4], -0.25);
+        bits(updated.as_flattened());
+        bits(&updated_b);
+        let mut dxs = [[0.0; I]; 13];
+        portable::gemm_t(isa, &w, &deltas, &mut dxs);
+        bits(dxs.as_flattened());
+        let (mut grad, mut grad_b) = (w, b);
+        portable::gemm_outer(isa, &mut grad, &mut grad_b, &xs, &deltas, None);
+        bits(grad.as_flattened());
+        bits(&grad_b);
+        let (mut wn, mut bn, mut grad, mut grad_b) = (w, b, w, b);
+        let sgd = Some((&mut wn, &mut bn, 1.0 / 13.0, 0.5));
+        portable::gemm_outer(isa, &mut grad, &mut grad_b, &xs, &deltas, sgd);
+        for v in [wn.as_flattened(), &bn, grad.as_flattened(), &grad_b] {
+            bits(v);
+        }
+        let mut ranked = w;
+        portable::rank_update(isa, &mut ranked, &xs, &deltas);
+        bits(ranked.as_flattened());
+        out
+    }
+    fn check<const I: usize, const O: usize>() {
+        let avx = std::is_x86_feature_detected!("avx").then(|| unsafe { x86::Avx::new() });
+        for seed in [0x2545_f491, 0x9e37_79b9, 77] {
+            let plain = run::<_, I, O>(lanes::Plain, seed);
+            assert!(plain == run::<_, I, O>(x86::Sse2, seed), "{I}x{O}: SSE2 against plain Rust");
+            if let Some(avx) = avx {
+                assert!(plain == run::<_, I, O>(avx, seed), "{I}x{O}: AVX against plain Rust");
+            }
+        }
+    }
+    check::<3, 5>();
+    check::<8, 8>();
+    check::<16, 16>();
+    check::<17, 7>();
+    check::<40, 13>();
+    check::<64, 32>();
+    check::<100, 30>();
 }
 
 /// The `fma` feature's kernels, on a CPU with AVX-512F: bit for bit against their written
