@@ -27,7 +27,7 @@ macro_rules! conv_views {
         }
 
         impl<$($generics)*> Geometric for $ty {
-            const GEOMETRY: Geometry = $geometry;
+            const SLIDING: Geometry = $geometry;
         }
 
         impl<$($generics)*> Conv<T, $c, $h, $w, $f, $kh, $kw, $ho, $wo> for $ty {

@@ -159,7 +159,7 @@ fn layer<
         fill(seed + 10 + k as u64, x.flat_mut());
         fill(seed + 20 + k as u64, d.flat_mut());
     }
-    let g = L::GEOMETRY;
+    let g = <L as super::kernels::Geometric>::SLIDING;
     let x3: &[[[[T; W]; H]; C]] = super::flatten_tile(&xs);
     let d3: &[[[[T; WO]; HO]; F]] = super::flatten_tile(&ds);
     let want = formula(l.kernels(), l.biases(), x3, d3, (g.s, g.pad_top, g.pad_left));
@@ -270,7 +270,7 @@ fn backends<
     let mut ds = [[[[0.0f32; WO]; HO]; F]; SAMPLES];
     fill(seed + 1, xs.as_flattened_mut().as_flattened_mut().as_flattened_mut());
     fill(seed + 2, ds.as_flattened_mut().as_flattened_mut().as_flattened_mut());
-    let g = L::GEOMETRY;
+    let g = <L as super::kernels::Geometric>::SLIDING;
     let want = formula(l.kernels(), l.biases(), &xs, &ds, (g.s, g.pad_top, g.pad_left));
     // Forward, input gradient (stride 1) and parameter gradients of every sample with the vectors
     // `V` (through `go`, which runs `run` with the target features `V` needs).

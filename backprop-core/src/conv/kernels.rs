@@ -40,7 +40,7 @@ pub(super) struct Geometry {
 /// as constants.
 pub(super) trait Geometric {
     /// Stride and padding.
-    const GEOMETRY: Geometry;
+    const SLIDING: Geometry;
 }
 
 /// The weights of a convolution, `w[f][c][ky][kx]`: `F` filters of `C` kernels of `KH × KW`.
@@ -84,10 +84,10 @@ pub(super) trait Conv<
     #[inline(always)]
     fn input_grad(&self, delta: &Self::Output, dx: &mut Self::Input) {
         let (w, delta, dx) = (self.kernels(), flatten(delta), flatten_mut(dx));
-        if Self::GEOMETRY.s == 1 {
+        if <Self as Geometric>::SLIDING.s == 1 {
             dispatch::<T, Self, C, H, W, F, KH, KW, HO, WO>(Call::InputGrad { w, delta, dx });
         } else {
-            strided_input_grad(w, delta, dx, Self::GEOMETRY);
+            strided_input_grad(w, delta, dx, <Self as Geometric>::SLIDING);
         }
     }
 
@@ -168,7 +168,7 @@ pub(super) fn run<
 >(
     call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
 ) {
-    let g = G::GEOMETRY;
+    let g = G::SLIDING;
     match call {
         Call::Forward { w, b, x, z } => {
             let plan = Plan { hi: H, wi: W, ho: HO, wo: WO, s: g.s, pt: g.pad_top, pl: g.pad_left };
