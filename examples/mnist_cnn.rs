@@ -38,10 +38,10 @@ network! {
 const SEED: u64 = 7;
 const TRAIN: usize = 8_000;
 const TEST: usize = 2_000;
-const EPOCHS: usize = 12;
-const BATCH: usize = 32;
+const EPOCHS: usize = 16;
+const BATCH: usize = 16;
 const LR: f32 = 2e-3;
-const LR_DECAY: f32 = 0.85;
+const LR_DECAY: f32 = 0.8;
 const WD: f32 = 1e-2;
 /// Training digits on which the training loss and accuracy are measured after each epoch.
 const TRAIN_EVAL: usize = 2_000;
