@@ -11,12 +11,14 @@
 //!   share, and [`workload::boxed_zeroed`] to build large networks in place on the heap.
 //!
 //! The benchmarks are in `benches/workloads.rs` (criterion), the tables come from
-//! `src/bin/report.rs`, and `tests/agreement.rs` proves that both baselines compute exactly what
-//! the generated networks compute. See `BENCHMARKS.md` at the repository root.
+//! `src/bin/report.rs` (reading criterion's results through [`results`]), and
+//! `tests/agreement.rs` proves that both baselines compute exactly what the generated networks
+//! compute. See `BENCHMARKS.md` at the repository root.
 
 pub mod baseline;
 pub mod memory;
 pub mod peak;
+pub mod results;
 pub mod workload;
 
 /// The workloads, declared with [`backprop::network!`] as a user of the crate would.
