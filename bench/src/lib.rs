@@ -9,14 +9,19 @@
 //! - [`memory`]: the memory floor of the W4 single-sample train step (its weights streamed from L2).
 //! - [`workload`]: shapes, flop counts and the deterministic data the benchmarks and the tests
 //!   share, and [`workload::boxed_zeroed`] to build large networks in place on the heap.
+//! - [`lenet`]: the LeNet-like convolutional network (issue 19), the library's layers glued as
+//!   `network!` will generate them against a hand-written direct convolution (`benches/lenet.rs`).
 //!
 //! The benchmarks are in `benches/workloads.rs` (criterion), the tables come from
-//! `src/bin/report.rs`, and `tests/agreement.rs` proves that both baselines compute exactly what
-//! the generated networks compute. See `BENCHMARKS.md` at the repository root.
+//! `src/bin/report.rs` (reading criterion's results through [`results`]), and
+//! `tests/agreement.rs` proves that both baselines compute exactly what the generated networks
+//! compute. See `BENCHMARKS.md` at the repository root.
 
 pub mod baseline;
+pub mod lenet;
 pub mod memory;
 pub mod peak;
+pub mod results;
 pub mod workload;
 
 /// The workloads, declared with [`backprop::network!`] as a user of the crate would.

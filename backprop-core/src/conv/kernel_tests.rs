@@ -323,25 +323,9 @@ fn backends<
     }
     #[cfg(feature = "fma")]
     if super::kernels::fused_available() {
-        /// `run` on the `fma` feature's vectors.
-        #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-        fn fused<
-            G: Geometric,
-            const C: usize,
-            const H: usize,
-            const W: usize,
-            const F: usize,
-            const KH: usize,
-            const KW: usize,
-            const HO: usize,
-            const WO: usize,
-        >(
-            call: Call<'_, f32, C, H, W, F, KH, KW, HO, WO>,
-        ) {
-            run::<f32, super::ymm::Fused, G, C, H, W, F, KH, KW, HO, WO>(call)
-        }
         // SAFETY: the CPU has the features (`fused_available`).
-        let fused = results(&|call| unsafe { fused::<L, C, H, W, F, KH, KW, HO, WO>(call) });
+        let fused =
+            results(&|call| unsafe { super::kernels::fused::<f32, L, C, H, W, F, KH, KW, HO, WO>(call) });
         check("z, fused", &want.z, &fused.0);
         if g.s == 1 {
             check("dx, fused", &want.dx, &fused.1);

@@ -294,7 +294,7 @@ unsafe fn as_f32<
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
 #[allow(clippy::incompatible_msrv)] // the `fma` feature needs Rust 1.89 (AVX-512 target features)
-unsafe fn fused<
+pub(super) unsafe fn fused<
     T: Scalar,
     G: Geometric,
     const C: usize,

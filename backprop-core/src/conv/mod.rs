@@ -61,7 +61,7 @@
 //! a fixed tree. So a sample gives the same bits alone or in a batch, and the exact backends the
 //! same bits as each other. A tap in the padding adds `w · 0` with the exact arithmetic and
 //! nothing with the fused one. [`Conv1d`] is [`Conv2d`]'s kernels on one row, and the 1-d pools
-//! are the 2-d ones on one row.
+//! are the 2-d ones on one row; max and average pooling share their loops.
 
 mod conv2d;
 mod direct;

@@ -8,57 +8,66 @@ use crate::activation::Activation;
 use crate::layer::{Layer, LayerBatch, LayerKind, LayerTrace};
 use crate::network::Params;
 
-/// The window of output `(oy, ox)` in one channel: its rows, each cut to the window's columns,
-/// with the row index `ry` and the column index `rx` within the window.
+/// The `KH × KW` window at rows `y0 ..` and columns `x0 ..` of one channel, copied (a valid layer
+/// has every element of every window; a missing one would be zero).
 #[inline(always)]
-fn window<T: Scalar, const W: usize>(
+fn window<T: Scalar, const W: usize, const KH: usize, const KW: usize>(
     plane: &[[T; W]],
-    oy: usize,
-    ox: usize,
+    y0: usize,
+    x0: usize,
+) -> [[T; KW]; KH] {
+    let mut win = [[T::ZERO; KW]; KH];
+    for (wrow, row) in win.iter_mut().zip(plane.get(y0..).unwrap_or(&[])) {
+        for (w, &v) in wrow.iter_mut().zip(row.get(x0..).unwrap_or(&[])) {
+            *w = v;
+        }
+    }
+    win
+}
+
+/// Calls `f(c, oy, ox, window)` for every output of max or average pooling of `KH × KW` windows
+/// at stride `s`, channel by channel, row by row.
+#[inline(always)]
+fn each_window<
+    T: Scalar,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    x: &[[[T; W]; H]; C],
     s: usize,
-    kh: usize,
-    kw: usize,
-    mut visit: impl FnMut(T, usize, usize),
+    mut f: impl FnMut(usize, usize, usize, &[[T; KW]; KH]),
 ) {
-    let rows = plane.iter().skip(oy.wrapping_mul(s)).take(kh);
-    for (row, ry) in rows.zip(0..kh) {
-        for (&v, rx) in row.iter().skip(ox.wrapping_mul(s)).take(kw).zip(0..kw) {
-            visit(v, ry, rx);
+    for (xc, c) in x.iter().zip(0..C) {
+        for oy in 0..HO {
+            for ox in 0..WO {
+                f(c, oy, ox, &window::<T, W, KH, KW>(xc, oy.wrapping_mul(s), ox.wrapping_mul(s)));
+            }
         }
     }
 }
 
-/// The largest value of a window (the first, in row-major order, when several are equal) and its
-/// place in the window.
+/// The first largest element of a window in row-major order, and its row and column.
 #[inline(always)]
-fn window_max<T: Scalar, const W: usize>(
-    plane: &[[T; W]],
-    oy: usize,
-    ox: usize,
-    s: usize,
-    kh: usize,
-    kw: usize,
-) -> (T, usize, usize) {
+fn largest<T: Scalar, const KH: usize, const KW: usize>(win: &[[T; KW]; KH]) -> (T, usize, usize) {
     let mut best = (-T::INFINITY, 0, 0);
     let mut first = true;
-    window(plane, oy, ox, s, kh, kw, |v, ry, rx| {
-        if first || v > best.0 {
-            best = (v, ry, rx);
-            first = false;
+    for (row, ky) in win.iter().zip(0..KH) {
+        for (&v, kx) in row.iter().zip(0..KW) {
+            if first || v > best.0 {
+                (best, first) = ((v, ky, kx), false);
+            }
         }
-    });
+    }
     best
 }
 
-/// `dx = 0`.
-#[inline(always)]
-fn zero<T: Scalar, const W: usize, const H: usize, const C: usize>(dx: &mut [[[T; W]; H]; C]) {
-    for v in dx.as_flattened_mut().as_flattened_mut() {
-        *v = T::ZERO;
-    }
-}
-
-/// Max or average pooling of `KH × KW` windows at stride `s` over each channel.
+/// Max or average pooling of `KH × KW` windows at stride `s` over each channel: the first largest
+/// value, or the sum in row-major order times `1 / (KH·KW)`.
 #[inline(always)]
 fn pool_forward<
     T: Scalar,
@@ -76,23 +85,21 @@ fn pool_forward<
     s: usize,
 ) {
     let inv = T::ONE / T::from_f64((KH * KW) as f64);
-    for (zc, xc) in z.iter_mut().zip(x) {
-        for (zrow, oy) in zc.iter_mut().zip(0..HO) {
-            for (zv, ox) in zrow.iter_mut().zip(0..WO) {
-                *zv = if MAX {
-                    window_max(xc, oy, ox, s, KH, KW).0
-                } else {
-                    let mut sum = T::ZERO;
-                    window(xc, oy, ox, s, KH, KW, |v, _, _| sum += v);
-                    sum * inv
-                };
+    each_window::<T, C, H, W, KH, KW, HO, WO>(x, s, |c, oy, ox, win| {
+        z[c][oy][ox] = if MAX {
+            largest(win).0
+        } else {
+            let mut sum = T::ZERO;
+            for &v in win.as_flattened() {
+                sum += v;
             }
-        }
-    }
+            sum * inv
+        };
+    });
 }
 
 /// `dx` of max or average pooling: each output's `delta` to the first largest value of its
-/// window, or spread evenly over it.
+/// window, or `delta / (KH·KW)` to each element, added up where windows overlap.
 #[inline(always)]
 fn pool_backward<
     T: Scalar,
@@ -110,30 +117,25 @@ fn pool_backward<
     dx: &mut [[[T; W]; H]; C],
     s: usize,
 ) {
-    zero(dx);
+    dx.as_flattened_mut().as_flattened_mut().fill(T::ZERO);
     let inv = T::ONE / T::from_f64((KH * KW) as f64);
-    for ((dxc, xc), dc) in dx.iter_mut().zip(x).zip(delta) {
-        for (drow, oy) in dc.iter().zip(0..HO) {
-            for (&d, ox) in drow.iter().zip(0..WO) {
-                let (y0, x0) = (oy.wrapping_mul(s), ox.wrapping_mul(s));
-                if MAX {
-                    let (_, ry, rx) = window_max(xc, oy, ox, s, KH, KW);
-                    let target =
-                        dxc.get_mut(y0.wrapping_add(ry)).and_then(|r| r.get_mut(x0.wrapping_add(rx)));
-                    if let Some(t) = target {
-                        *t += d;
-                    }
-                } else {
-                    let share = d * inv;
-                    for row in dxc.iter_mut().skip(y0).take(KH) {
-                        for t in row.iter_mut().skip(x0).take(KW) {
-                            *t += share;
-                        }
-                    }
+    each_window::<T, C, H, W, KH, KW, HO, WO>(x, s, |c, oy, ox, win| {
+        let (d, (y0, x0)) = (delta[c][oy][ox], (oy.wrapping_mul(s), ox.wrapping_mul(s)));
+        if MAX {
+            let (_, ky, kx) = largest(win);
+            let target = dx[c].get_mut(y0.wrapping_add(ky)).and_then(|row| row.get_mut(x0.wrapping_add(kx)));
+            if let Some(t) = target {
+                *t += d;
+            }
+        } else {
+            let share = d * inv;
+            for row in dx[c].iter_mut().skip(y0).take(KH) {
+                for t in row.iter_mut().skip(x0).take(KW) {
+                    *t += share;
                 }
             }
         }
-    }
+    });
 }
 
 /// One pooling kind (max or average) in 2-d and 1-d, with everything but the docs shared.

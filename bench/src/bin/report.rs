@@ -15,6 +15,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use backprop_bench::peak;
+use backprop_bench::results::median;
 use backprop_bench::workload::{WORKLOADS, Workload};
 
 /// The implementations, in column order: criterion id and column title.
@@ -31,29 +32,6 @@ const PEAK: [(&str, &str, usize); 3] = [
 /// The unfused multiply-add kernel (`peak::unfused_avx2`): criterion id, title, flops per call.
 const UNFUSED: (&str, &str, usize) =
     ("unfused_avx2_256", "AVX2 `_mm256_mul_ps` + `_mm256_add_ps` (8 lanes)", 8);
-
-/// The median in ns of one benchmark, if it ran: the smallest over the runs in `dirs`.
-fn median(dirs: &[PathBuf], parts: &[&str]) -> Option<f64> {
-    dirs.iter()
-        .filter_map(|dir| {
-            let mut path = dir.clone();
-            path.extend(parts);
-            path.extend(["new", "estimates.json"]);
-            let json = std::fs::read_to_string(path).ok()?;
-            point_estimate(&json, "median")
-        })
-        .reduce(f64::min)
-}
-
-/// `<key>.point_estimate` from criterion's `estimates.json`: the first `"point_estimate"` after
-/// `"<key>":` (each estimate is `{"confidence_interval": {...}, "point_estimate": x, ...}`).
-fn point_estimate(json: &str, key: &str) -> Option<f64> {
-    let start = json.find(&format!("\"{key}\":"))?;
-    let rest = &json[start..];
-    let value = &rest[rest.find("\"point_estimate\":")? + "\"point_estimate\":".len()..];
-    let end = value.find([',', '}'])?;
-    value[..end].trim().parse().ok()
-}
 
 /// A time in ns, with about four significant digits.
 fn ns(t: f64) -> String {
@@ -322,14 +300,6 @@ fn main() {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn reads_the_median_not_the_mean() {
-        let json = r#"{"mean":{"confidence_interval":{"confidence_level":0.95,"lower_bound":1.0,"upper_bound":2.0},"point_estimate":21.7,"standard_error":0.04},"median":{"confidence_interval":{"confidence_level":0.95,"lower_bound":21.6,"upper_bound":21.8},"point_estimate":21.664075061539826,"standard_error":0.045}}"#;
-        assert_eq!(point_estimate(json, "median"), Some(21.664075061539826));
-        assert_eq!(point_estimate(json, "mean"), Some(21.7));
-        assert_eq!(point_estimate(json, "slope"), None);
-    }
 
     #[test]
     fn kernel_tails_table_reads_each_kernel_and_shape() {
