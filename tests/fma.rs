@@ -1,8 +1,9 @@
 //! The `fma` feature (opt-in): an `f32` network with a layer big enough for the FMA kernels
 //! (256 × 32 = 8192 multiply-adds, above `kernel::FMA_MIN`) computes what the `f64` network with
 //! the same weights computes, to `f32` precision: outputs, every gradient, the fused train step
-//! of one sample and of a batch. Without AVX-512F the exact kernels run and this holds all the
-//! more. `cargo test -p backprop --features fma` (CI runs it).
+//! of one sample and of a batch. On a CPU with AVX-512F, `BACKPROP_FMA=avx2` runs the same on the
+//! 256-bit path; without AVX2 and FMA the exact kernels run and this holds all the more.
+//! `cargo test -p backprop --features fma` (CI runs it both ways).
 #![cfg(feature = "fma")]
 
 use backprop::{Init, Network, Params, Rng, network};

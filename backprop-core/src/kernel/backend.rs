@@ -9,20 +9,21 @@
 use super::common::Sgd;
 use crate::Scalar;
 
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+pub(super) use super::fma::{Avx2Fma, Avx512Fma};
+pub(super) use super::portable::{Outlined, Portable};
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 pub(super) use super::x86::Avx2;
-#[cfg(all(feature = "fma", target_arch = "x86_64"))]
-pub(super) use super::avx512::Avx512Fma;
-pub(super) use super::portable::{Outlined, Portable};
 
 /// The kernels behind the entry points of [`kernel`](super), with the same operands and the same
 /// results (the entry points document them). [`Portable`], [`Outlined`] and `Avx2` run the exact
-/// kernels, bit for bit the same; `Avx512Fma` the FMA kernels (the `fma` feature).
+/// kernels, bit for bit the same; `Avx512Fma` and `Avx2Fma` the FMA kernels (the `fma` feature),
+/// bit for bit the same as each other.
 ///
 /// # Safety (every method)
 ///
 /// The backend must be the one [`choose`] picks for the call: its instructions run on this CPU,
-/// and for `Avx512Fma`, `T` is `f32`.
+/// and for `Avx512Fma` and `Avx2Fma`, `T` is `f32`.
 pub(super) trait Backend {
     /// [`gemv`](super::gemv).
     unsafe fn gemv<T: Scalar, const I: usize, const O: usize>(
@@ -102,9 +103,12 @@ pub(super) trait Backend {
 
 /// What [`choose`] can pick in this build.
 pub(super) enum Choice {
-    /// [`Avx512Fma`]: the FMA kernels.
+    /// [`Avx512Fma`]: the FMA kernels on 512-bit vectors.
     #[cfg(all(feature = "fma", target_arch = "x86_64"))]
     Avx512Fma,
+    /// [`Avx2Fma`]: the FMA kernels on pairs of 256-bit vectors.
+    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+    Avx2Fma,
     /// [`Avx2`]: the exact kernels compiled for AVX2, in a function of their own.
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     Avx2,
@@ -115,7 +119,7 @@ pub(super) enum Choice {
 }
 
 /// The backend of a call of an `I × O` layer of `T` that does `work` multiply-adds: the FMA
-/// kernels when [`fused`] holds; else the exact kernels, compiled for AVX2 when the CPU has it
+/// kernels when [`fused`] holds (on the CPU's `fma::path`); else the exact kernels, compiled for AVX2 when the CPU has it
 /// and the build does not already enable it, in a function of their own from
 /// [`OUTLINE_MIN`](super::OUTLINE_MIN) multiply-adds on, inlined below. Everything but the CPU
 /// checks is a constant, so an entry point compiles to the branches it can take.
@@ -123,8 +127,12 @@ pub(super) enum Choice {
 #[cfg_attr(not(all(feature = "fma", target_arch = "x86_64")), allow(clippy::extra_unused_type_parameters))]
 pub(super) fn choose<T: Scalar, const I: usize, const O: usize>(work: usize) -> Choice {
     #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-    if fused::<T, I, O>() {
-        return Choice::Avx512Fma;
+    if const { fused_size::<T, I, O>() } {
+        match super::fma::path() {
+            Some(super::fma::Path::Avx512) => return Choice::Avx512Fma,
+            Some(super::fma::Path::Avx2) => return Choice::Avx2Fma,
+            None => {}
+        }
     }
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
     if work >= super::OUTLINE_MIN && has_avx2() {
@@ -135,11 +143,20 @@ pub(super) fn choose<T: Scalar, const I: usize, const O: usize>(work: usize) -> 
 
 /// `true` when the kernels of an `I × O` layer of `T` are the FMA ones (see
 /// [`FMA_MIN`](super::FMA_MIN) and [`FMA_MIN_INPUTS`](super::FMA_MIN_INPUTS)): `T` is `f32`, the
-/// layer is big enough and its rows long enough, the `fma` feature is on and the CPU has AVX-512F.
+/// layer is big enough and its rows long enough, the `fma` feature is on and the CPU has AVX-512F,
+/// or AVX2 and FMA (`fma::path`).
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+#[cfg_attr(not(test), allow(dead_code))] // the tests' question; `choose` asks its parts
 #[inline(always)]
 pub(super) fn fused<T: Scalar, const I: usize, const O: usize>() -> bool {
-    T::TAG == 4 && I * O >= super::FMA_MIN && I >= super::FMA_MIN_INPUTS && super::avx512::available()
+    fused_size::<T, I, O>() && super::fma::path().is_some()
+}
+
+/// The part of [`fused`] known at compile time: `T` is `f32`, the layer big enough and its rows
+/// long enough.
+#[cfg(all(feature = "fma", target_arch = "x86_64"))]
+const fn fused_size<T: Scalar, const I: usize, const O: usize>() -> bool {
+    T::TAG == 4 && I * O >= super::FMA_MIN && I >= super::FMA_MIN_INPUTS
 }
 
 /// `true` when the kernels compiled for AVX2 may run (checked once, then cached by `std`).
@@ -159,6 +176,11 @@ macro_rules! with_backend {
             #[cfg(all(feature = "fma", target_arch = "x86_64"))]
             Choice::Avx512Fma => {
                 type $b = backend::Avx512Fma;
+                unsafe { $call }
+            }
+            #[cfg(all(feature = "fma", target_arch = "x86_64"))]
+            Choice::Avx2Fma => {
+                type $b = backend::Avx2Fma;
                 unsafe { $call }
             }
             #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]

@@ -28,13 +28,15 @@
 //!   the indices `k mod 8` in order, then `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`),
 //!   so a sample's output is the same alone or in a batch.
 //! - **The `fma` feature (opt-in).** `f32` layers of at least [`FMA_MIN`] multiply-adds run
-//!   kernels written for AVX-512F on CPUs that have it (detected at run time with `std`): one
-//!   fused multiply-add of 16 lanes per multiply-add, register tiles of 512-bit vectors, aligned
-//!   loads. Their order is fixed too, by the sizes alone (16 lanes, then a fixed tree), so a sample
-//!   still gives the same bits alone or in a batch, wherever the data lies in memory; but not the
-//!   bits of the exact kernels, nor of a CPU without AVX-512F (which runs the exact kernels).
-//!   `f64`, smaller layers, layers of fewer than [`FMA_MIN_INPUTS`] inputs and every other target
-//!   keep the exact kernels. The feature needs Rust 1.89 (AVX-512 intrinsics).
+//!   kernels of fused multiply-adds in 16 lanes on CPUs with AVX-512F (one 512-bit vector), or
+//!   else AVX2 and FMA (two 256-bit vectors), detected at run time with `std`: register tiles,
+//!   aligned loads. Their order is fixed too, by the sizes alone (16 lanes, then a fixed tree), so
+//!   a sample gives the same bits alone or in a batch, wherever the data lies in memory, and the
+//!   same bits on either instruction set (tested); but not the bits of the exact kernels, nor of a
+//!   CPU without FMA (which runs the exact kernels). `BACKPROP_FMA=avx2` in the environment makes
+//!   a CPU with AVX-512F take the 256-bit path (for tests and benchmarks). `f64`, smaller layers,
+//!   layers of fewer than [`FMA_MIN_INPUTS`] inputs and every other target keep the exact kernels.
+//!   The feature needs Rust 1.89 (AVX-512 intrinsics).
 //! - **Run-time choice.** With the `std` feature on `x86_64`, each exact kernel is also compiled
 //!   with AVX2 enabled (`#[target_feature]`) on AVX vectors; a call of a kernel big enough to gain
 //!   reads the CPU's features (`is_x86_feature_detected!`, detected once, then one cached load).
@@ -82,7 +84,7 @@
 //! The entry points below check their operands' lengths (in debug builds) and hand each call to
 //! the backend that `backend::choose` picks: `portable` (the exact kernels over `lanes`, inlined
 //! into the caller or in a function of their own), `x86` (their SSE2 and AVX vectors, and the
-//! backend that runs them compiled for AVX2), `avx512` (the `fma` feature's kernels). What more
+//! backend that runs them compiled for AVX2), `fma` (the `fma` feature's kernels). What more
 //! than one backend uses is in `common`. A new backend is a type implementing `backend::Backend`
 //! and its branch in `backend`; new vectors for the exact kernels, a type implementing
 //! `lanes::Lanes`.
@@ -102,7 +104,7 @@ mod lanes;
 mod portable;
 
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-mod avx512;
+mod fma;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
@@ -110,8 +112,12 @@ mod x86;
 mod tests;
 
 // The CPU checks of `backend::choose`, which the convolution kernels' choice shares.
+/// Whether the FMA kernels run on AVX-512F here (not forced to AVX2 by `BACKPROP_FMA=avx2`).
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-pub(crate) use avx512::available as avx512_available;
+#[inline(always)]
+pub(crate) fn avx512_available() -> bool {
+    matches!(fma::path(), Some(fma::Path::Avx512))
+}
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 pub(crate) use backend::has_avx2;
 pub(crate) use portable::unroll;
@@ -138,7 +144,7 @@ pub const SKIP_ZERO_ROWS: usize = 256;
 pub(crate) const OUTLINE_MIN: usize = 256;
 
 /// With the `fma` feature, `f32` layers of at least this many multiply-adds per sample run the
-/// FMA kernels on CPUs with AVX-512F (every kernel of the layer, one sample or a batch, so a layer
+/// FMA kernels on CPUs with AVX-512F or AVX2 and FMA (every kernel of the layer, one sample or a batch, so a layer
 /// computes the same bits either way). Smaller layers keep the exact kernels: their time goes to
 /// latency and reductions, not to the multiply-adds.
 pub const FMA_MIN: usize = 4096;

@@ -163,7 +163,7 @@ exact_kernels!(Outlined, #[inline(never)], super::lanes::baseline());
 /// [`Array`] lanes of `T`, the operands as they are.
 macro_rules! on_lanes {
     ($isa:expr, $t:ty, $kernel:ident::<$i:ident, $o:ident>($($arg:expr => $view:ident),* $(,)?)) => {
-        if <$t as Scalar>::TAG == 4 {
+        if const { <$t as Scalar>::TAG == 4 } {
             // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
             unsafe { $kernel::<f32, _, $i, $o>($isa.f32(), $(view::$view($arg)),*) }
         } else {
@@ -200,7 +200,7 @@ pub(super) fn reduce<T: Scalar, const I: usize>(lane: impl Fn(usize) -> T) -> T 
 #[inline(always)]
 pub(super) fn affine_dot<T: Scalar, const N: usize>(bias: T, a: &[T; N], b: &[T; N]) -> T {
     let (a, b) = (core::array::from_ref(a), core::array::from_ref(b));
-    if T::TAG == 4 {
+    if const { T::TAG == 4 } {
         // SAFETY: `T` is `f32` (its tag is 4), as `view` requires.
         unsafe {
             let (a, b, bias) = (view::of(a), view::of(b), [view::scalar(bias)]);
@@ -298,7 +298,7 @@ fn gemv_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
     x: &[T; I],
     z: &mut [T; O],
 ) {
-    if L::REGISTERS >= 2 * GEMV_ROWS {
+    if const { L::REGISTERS >= 2 * GEMV_ROWS } {
         gemv_rows::<T, L, I, O, GEMV_ROWS>(l, w, b, x, z)
     } else {
         gemv_rows::<T, L, I, O, { GEMV_ROWS / 2 }>(l, w, b, x, z)

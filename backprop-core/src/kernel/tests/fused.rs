@@ -28,10 +28,28 @@ fn near(got: f32, exact: f64, magnitude: f64, n: usize) {
     assert!((f64::from(got) - exact).abs() <= bound, "{got} vs {exact} (bound {bound})");
 }
 
+/// Runs `test` on every FMA path this CPU has (AVX-512F, AVX2 and FMA), each made the path of
+/// every call while it runs; says so when there is none. One such test at a time, so each runs
+/// on the path it set; other tests running meanwhile take that path too, which changes nothing
+/// but their speed, the paths giving the same bits (which is what this checks).
+fn on_every_path(test: impl Fn()) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _guard = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut ran = false;
+    for path in fma::runnable() {
+        fma::set(Some(path));
+        test();
+        ran = true;
+    }
+    fma::set(fma::detect());
+    if !ran {
+        std::eprintln!("this CPU has neither AVX-512F nor AVX2 and FMA: the FMA kernels cannot run here");
+    }
+}
+
 fn check<const I: usize, const O: usize>() {
     assert!(I * O >= FMA_MIN);
-    if !avx512::available() {
-        std::eprintln!("this CPU has no AVX-512F: the FMA kernels cannot run here");
+    if fma::path().is_none() {
         return;
     }
     assert!(fused::<f32, I, O>() && !fused::<f64, I, O>());
@@ -146,36 +164,38 @@ fn check<const I: usize, const O: usize>() {
 
 #[test]
 fn fma_kernels_follow_their_specification() {
-    // Every tail (of the 16 lanes, of the 8-, 4- and 2-chunk blocks, of the 8- and 4-row
-    // tiles), and the W4 layer.
-    check::<64, 64>();
-    check::<100, 45>();
-    check::<33, 130>();
-    check::<300, 17>();
-    check::<17, 241>();
-    check::<4100, 1>();
-    check::<16, 515>(); // one whole vector per row, every row-tile remainder
-    check::<784, 128>();
+    // Every tail (of the 16 lanes, of the 8-, 4-, 3- and 2-chunk blocks, of the 8-, 4- and 2-row
+    // tiles), and the W4 layer; on each path.
+    on_every_path(|| {
+        check::<64, 64>();
+        check::<100, 45>();
+        check::<33, 130>();
+        check::<300, 17>();
+        check::<17, 241>();
+        check::<4100, 1>();
+        check::<16, 515>(); // one whole vector per row, every row-tile remainder
+        check::<784, 128>();
+    });
 }
 
 /// The FMA kernel skips the same rows (of 6 rows, 683 inputs or more are big enough for it;
 /// 700 has a partial vector, 1024 has none).
 #[test]
 fn fma_sgd_leaves_long_rows_with_a_zero_signal_alone() {
-    if avx512::available() {
+    on_every_path(|| {
         assert!(fused::<f32, 700, 6>() && fused::<f32, 1024, 6>());
         check_zero_rows::<f32, 700>(|w, s, x| s.mul_add(x, w));
         check_zero_rows::<f32, 1024>(|w, s, x| s.mul_add(x, w));
-    }
+    });
 }
 
-/// The aligned loads of rows that are a multiple of 16 long (`avx512::dot_tile`) give the
-/// same bits wherever the weights and the inputs lie: every offset from a 64-byte
-/// boundary, for the weights and for the inputs independently.
+/// The aligned loads of rows that are a multiple of 16 long (`fma::dot_tile`) give the same bits
+/// wherever the weights and the inputs lie: every offset from a 64-byte boundary, for the
+/// weights and for the inputs independently, on each path.
 #[test]
 fn fma_results_do_not_depend_on_alignment() {
     fn check<const I: usize, const O: usize>() {
-        if !avx512::available() {
+        if fma::path().is_none() {
             return;
         }
         let w = matrix::<I, O>(21);
@@ -204,8 +224,10 @@ fn fma_results_do_not_depend_on_alignment() {
             }
         }
     }
-    check::<64, 64>();
-    check::<784, 13>();
+    on_every_path(|| {
+        check::<64, 64>();
+        check::<784, 13>();
+    });
 }
 
 /// Below [`FMA_MIN`], with rows shorter than [`FMA_MIN_INPUTS`], and for `f64`, the exact
