@@ -12,6 +12,7 @@
 #   ROUNDS=5 PROFILES='release|cgu1' TARGETS=native bench/profiles.sh   # some profiles / targets
 #   FEATURES=avx512,fma bench/profiles.sh               # with backprop's `fma` feature
 #   BUILD_ONLY=1 bench/profiles.sh                      # build the executables, time nothing
+#   NO_BUILD=1 bench/profiles.sh                        # time the executables already built
 #
 # A revision is checked out in a worktree under target/profiles/; its executables are kept in
 # target/profiles/bin/ and reused. Reports on stdout and in target/profiles/report.md.
@@ -64,7 +65,7 @@ for rev in "${REVS[@]}"; do
             run="$name-$tname-$pname-$suffix"
             RUNS+=("$run")
             # A commit's executables do not change: built once.
-            [[ $name != worktree && -x $OUT/bin/$run ]] && continue
+            [[ ( $name != worktree || -n ${NO_BUILD:-} ) && -x $OUT/bin/$run ]] && continue
             echo "=== building $run: RUSTFLAGS=\"$flags\" $vars --features $FEATURES" >&2
             # cargo prints the executable's path.
             exe=$(cd "$tree" && env $vars RUSTFLAGS="$flags" CARGO_TARGET_DIR="$PWD/target/profiles/target-$tname-$pname-$suffix" \

@@ -127,3 +127,47 @@ fn a_batch_step_is_sgd_on_the_mean_gradient() {
     let expected: Vec<f64> = net.params().iter().zip(mean.params()).map(|(p, g)| p - 0.5 * g).collect();
     assert_close(stepped.params(), &expected, "parameters after the step");
 }
+
+network! {
+    /// Big enough for the outlined kernels (and, with `fma`, the FMA ones) in its first layer,
+    /// with sizes that leave remainders of every tile.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct Wide {
+        input: 300,
+        hidden: Dense<37, Relu>,
+        output: Dense<9, Softmax>,
+    }
+}
+
+/// `forward_batch` gives the bits of `forward` on each input: batches below, at and above one
+/// tile of `BATCH_TILE` samples, in `f32` and `f64`, and the trait's default (one `forward` per
+/// input) the same.
+#[test]
+fn forward_batch_is_forward_on_each_input_bit_for_bit() {
+    fn check<T: backprop::Scalar, const B: usize>(seed: u64) {
+        let net: Wide<T> = Init::Auto.network(seed);
+        let mut rng = Rng::new(seed + 1);
+        let xs: Box<[[T; 300]; B]> =
+            Box::new(core::array::from_fn(|_| core::array::from_fn(|_| T::from_f64(rng.uniform(-1.0, 2.0)))));
+        let batch = net.forward_batch(&xs);
+        let by_trait = <Wide<T> as Network<T>>::forward_batch(&net, &xs);
+        for (s, x) in xs.iter().enumerate() {
+            let single = net.forward(x).map(|v| v.to_f64().to_bits());
+            assert_eq!(batch[s].map(|v| v.to_f64().to_bits()), single, "{} sample {s} of {B}", T::NAME);
+            assert_eq!(by_trait[s].map(|v| v.to_f64().to_bits()), single);
+        }
+        let small: Net<T> = Init::Auto.network(seed);
+        let ys: [[T; 5]; B] =
+            core::array::from_fn(|s| core::array::from_fn(|i| T::from_f64((s * 5 + i) as f64 * 0.01)));
+        for (y, out) in ys.iter().zip(small.forward_batch(&ys)) {
+            assert_eq!(out, small.forward(y));
+        }
+    }
+    check::<f32, 1>(1);
+    check::<f32, 7>(2);
+    check::<f32, 32>(3);
+    check::<f32, 33>(4);
+    check::<f32, 70>(5);
+    check::<f64, 32>(6);
+    check::<f64, 45>(7);
+}

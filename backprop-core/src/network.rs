@@ -137,6 +137,27 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     fn new_trace() -> Self::Trace;
     /// Inference: the output for input `x`, storing nothing.
     fn forward(&self, x: &Self::Input) -> Self::Output;
+    /// Inference on a batch: the output for every input, the same bits as
+    /// [`forward`](Network::forward) on each. Generated networks run it through the matrix-matrix
+    /// kernels, in tiles of [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples; this default calls
+    /// `forward` once per input.
+    ///
+    /// ```
+    /// use backprop::{Init, Network, network};
+    /// network! {
+    ///     #[loss(SoftmaxCrossEntropy)]
+    ///     struct Digits { input: 64, hidden: Dense<32, Relu>, output: Dense<10, Softmax> }
+    /// }
+    /// let net: Digits<f32> = Init::Auto.network(7);
+    /// let inputs: [[f32; 64]; 40] = core::array::from_fn(|s| core::array::from_fn(|i| ((s * 64 + i) % 13) as f32 / 13.0));
+    /// let batch = net.forward_batch(&inputs);
+    /// for (input, output) in inputs.iter().zip(&batch) {
+    ///     assert_eq!(output.map(f32::to_bits), net.forward(input).map(f32::to_bits));
+    /// }
+    /// ```
+    fn forward_batch<const B: usize>(&self, inputs: &[Self::Input; B]) -> [Self::Output; B] {
+        core::array::from_fn(|s| self.forward(&inputs[s]))
+    }
     /// The forward pass that stores the input and every layer's `z` and `a` in `trace`; returns
     /// the output.
     fn forward_trace(&self, x: &Self::Input, trace: &mut Self::Trace) -> Self::Output;

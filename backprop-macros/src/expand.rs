@@ -392,6 +392,27 @@ pub fn expand(model: &Model) -> TokenStream {
                     trace.#last.loss::<#loss_path, #out_act>(target)
                 }
 
+                /// Inference on a batch: the output of every input, the same bits as
+                /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+                /// `BATCH_TILE` samples.
+                #[inline]
+                pub fn forward_batch<const B: usize>(&self, inputs: &[[T; #input_size]; B]) -> [[T; #output_size]; B] {
+                    let mut outputs = [[T::ZERO; #output_size]; B];
+                    for (input, output) in inputs.chunks(#private::BATCH_TILE).zip(outputs.chunks_mut(#private::BATCH_TILE)) {
+                        self.forward_tile(input, output);
+                    }
+                    outputs
+                }
+
+                /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+                fn forward_tile(&self, input: &[[T; #input_size]], output: &mut [[T; #output_size]]) {
+                    #( let mut #tiles = #private::LayerBatch::<#out_shapes>::zeroed(); )*
+                    #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                    for (output, a) in output.iter_mut().zip(#last_tile.outputs()) {
+                        *output = *a;
+                    }
+                }
+
                 /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
                 /// sum of their losses.
                 fn backward_tile(&self, input: &[[T; #input_size]], target: &[[T; #output_size]], grads: &mut Self) -> T {
@@ -509,6 +530,8 @@ pub fn expand(model: &Model) -> TokenStream {
                 fn new_trace() -> #trace<T> { #trace::zeroed() }
                 #[inline]
                 fn forward(&self, x: &[T; #input_size]) -> [T; #output_size] { Self::forward(self, x) }
+                #[inline]
+                fn forward_batch<const B: usize>(&self, inputs: &[[T; #input_size]; B]) -> [[T; #output_size]; B] { Self::forward_batch(self, inputs) }
                 #[inline]
                 fn forward_trace(&self, x: &[T; #input_size], trace: &mut #trace<T>) -> [T; #output_size] { Self::forward_trace(self, x, trace) }
                 #[inline]

@@ -110,8 +110,9 @@ where
     group.finish();
 }
 
-/// The three implementations on mini-batches of [`BATCH`]: inference is `BATCH` forward passes,
-/// a train step the mean loss and one update.
+/// The three implementations on mini-batches of [`BATCH`]: inference is the generated network's
+/// `forward_batch::<BATCH>` (the matrix-matrix kernels) and `BATCH` forward passes of the
+/// hand-written ones, a train step the mean loss and one update.
 fn batch<N, S, A, const I: usize, const O: usize>(c: &mut Criterion, id: &str)
 where
     N: Network<f32, Input = [f32; I], Output = [f32; O]> + Zeroable,
@@ -139,7 +140,9 @@ where
             })
         });
     }
-    infer_all(&mut group, "generated", &xs[..], |x| net.forward(x));
+    group.bench_function(BenchmarkId::new("infer", "generated"), |b| {
+        b.iter(|| net.forward_batch::<BATCH>(black_box(&xs)))
+    });
     infer_all(&mut group, "straight", &xs[..], |x| s.forward(x));
     infer_all(&mut group, "accum", &xs[..], |x| a.forward(x));
 

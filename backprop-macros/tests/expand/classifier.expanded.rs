@@ -206,6 +206,37 @@ const _: () = {
                     ::backprop::__private::Softmax,
                 >(target)
         }
+        /// Inference on a batch: the output of every input, the same bits as
+        /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+        /// `BATCH_TILE` samples.
+        #[inline]
+        pub fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; 64]; B],
+        ) -> [[T; 10]; B] {
+            let mut outputs = [[T::ZERO; 10]; B];
+            for (input, output) in inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+            {
+                self.forward_tile(input, output);
+            }
+            outputs
+        }
+        /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+        fn forward_tile(&self, input: &[[T; 64]], output: &mut [[T; 10]]) {
+            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 32]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            self.hidden
+                .forward_batch::<::backprop::__private::Relu>(input, &mut hidden_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Softmax,
+                >(hidden_tile.outputs(), &mut output_tile);
+            for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
+                *output = *a;
+            }
+        }
         /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
         /// sum of their losses.
         fn backward_tile(
@@ -388,6 +419,10 @@ const _: () = {
         #[inline]
         fn forward(&self, x: &[T; 64]) -> [T; 10] {
             Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_batch<const B: usize>(&self, inputs: &[[T; 64]; B]) -> [[T; 10]; B] {
+            Self::forward_batch(self, inputs)
         }
         #[inline]
         fn forward_trace(&self, x: &[T; 64], trace: &mut DigitsTrace<T>) -> [T; 10] {

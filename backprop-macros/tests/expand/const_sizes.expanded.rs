@@ -256,6 +256,46 @@ const _: () = {
                     ::backprop::__private::Sigmoid,
                 >(target)
         }
+        /// Inference on a batch: the output of every input, the same bits as
+        /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+        /// `BATCH_TILE` samples.
+        #[inline]
+        pub fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; FEATURES]; B],
+        ) -> [[T; 1]; B] {
+            let mut outputs = [[T::ZERO; 1]; B];
+            for (input, output) in inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+            {
+                self.forward_tile(input, output);
+            }
+            outputs
+        }
+        /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+        fn forward_tile(&self, input: &[[T; FEATURES]], output: &mut [[T; 1]]) {
+            let mut wide_tile = ::backprop::__private::LayerBatch::<
+                [T; 2 * FEATURES],
+            >::zeroed();
+            let mut narrow_tile = ::backprop::__private::LayerBatch::<
+                [T; HIDDEN],
+            >::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            self.wide
+                .forward_batch::<::backprop::__private::Relu>(input, &mut wide_tile);
+            self.narrow
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(wide_tile.outputs(), &mut narrow_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(narrow_tile.outputs(), &mut output_tile);
+            for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
+                *output = *a;
+            }
+        }
         /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
         /// sum of their losses.
         fn backward_tile(
@@ -488,6 +528,13 @@ const _: () = {
         #[inline]
         fn forward(&self, x: &[T; FEATURES]) -> [T; 1] {
             Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; FEATURES]; B],
+        ) -> [[T; 1]; B] {
+            Self::forward_batch(self, inputs)
         }
         #[inline]
         fn forward_trace(&self, x: &[T; FEATURES], trace: &mut SizedTrace<T>) -> [T; 1] {

@@ -358,6 +358,63 @@ const _: () = {
                     ::backprop::__private::Identity,
                 >(target)
         }
+        /// Inference on a batch: the output of every input, the same bits as
+        /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+        /// `BATCH_TILE` samples.
+        #[inline]
+        pub fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; 8]; B],
+        ) -> [[T; 2]; B] {
+            let mut outputs = [[T::ZERO; 2]; B];
+            for (input, output) in inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+            {
+                self.forward_tile(input, output);
+            }
+            outputs
+        }
+        /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+        fn forward_tile(&self, input: &[[T; 8]], output: &mut [[T; 2]]) {
+            let mut rectified_tile = ::backprop::__private::LayerBatch::<
+                [T; 16],
+            >::zeroed();
+            let mut squashed_tile = ::backprop::__private::LayerBatch::<
+                [T; 16],
+            >::zeroed();
+            let mut leaky_tile = ::backprop::__private::LayerBatch::<[T; 12]>::zeroed();
+            let mut smooth_tile = ::backprop::__private::LayerBatch::<[T; 8]>::zeroed();
+            let mut gate_tile = ::backprop::__private::LayerBatch::<[T; 4]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            self.rectified
+                .forward_batch::<
+                    ::backprop::__private::Relu,
+                >(input, &mut rectified_tile);
+            self.squashed
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(rectified_tile.outputs(), &mut squashed_tile);
+            self.leaky
+                .forward_batch::<
+                    ::backprop::__private::LeakyRelu,
+                >(squashed_tile.outputs(), &mut leaky_tile);
+            self.smooth
+                .forward_batch::<
+                    ::backprop::__private::Softplus,
+                >(leaky_tile.outputs(), &mut smooth_tile);
+            self.gate
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(smooth_tile.outputs(), &mut gate_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(gate_tile.outputs(), &mut output_tile);
+            for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
+                *output = *a;
+            }
+        }
         /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
         /// sum of their losses.
         fn backward_tile(
@@ -717,6 +774,10 @@ const _: () = {
         #[inline]
         fn forward(&self, x: &[T; 8]) -> [T; 2] {
             Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_batch<const B: usize>(&self, inputs: &[[T; 8]; B]) -> [[T; 2]; B] {
+            Self::forward_batch(self, inputs)
         }
         #[inline]
         fn forward_trace(&self, x: &[T; 8], trace: &mut DeepTrace<T>) -> [T; 2] {

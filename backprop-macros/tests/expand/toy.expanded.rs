@@ -204,6 +204,39 @@ const _: () = {
                     ::backprop::__private::Sigmoid,
                 >(target)
         }
+        /// Inference on a batch: the output of every input, the same bits as
+        /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+        /// `BATCH_TILE` samples.
+        #[inline]
+        pub fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; 2]; B],
+        ) -> [[T; 1]; B] {
+            let mut outputs = [[T::ZERO; 1]; B];
+            for (input, output) in inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+            {
+                self.forward_tile(input, output);
+            }
+            outputs
+        }
+        /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+        fn forward_tile(&self, input: &[[T; 2]], output: &mut [[T; 1]]) {
+            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            self.hidden
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(input, &mut hidden_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(hidden_tile.outputs(), &mut output_tile);
+            for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
+                *output = *a;
+            }
+        }
         /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
         /// sum of their losses.
         fn backward_tile(
@@ -391,6 +424,10 @@ const _: () = {
         #[inline]
         fn forward(&self, x: &[T; 2]) -> [T; 1] {
             Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_batch<const B: usize>(&self, inputs: &[[T; 2]; B]) -> [[T; 1]; B] {
+            Self::forward_batch(self, inputs)
         }
         #[inline]
         fn forward_trace(&self, x: &[T; 2], trace: &mut ToyTrace<T>) -> [T; 1] {

@@ -2,8 +2,9 @@
 //! `codegen-units = 1` and `lto = "fat"`, the profile of embedded and release-tuned crates
 //! (issue 17). CI builds it in that profile and in cargo's default one and runs both: each prints,
 //! per workload, a hash of the bits of every output, loss and parameter after a fixed sequence of
-//! forward passes and training steps, so a profile that breaks the build, or changes a result, is
-//! caught. It times nothing: `bench/profiles.sh` measures the profiles.
+//! forward passes (one sample, and a batch, which must agree) and training steps, so a profile
+//! that breaks the build, or changes a result, is caught. It times nothing: `bench/profiles.sh`
+//! measures the profiles.
 //!
 //! ```text
 //! cargo run --release --manifest-path tests/profiles/Cargo.toml
@@ -115,8 +116,10 @@ where
     }
     hash.add(&[net.train_step_batch::<BATCH>(xs, ts, 0.01, &mut grads)]);
     hash.add(&[net.train_steps(xs.iter().zip(ts), 0.01)]);
-    for x in xs {
-        hash.add(&net.forward(x));
+    let batch = net.forward_batch(xs);
+    for (x, out) in xs.iter().zip(&batch) {
+        assert_eq!(out.map(f32::to_bits), net.forward(x).map(f32::to_bits), "a batch is its samples");
+        hash.add(out);
     }
     hash.add(net.params());
     hash.0
