@@ -247,6 +247,8 @@ fn every_shape() {
     // One row: padding, and a kernel row longer than a tile's taps.
     both!(7, Conv1d<Same, 4, 40, 8, 5, 1, 40> as [4, 1, 40, 8, 1, 5, 1, 40]);
     both!(8, Conv1d<Valid, 2, 50, 4, 11, 1, 40> as [2, 1, 50, 4, 1, 11, 1, 40]);
+    // Rows too long for the column sums of the input gradient: the transposed correlation.
+    both!(9, Conv1d<Same, 2, 300, 3, 5, 1, 300> as [2, 1, 300, 3, 1, 5, 1, 300]);
 }
 
 /// The backends of this CPU on one `f32` shape, against [`Exact`] (bit for bit) and the formula.
@@ -343,6 +345,7 @@ fn every_backend_of_this_cpu_agrees() {
     backends::<Conv2d<f32, Same, 3, 12, 13, 8, 5, 1, 12, 13>, 3, 12, 13, 8, 5, 5, 12, 13>(13);
     backends::<Conv2d<f32, Same, 3, 13, 11, 4, 3, 2, 7, 6>, 3, 13, 11, 4, 3, 3, 7, 6>(14);
     backends::<Conv1d<f32, Valid, 2, 50, 4, 11, 1, 40>, 2, 1, 50, 4, 1, 11, 1, 40>(15);
+    backends::<Conv1d<f32, Same, 2, 300, 3, 5, 1, 300>, 2, 1, 300, 3, 1, 5, 1, 300>(16);
 }
 
 /// Pooling layer `L` of `KH × KW` windows against the formula: the first largest value of each
