@@ -136,7 +136,7 @@ pub(super) struct Tile {
 
 /// The shapes a correlation may use; [`Tile::pick`] returns an index into this list, which
 /// [`correlate`] matches to its const generics.
-pub(super) const TILES: [Tile; 11] = [
+pub(super) const TILES: [Tile; 12] = [
     Tile { ob: 3, r: 1, q: 3 },
     Tile { ob: 4, r: 1, q: 2 },
     Tile { ob: 4, r: 2, q: 1 },
@@ -148,6 +148,7 @@ pub(super) const TILES: [Tile; 11] = [
     Tile { ob: 3, r: 3, q: 1 },
     Tile { ob: 5, r: 2, q: 1 },
     Tile { ob: 5, r: 4, q: 1 },
+    Tile { ob: 1, r: 1, q: 1 },
 ];
 
 impl Tile {
@@ -217,6 +218,7 @@ pub(super) fn correlate<T: Scalar, V: Vector<T>, K: Taps<T, KH, KW>, const KH: u
         8 => 3, 3, 1;
         9 => 5, 2, 1;
         10 => 5, 4, 1;
+        11 => 1, 1, 1;
     }
 }
 

@@ -92,7 +92,9 @@ pub(super) struct Exact<T>(pub(super) [T; LANES]);
 
 impl<T: Scalar> Vector<T> for Exact<T> {
     const REGISTERS: usize = size_of::<[T; LANES]>().div_ceil(32);
-    const BUDGET: usize = 16;
+    // 16 registers of 32 bytes on x86_64 with AVX2 and in NEON's 32 of 16 bytes; a core without
+    // vectors (a Cortex-M's 32 `f32` registers, say) holds four vectors' worth.
+    const BUDGET: usize = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) { 16 } else { 4 };
 
     #[inline(always)]
     fn splat(v: T) -> Self {
