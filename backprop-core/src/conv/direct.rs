@@ -23,17 +23,20 @@
 //! Each output is `init`, then the products of the taps in order (input channel, kernel row,
 //! kernel column), one after another: the order of the formula, independent of the tile, so a
 //! sample gives the same bits alone or in a batch (and for the forward pass with the exact
-//! arithmetic, the same bits as a plain loop over the taps). A tap outside the input is skipped
-//! (a masked lane), not multiplied by zero.
+//! arithmetic, the same bits as a plain loop over the taps). A tap outside the input reads a
+//! zero (a masked load), so it adds `w · 0`; a kernel row that no row of the tile reaches is
+//! left out.
 
 use super::lanes::{ALL, LANES, Vector, build};
 use crate::Scalar;
 use crate::kernel::unroll;
 
 /// Where a correlation reads and writes: the input planes `hi × wi`, the output planes
-/// `ho × wo`, the stride and the zeros before the input (rows, columns).
+/// `ho × wo` (rows `row0 ..` of the whole output, for a block of rows), the stride and the zeros
+/// before the input (rows, columns).
 #[derive(Clone, Copy)]
 pub(super) struct Plan {
+    pub row0: usize,
     pub hi: usize,
     pub wi: usize,
     pub ho: usize,
@@ -52,9 +55,13 @@ pub(super) trait Taps<T, const KH: usize, const KW: usize> {
     const OUTPUTS: usize;
     /// Whether the kernels are read turned by half a turn (tap `(ky, kx)` is `[KH-1-ky][KW-1-kx]`).
     const TURNED: bool;
+    /// One kernel, as [`at`](Self::at) reads it.
+    type Kernel: Copy;
     /// The kernels from input channel `i` to output channels `o0 .. o0 + OB` (the last output
     /// channel for those past it).
-    fn block<const OB: usize>(&self, o0: usize, i: usize) -> [&[[T; KW]; KH]; OB];
+    fn block<const OB: usize>(&self, o0: usize, i: usize) -> [Self::Kernel; OB];
+    /// The weight of tap `(ty, tx)` of kernel `k`.
+    fn at(k: Self::Kernel, ty: usize, tx: usize) -> T;
 }
 
 /// A layer's weights `w[f][c][ky][kx]` as the kernels of a correlation: from `C` input channels to
@@ -70,20 +77,52 @@ pub(super) struct Weights<
     const TURNED: bool,
 >(pub &'a [[[[T; KW]; KH]; C]; F]);
 
-impl<T, const C: usize, const KH: usize, const KW: usize, const F: usize, const TURNED: bool> Taps<T, KH, KW>
-    for Weights<'_, T, C, KH, KW, F, TURNED>
+impl<'a, T: Copy, const C: usize, const KH: usize, const KW: usize, const F: usize, const TURNED: bool>
+    Taps<T, KH, KW> for Weights<'a, T, C, KH, KW, F, TURNED>
 {
     const INPUTS: usize = if TURNED { F } else { C };
     const OUTPUTS: usize = if TURNED { C } else { F };
     const TURNED: bool = TURNED;
+    type Kernel = &'a [[T; KW]; KH];
     #[inline(always)]
-    fn block<const OB: usize>(&self, o0: usize, i: usize) -> [&[[T; KW]; KH]; OB] {
+    fn at(k: Self::Kernel, ty: usize, tx: usize) -> T {
+        k[ty][tx]
+    }
+    #[inline(always)]
+    fn block<const OB: usize>(&self, o0: usize, i: usize) -> [Self::Kernel; OB] {
         let last = Self::OUTPUTS.saturating_sub(1);
         let kernel = |o: usize| {
             let (f, c) = if TURNED { (i, o) } else { (o, i) };
             &self.0[f.min(F.saturating_sub(1))][c.min(C.saturating_sub(1))]
         };
         build(kernel(o0.min(last)), |k| kernel(o0.wrapping_add(k).min(last)))
+    }
+}
+
+/// One input channel `c` of a layer's weights by kernel column, turned, as the `KH × 1` kernels
+/// of a correlation from the `F` channels of `delta` to `KW` outputs: output `kx` sums, for each
+/// input row, `w[f][c][ky][kx] · delta[f][row + pt - ky]` over `f` and `ky`, the first half of the
+/// input gradient in [`kernels`](super::kernels) (the columns are added up shifted afterwards).
+pub(super) struct Columns<'a, T, const C: usize, const KH: usize, const KW: usize, const F: usize> {
+    pub w: &'a [[[[T; KW]; KH]; C]; F],
+    pub c: usize,
+}
+
+impl<'a, T: Copy, const C: usize, const KH: usize, const KW: usize, const F: usize> Taps<T, KH, 1>
+    for Columns<'a, T, C, KH, KW, F>
+{
+    const INPUTS: usize = F;
+    const OUTPUTS: usize = KW;
+    const TURNED: bool = true;
+    type Kernel = (&'a [[T; KW]; KH], usize);
+    #[inline(always)]
+    fn at(k: Self::Kernel, ty: usize, _: usize) -> T {
+        k.0[ty][k.1.min(KW.saturating_sub(1))]
+    }
+    #[inline(always)]
+    fn block<const OB: usize>(&self, o0: usize, i: usize) -> [Self::Kernel; OB] {
+        let kernel = &self.w[i.min(F.saturating_sub(1))][self.c.min(C.saturating_sub(1))];
+        build((kernel, o0), |k| (kernel, o0.wrapping_add(k).min(KW.saturating_sub(1))))
     }
 }
 
@@ -97,7 +136,7 @@ pub(super) struct Tile {
 
 /// The shapes a correlation may use; [`Tile::pick`] returns an index into this list, which
 /// [`correlate`] matches to its const generics.
-pub(super) const TILES: [Tile; 8] = [
+pub(super) const TILES: [Tile; 12] = [
     Tile { ob: 3, r: 1, q: 3 },
     Tile { ob: 4, r: 1, q: 2 },
     Tile { ob: 4, r: 2, q: 1 },
@@ -106,6 +145,10 @@ pub(super) const TILES: [Tile; 8] = [
     Tile { ob: 6, r: 1, q: 3 },
     Tile { ob: 4, r: 4, q: 1 },
     Tile { ob: 8, r: 2, q: 1 },
+    Tile { ob: 3, r: 3, q: 1 },
+    Tile { ob: 5, r: 2, q: 1 },
+    Tile { ob: 5, r: 4, q: 1 },
+    Tile { ob: 1, r: 1, q: 1 },
 ];
 
 impl Tile {
@@ -172,6 +215,10 @@ pub(super) fn correlate<T: Scalar, V: Vector<T>, K: Taps<T, KH, KW>, const KH: u
         5 => 6, 1, 3;
         6 => 4, 4, 1;
         7 => 8, 2, 1;
+        8 => 3, 3, 1;
+        9 => 5, 2, 1;
+        10 => 5, 4, 1;
+        11 => 1, 1, 1;
     }
 }
 
@@ -206,7 +253,9 @@ fn tiles<
                 let ys: [usize; R] = build(0, |r| y0.wrapping_add(r).min(p.ho.saturating_sub(1)));
                 let xs: [usize; Q] =
                     build(0, |q| q0.wrapping_add(q).min(vectors.saturating_sub(1)).wrapping_mul(LANES));
-                let acc = tile::<T, V, K, KH, KW, OB, R, Q>(k, &start, input, o0, &ys, &xs, p);
+                // The rows of the whole output, for the input they read.
+                let rows: [usize; R] = build(0, |r| ys[r].wrapping_add(p.row0));
+                let acc = tile::<T, V, K, KH, KW, OB, R, Q>(k, &start, input, o0, &rows, &xs, p);
                 for (acc, ok) in acc.iter().zip(0..OB) {
                     let o = o0.wrapping_add(ok).min(K::OUTPUTS.saturating_sub(1));
                     for (&y, acc) in ys.iter().zip(acc) {
@@ -295,8 +344,9 @@ fn tile<
     }
 }
 
-/// The taps of one tile, added to `acc`: with `MASKED`, each lane only where `masks` says its
-/// input exists (and a row of the kernel left out where no row of the tile reaches the input).
+/// The taps of one tile, added to `acc`: with `MASKED`, each lane reads its input only where
+/// `masks` says it exists, zero elsewhere (and a row of the kernel is left out where no row of the
+/// tile reaches the input).
 #[inline(always)]
 #[allow(clippy::too_many_arguments)] // a kernel's operands
 fn taps<
@@ -341,28 +391,23 @@ fn taps<
                 // The tile's input vectors for this tap, then each weight times all of them: the
                 // accumulators, the inputs and one broadcast weight in registers.
                 let mut x = [[V::splat(T::ZERO); Q]; R];
-                let mut m = [[ALL; Q]; R];
                 unroll!(r < R, [0 1 2 3 4 5 6 7], {
                     unroll!(q < Q, [0 1 2 3 4 5 6 7], {
                         let off = base[r][q].wrapping_add(at);
                         x[r][q] = match masks.filter(|_| MASKED) {
                             Some(masks) => {
-                                m[r][q] = if masks.rows[r][ky] { masks.lanes[q][kx] } else { 0 };
-                                V::load_masked(input, off, p.s, m[r][q])
+                                let m = if masks.rows[r][ky] { masks.lanes[q][kx] } else { 0 };
+                                V::load_masked(input, off, p.s, m)
                             }
                             None => V::load(input, off, p.s).unwrap_or_else(|| V::load_masked(input, off, p.s, ALL)),
                         };
                     });
                 });
                 unroll!(k < OB, [0 1 2 3 4 5 6 7], {
-                    let w = V::splat(kernels[k][ty][tx]);
+                    let w = V::splat(K::at(kernels[k], ty, tx));
                     unroll!(r < R, [0 1 2 3 4 5 6 7], {
                         unroll!(q < Q, [0 1 2 3 4 5 6 7], {
-                            acc[k][r][q] = if MASKED {
-                                acc[k][r][q].madd_masked(x[r][q], w, m[r][q])
-                            } else {
-                                acc[k][r][q].madd(x[r][q], w)
-                            };
+                            acc[k][r][q] = acc[k][r][q].madd(x[r][q], w);
                         });
                     });
                 });

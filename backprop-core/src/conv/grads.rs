@@ -85,7 +85,7 @@ pub(super) fn bias_grads<T: Scalar, V: Vector<T>, const F: usize, const HO: usiz
             }
             if !rest.is_empty() {
                 let m = first(rest.len());
-                acc = acc.madd_masked(V::load_masked(rest, 0, 1, m), one, m);
+                acc = acc.madd(V::load_masked(rest, 0, 1, m), one);
             }
         }
         update.apply(bf, acc.sum());
@@ -198,7 +198,7 @@ fn row_taps<T: Scalar, V: Vector<T>, const W: usize, const FB: usize>(
             if m != 0 {
                 let xv = V::load_masked(row, off, s, m);
                 unroll!(k < FB, [0 1 2 3 4 5 6 7], {
-                    acc[k][t] = acc[k][t].madd_masked(dv[k], xv, m);
+                    acc[k][t] = acc[k][t].madd(dv[k], xv);
                 });
             }
         }

@@ -247,6 +247,8 @@ fn every_shape() {
     // One row: padding, and a kernel row longer than a tile's taps.
     both!(7, Conv1d<Same, 4, 40, 8, 5, 1, 40> as [4, 1, 40, 8, 1, 5, 1, 40]);
     both!(8, Conv1d<Valid, 2, 50, 4, 11, 1, 40> as [2, 1, 50, 4, 1, 11, 1, 40]);
+    // Rows too long for the column sums of the input gradient: the transposed correlation.
+    both!(9, Conv1d<Same, 2, 300, 3, 5, 1, 300> as [2, 1, 300, 3, 1, 5, 1, 300]);
 }
 
 /// The backends of this CPU on one `f32` shape, against [`Exact`] (bit for bit) and the formula.
@@ -343,6 +345,7 @@ fn every_backend_of_this_cpu_agrees() {
     backends::<Conv2d<f32, Same, 3, 12, 13, 8, 5, 1, 12, 13>, 3, 12, 13, 8, 5, 5, 12, 13>(13);
     backends::<Conv2d<f32, Same, 3, 13, 11, 4, 3, 2, 7, 6>, 3, 13, 11, 4, 3, 3, 7, 6>(14);
     backends::<Conv1d<f32, Valid, 2, 50, 4, 11, 1, 40>, 2, 1, 50, 4, 1, 11, 1, 40>(15);
+    backends::<Conv1d<f32, Same, 2, 300, 3, 5, 1, 300>, 2, 1, 300, 3, 1, 5, 1, 300>(16);
 }
 
 /// Pooling layer `L` of `KH × KW` windows against the formula: the first largest value of each
@@ -415,4 +418,38 @@ fn pools_agree_with_the_formula() {
     pool::<AvgPool2d<f64, 3, 7, 7, 3, 1, 5, 5>, 3, 7, 7, 3, 3, 1, 5, 5>(false, 4);
     pool::<MaxPool1d<f64, 3, 9, 3, 3, 3>, 3, 1, 9, 1, 3, 3, 1, 3>(true, 5);
     pool::<AvgPool1d<f64, 2, 5, 2, 1, 4>, 2, 1, 5, 1, 2, 1, 1, 4>(false, 6);
+}
+
+/// Every tile shape sums each output in the same order: the same bits whichever
+/// [`Tile::pick`](super::direct::Tile::pick) chooses, on a shape with padding, a partial vector
+/// and several rows and channels per tile (and a budget of four vectors picks the smallest).
+#[test]
+fn every_tile_gives_the_same_bits() {
+    use super::direct::{Plan, TILES, Tile, Weights, correlate};
+    const C: usize = 3;
+    const F: usize = 7;
+    let mut w = [[[[0.0f64; 3]; 3]; C]; F];
+    let (mut b, mut x) = ([0.0f64; F], [[[0.0f64; 11]; 9]; C]);
+    fill(1, w.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+    fill(2, &mut b);
+    fill(3, x.as_flattened_mut().as_flattened_mut());
+    let plan = Plan { row0: 0, hi: 9, wi: 11, ho: 9, wo: 11, s: 1, pt: 1, pl: 1 };
+    let out = |pick: usize| {
+        let mut z = [[[0.0f64; 11]; 9]; F];
+        let (xf, zf) = (x.as_flattened().as_flattened(), z.as_flattened_mut().as_flattened_mut());
+        correlate::<f64, Exact<f64>, _, 3, 3>(
+            &Weights::<f64, C, 3, 3, F, false>(&w),
+            Some(&b),
+            xf,
+            zf,
+            plan,
+            pick,
+        );
+        z
+    };
+    let first = out(0);
+    for pick in 1..TILES.len() {
+        assert!(out(pick) == first, "tile {:?} differs", TILES[pick]);
+    }
+    assert_eq!(TILES[Tile::pick(&TILES, F, 9, 2, 1, 4)], Tile { ob: 1, r: 1, q: 1 });
 }

@@ -13,7 +13,7 @@
 //! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. The input
 //! gradient of a strided convolution keeps the direct loops of [`strided_input_grad`].
 
-use super::direct::{self, Plan, TILES, Tile, Weights};
+use super::direct::{self, Columns, Plan, TILES, Tile, Weights};
 use super::grads::{self, Update};
 use super::lanes::{Exact, LANES, Vector};
 use super::{Contiguous, flatten, flatten_mut, flatten_tile, taps};
@@ -171,7 +171,7 @@ pub(super) fn run<
     let g = G::SLIDING;
     match call {
         Call::Forward { w, b, x, z } => {
-            let plan = Plan { hi: H, wi: W, ho: HO, wo: WO, s: g.s, pt: g.pad_top, pl: g.pad_left };
+            let plan = Plan { row0: 0, hi: H, wi: W, ho: HO, wo: WO, s: g.s, pt: g.pad_top, pl: g.pad_left };
             let (x, z) = (x.as_flattened().as_flattened(), z.as_flattened_mut().as_flattened_mut());
             let pick = const { Tile::pick(&TILES, F, HO, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
             direct::correlate::<T, V, _, KH, KW>(
@@ -184,18 +184,18 @@ pub(super) fn run<
             );
         }
         Call::InputGrad { w, delta, dx } => {
-            let (pt, pl) = (KH.saturating_sub(1 + g.pad_top), KW.saturating_sub(1 + g.pad_left));
-            let plan = Plan { hi: HO, wi: WO, ho: H, wo: W, s: 1, pt, pl };
-            let (d, dx) = (delta.as_flattened().as_flattened(), dx.as_flattened_mut().as_flattened_mut());
-            let pick = const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
-            direct::correlate::<T, V, _, KH, KW>(
-                &Weights::<T, C, KH, KW, F, true>(w),
-                None,
-                d,
-                dx,
-                plan,
-                pick,
-            );
+            let pt = KH.saturating_sub(1 + g.pad_top);
+            let d = delta.as_flattened().as_flattened();
+            if const { KW * WO <= COLUMNS } {
+                input_grad_by_columns::<T, V, C, H, W, F, KH, KW, HO, WO>(w, d, dx, pt, g.pad_left);
+            } else {
+                let pl = KW.saturating_sub(1 + g.pad_left);
+                let plan = Plan { row0: 0, hi: HO, wi: WO, ho: H, wo: W, s: 1, pt, pl };
+                let pick = const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
+                let dx = dx.as_flattened_mut().as_flattened_mut();
+                let weights = Weights::<T, C, KH, KW, F, true>(w);
+                direct::correlate::<T, V, _, KH, KW>(&weights, None, d, dx, plan, pick);
+            }
         }
         Call::Grads { xs, ds, w, b, update } => {
             // The filters per tile: `grads::tiles` lists them in the order of the arms below.
@@ -215,6 +215,58 @@ pub(super) fn run<
                 4 => 6;
             }
             grads::bias_grads::<T, V, F, HO, WO>(ds, b, update);
+        }
+    }
+}
+
+/// Scalars of the stack buffer of [`input_grad_by_columns`] (4 KiB of `f32`): a block of rows of
+/// the column sums of one channel, `KW · WO` per row.
+const COLUMNS: usize = 1024;
+
+/// `dx = wᵀ ⋆ delta` for stride 1 in two steps, channel by channel and in blocks of rows: first
+/// the column sums `a[kx][y][x] = Σ_{f,ky} w[f][c][ky][kx] · delta[f][y + pt - ky][x]` (the
+/// correlation [`Columns`] with whole vectors of `delta`'s columns: no lane is wasted on the
+/// columns past the edges of `delta`, as the transposed correlation of `dx`'s columns would waste
+/// them), then `dx[c][y][x + kx - pl] += a[kx][y][x]`, `kx` in order. `pt` is `KH - 1 - pad_top`.
+#[inline(always)]
+fn input_grad_by_columns<
+    T: Scalar,
+    V: Vector<T>,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    w: &Filters<T, C, KH, KW, F>,
+    d: &[T],
+    dx: &mut [[[T; W]; H]; C],
+    pt: usize,
+    pl: usize,
+) {
+    let mut columns = [T::ZERO; COLUMNS];
+    let rows = (COLUMNS / (KW * WO).max(1)).clamp(1, H.max(1));
+    let pick = const { Tile::pick(&TILES, KW, H, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
+    dx.as_flattened_mut().as_flattened_mut().fill(T::ZERO);
+    for (dxc, c) in dx.iter_mut().zip(0..C) {
+        for row0 in (0..H).step_by(rows) {
+            let rows = rows.min(H.saturating_sub(row0));
+            let plane = rows.wrapping_mul(WO).max(1);
+            let plan = Plan { row0, hi: HO, wi: WO, ho: rows, wo: WO, s: 1, pt, pl: 0 };
+            let a = columns.get_mut(..KW.wrapping_mul(plane)).unwrap_or(&mut []);
+            direct::correlate::<T, V, _, KH, 1>(&Columns { w, c }, None, d, a, plan, pick);
+            for (plane, kx) in a.chunks_exact(plane).zip(0..KW) {
+                // Column `x` of `a` goes to column `x + kx - pl` of `dx`, inside the row.
+                let (skip, at) = (pl.saturating_sub(kx), kx.saturating_sub(pl));
+                for (arow, dxrow) in plane.chunks_exact(WO.max(1)).zip(dxc.iter_mut().skip(row0)) {
+                    for (t, &v) in dxrow.iter_mut().skip(at).zip(arow.iter().skip(skip)) {
+                        *t += v;
+                    }
+                }
+            }
         }
     }
 }

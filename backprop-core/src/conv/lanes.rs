@@ -7,10 +7,10 @@
 //! A lane is one output position (or, for the weight gradients, one position's share of a sum), so
 //! the lanes never mix but in [`Vector::sum`], whose order is fixed (that of the dense kernels:
 //! `((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`). A mask (`u8`, bit `l` for lane `l`) says
-//! which lanes a masked load reads (the others are zero) and a masked multiply-add changes: a tap
-//! in the padding or past the end of a row adds `w · 0` with the exact arithmetic (which leaves a
-//! sum as it is but for the sign of a zero sum, and makes an infinite weight's NaN) and nothing
-//! with the fused one.
+//! which lanes a masked load reads; the others are zero, so a tap in the padding or past the end
+//! of a row adds `w · 0` to its sum: that leaves the sum as it is (but for the sign of a zero sum,
+//! and the NaN of an infinite weight), needs no mask in a register for the multiply-adds, and is
+//! the same on every backend.
 
 use crate::Scalar;
 
@@ -78,12 +78,6 @@ pub(super) trait Vector<T: Scalar>: Copy {
     /// `self + a · b`, lane by lane (exact: rounded product, then rounded sum; fused: one rounding).
     fn madd(self, a: Self, b: Self) -> Self;
 
-    /// [`madd`](Self::madd) for the lanes of `m`, where `a` comes from
-    /// [`load_masked`](Self::load_masked) with `m` (zero in the other lanes): the exact vectors
-    /// add `0 · b` in the other lanes (no mask in a register, and the same bits on every
-    /// backend of the exact arithmetic), the fused ones leave them as they are.
-    fn madd_masked(self, a: Self, b: Self, m: u8) -> Self;
-
     /// Writes the first `dst.len()` lanes (at most [`LANES`]) to `dst`.
     fn store(self, dst: &mut [T]);
 
@@ -98,7 +92,9 @@ pub(super) struct Exact<T>(pub(super) [T; LANES]);
 
 impl<T: Scalar> Vector<T> for Exact<T> {
     const REGISTERS: usize = size_of::<[T; LANES]>().div_ceil(32);
-    const BUDGET: usize = 16;
+    // 16 registers of 32 bytes on x86_64 with AVX2 and in NEON's 32 of 16 bytes; a core without
+    // vectors (a Cortex-M's 32 `f32` registers, say) holds four vectors' worth.
+    const BUDGET: usize = if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) { 16 } else { 4 };
 
     #[inline(always)]
     fn splat(v: T) -> Self {
@@ -138,11 +134,6 @@ impl<T: Scalar> Vector<T> for Exact<T> {
             *r += a * b;
         }
         Self(r)
-    }
-
-    #[inline(always)]
-    fn madd_masked(self, a: Self, b: Self, _: u8) -> Self {
-        self.madd(a, b)
     }
 
     #[inline(always)]

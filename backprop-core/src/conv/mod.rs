@@ -59,9 +59,10 @@
 //! the products of its taps in order (input channel, kernel row, kernel column); each weight
 //! gradient sums eight lanes (columns `l mod 8`) over samples, rows and vectors, then the lanes in
 //! a fixed tree. So a sample gives the same bits alone or in a batch, and the exact backends the
-//! same bits as each other. A tap in the padding adds `w · 0` with the exact arithmetic and
-//! nothing with the fused one. [`Conv1d`] is [`Conv2d`]'s kernels on one row, and the 1-d pools
-//! are the 2-d ones on one row; max and average pooling share their loops.
+//! same bits as each other. A tap in the padding reads a zero: it adds `w · 0`, which changes a
+//! sum only in the sign of a zero and for an infinite weight. [`Conv1d`] is [`Conv2d`]'s kernels
+//! on one row, and the 1-d pools are the 2-d ones on one row; max and average pooling share their
+//! loops.
 
 mod conv2d;
 mod direct;

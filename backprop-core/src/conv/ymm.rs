@@ -4,7 +4,7 @@
 //!   the same bits as [`Exact`] lane by lane. The exact backends run it for `f32` where AVX2 is
 //!   there (compiled with it, or chosen at run time): LLVM's vectorisation of the generic arrays
 //!   packed the wrong lanes together in the weight-gradient tiles, and spilled them.
-//! - `Fused` (the `fma` feature): one fused multiply-add per lane, masks as AVX-512VL `k`
+//! - `Fused` (the `fma` feature): one fused multiply-add per lane, masked loads with AVX-512VL `k`
 //!   registers, 32 registers.
 //!
 //! A vector of either type exists only inside a kernel compiled with the target features its
@@ -23,7 +23,6 @@ macro_rules! ymm_vector {
         $name:ident,
         budget: $budget:expr,
         madd: $madd:expr,
-        madd_masked: $madd_masked:expr,
         load_masked: $load_masked:expr,
         store_masked: $store_masked:expr $(,)?
     ) => {
@@ -67,11 +66,6 @@ macro_rules! ymm_vector {
             #[inline(always)]
             fn madd(self, a: Self, b: Self) -> Self {
                 Self(($madd)(self.0, a.0, b.0))
-            }
-
-            #[inline(always)]
-            fn madd_masked(self, a: Self, b: Self, m: u8) -> Self {
-                Self(($madd_masked)(self.0, a.0, b.0, m))
             }
 
             #[inline(always)]
@@ -123,8 +117,6 @@ ymm_vector! {
     // SAFETY (every closure): see the module documentation; the masked accesses touch the lanes
     // of their mask only.
     madd: |acc, a, b| unsafe { _mm256_add_ps(acc, _mm256_mul_ps(a, b)) },
-    // `a` is zero outside `m` (see `Vector::madd_masked`): no blend.
-    madd_masked: |acc, a, b, _| unsafe { _mm256_add_ps(acc, _mm256_mul_ps(a, b)) },
     load_masked: |p, m| unsafe { _mm256_maskload_ps(p, lanes(m)) },
     store_masked: |p, m, v| unsafe { _mm256_maskstore_ps(p, lanes(m), v) },
 }
@@ -142,7 +134,7 @@ mod fused {
     use super::super::lanes::{ALL, Exact, LANES, Vector, first, inside};
     use core::arch::x86_64::*;
 
-    /// Eight `f32` lanes with fused multiply-adds and AVX-512VL masks (see the module
+    /// Eight `f32` lanes with fused multiply-adds and AVX-512VL masked loads (see the module
     /// documentation).
     #[derive(Clone, Copy)]
     pub(in crate::conv) struct Fused(__m256);
@@ -153,7 +145,6 @@ mod fused {
         // SAFETY (every closure): see the module documentation; the masked accesses touch the
         // lanes of their mask only.
         madd: |acc, a, b| unsafe { _mm256_fmadd_ps(a, b, acc) },
-        madd_masked: |acc, a, b, m| unsafe { _mm256_mask3_fmadd_ps(a, b, acc, m) },
         load_masked: |p, m| unsafe { _mm256_maskz_loadu_ps(m, p) },
         store_masked: |p, m, v| unsafe { _mm256_mask_storeu_ps(p, m, v) },
     }
