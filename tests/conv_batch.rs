@@ -1,7 +1,14 @@
-//! Mini-batches of generated convolutional networks: `backward_batch_accumulate::<B>` and
+//! Mini-batches of generated convolutional networks: `forward_batch::<B>` against `forward` on
+//! each sample (the same bits), `backward_batch_accumulate::<B>` and
 //! `train_step_batch::<B>` against `B` single samples (`forward_trace` and `backward_accumulate`
 //! one after the other, then the mean gradient's SGD step), for B = 1, 3, 32 (one whole tile)
 //! and 33 (a tile and one more sample), in f32 and f64.
+//!
+//! A batch of one gives the bits of the single sample. A larger batch gives them up to rounding,
+//! as `Network::backward_batch_accumulate` documents: a convolution's weight gradient keeps its
+//! accumulators in registers over the whole tile and reduces them once per batch
+//! (`backprop_core::conv` grads), where sample after sample adds one reduced sum per sample.
+//! The losses, summed sample by sample in both, keep their bits.
 
 use backprop::{Init, Network, Rng, Scalar, network};
 
@@ -53,12 +60,36 @@ fn bits<T: Scalar>(values: &[T]) -> Vec<u64> {
     values.iter().map(|v| v.to_f64().to_bits()).collect()
 }
 
-/// The batch methods give the bits of `B` single samples.
+/// `got` and `want` agree to the bit for one sample, else within `64 · ε · max |want|` (ε of
+/// `T`): the two orders of a sum of `B · HO · WO` products each.
+fn assert_agree<T: Scalar, const B: usize>(got: &[T], want: &[T], what: &str) {
+    if B == 1 {
+        assert_eq!(bits(got), bits(want), "{what}");
+        return;
+    }
+    let epsilon = if core::mem::size_of::<T>() == 4 { f64::from(f32::EPSILON) } else { f64::EPSILON };
+    let scale = want.iter().fold(0.0_f64, |m, v| m.max(v.to_f64().abs()));
+    let bound = 64.0 * epsilon * scale;
+    assert_eq!(got.len(), want.len(), "{what}: lengths");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let (g, w) = (g.to_f64(), w.to_f64());
+        assert!((g - w).abs() <= bound, "{what}[{i}]: {g:e} vs {w:e} (bound {bound:e})");
+    }
+}
+
+/// The batch methods give what `B` single samples give (see the module documentation).
 fn compare<T: Scalar, N: Network<T> + PartialEq, const B: usize>(seed: u64) {
     let name = core::any::type_name::<N>();
     let net: N = Init::Auto.network(seed);
     let (xs, ts) = samples::<T, N, B>(seed + 1);
     let lr = T::from_f64(0.1);
+
+    // Inference on the batch: the bits of `forward` on each sample.
+    let outputs = net.forward_batch::<B>(&xs);
+    for (s, (x, out)) in xs.iter().zip(&outputs).enumerate() {
+        let want = net.forward(x);
+        assert_eq!(bits(out.as_ref()), bits(want.as_ref()), "{name}, B = {B}: forward_batch, sample {s}");
+    }
 
     let mut single = N::zeroed();
     let mut trace = N::new_trace();
@@ -70,7 +101,7 @@ fn compare<T: Scalar, N: Network<T> + PartialEq, const B: usize>(seed: u64) {
     let mut batch = N::zeroed();
     let batch_loss = net.backward_batch_accumulate::<B>(&xs, &ts, &mut batch);
     assert_eq!(bits(&[batch_loss]), bits(&[single_loss]), "{name}, B = {B}: the summed loss");
-    assert_eq!(bits(batch.params()), bits(single.params()), "{name}, B = {B}: the summed gradient");
+    assert_agree::<T, B>(batch.params(), single.params(), &format!("{name}, B = {B}: the summed gradient"));
     assert!(single.params().iter().any(|g| *g != T::ZERO), "{name}: a gradient");
 
     // The step on the mean gradient, unfused, sample by sample.
@@ -84,8 +115,8 @@ fn compare<T: Scalar, N: Network<T> + PartialEq, const B: usize>(seed: u64) {
     let mut grads = N::zeroed();
     let mean_loss = stepped.train_step_batch::<B>(&xs, &ts, lr, &mut grads);
     assert_eq!(bits(&[mean_loss]), bits(&[single_loss * scale]), "{name}, B = {B}: the mean loss");
-    assert_eq!(bits(grads.params()), bits(single.params()), "{name}, B = {B}: the mean gradient");
-    assert_eq!(bits(stepped.params()), bits(by_samples.params()), "{name}, B = {B}: the step");
+    assert_agree::<T, B>(grads.params(), single.params(), &format!("{name}, B = {B}: the mean gradient"));
+    assert_agree::<T, B>(stepped.params(), by_samples.params(), &format!("{name}, B = {B}: the step"));
     assert!(stepped != net, "{name}: the step changed the network");
 }
 
