@@ -135,7 +135,7 @@ pub(super) struct Tile {
 }
 
 /// The shapes a correlation may use; [`Tile::pick`] returns an index into this list, which
-/// [`correlate`] matches to its const generics.
+/// [`correlate!`] matches to its const generics (in this order).
 pub(super) const TILES: [Tile; 12] = [
     Tile { ob: 3, r: 1, q: 3 },
     Tile { ob: 4, r: 1, q: 2 },
@@ -186,45 +186,40 @@ impl Tile {
     }
 }
 
-/// The correlation of `input` (`K::INPUTS` planes) into `out` (`K::OUTPUTS` planes), each output
-/// starting from `init[o]` (zero without `init`), with the tile of index `pick` in [`TILES`]
-/// (what [`Tile::pick`] chooses for the backend `V`, evaluated at compile time by the caller).
-#[inline(always)]
-pub(super) fn correlate<T: Scalar, V: Vector<T>, K: Taps<T, KH, KW>, const KH: usize, const KW: usize>(
-    k: &K,
-    init: Option<&[T]>,
-    input: &[T],
-    out: &mut [T],
-    p: Plan,
-    pick: usize,
-) {
-    macro_rules! run {
-        ($($i:literal => $ob:literal, $r:literal, $q:literal;)*) => {
-            match pick {
-                $($i => tiles::<T, V, K, KH, KW, $ob, $r, $q>(k, init, input, out, p),)*
-                _ => {}
-            }
-        };
-    }
-    run! {
-        0 => 3, 1, 3;
-        1 => 4, 1, 2;
-        2 => 4, 2, 1;
-        3 => 2, 3, 1;
-        4 => 6, 1, 2;
-        5 => 6, 1, 3;
-        6 => 4, 4, 1;
-        7 => 8, 2, 1;
-        8 => 3, 3, 1;
-        9 => 5, 2, 1;
-        10 => 5, 4, 1;
-        11 => 1, 1, 1;
-    }
+/// `correlate!(pick, T, V, KH, KW; k, init, input, out, plan)`: the correlation of `input`
+/// (`K::INPUTS` planes) into `out` (`K::OUTPUTS` planes), each output starting from `init[o]`
+/// (zero without `init`), with the tile `TILES[pick]`.
+///
+/// Give `pick` as a `const` block (what [`Tile::pick`] chooses for the backend `V`): a `match` on
+/// a constant compiles its one arm, in every profile. A function taking `pick` as an argument
+/// would compile all twelve tiles, each twice (with and without masks), for every layer and
+/// backend of a debug build, where nothing is inlined before code generation: that made the
+/// convolutional test crates take minutes each to build.
+macro_rules! correlate {
+    ($pick:expr, $t:ty, $v:ty, $kh:expr, $kw:expr; $($arg:expr),+ $(,)?) => {{
+        use super::direct::tiles;
+        match $pick {
+            0 => tiles::<$t, $v, _, $kh, $kw, 3, 1, 3>($($arg),+),
+            1 => tiles::<$t, $v, _, $kh, $kw, 4, 1, 2>($($arg),+),
+            2 => tiles::<$t, $v, _, $kh, $kw, 4, 2, 1>($($arg),+),
+            3 => tiles::<$t, $v, _, $kh, $kw, 2, 3, 1>($($arg),+),
+            4 => tiles::<$t, $v, _, $kh, $kw, 6, 1, 2>($($arg),+),
+            5 => tiles::<$t, $v, _, $kh, $kw, 6, 1, 3>($($arg),+),
+            6 => tiles::<$t, $v, _, $kh, $kw, 4, 4, 1>($($arg),+),
+            7 => tiles::<$t, $v, _, $kh, $kw, 8, 2, 1>($($arg),+),
+            8 => tiles::<$t, $v, _, $kh, $kw, 3, 3, 1>($($arg),+),
+            9 => tiles::<$t, $v, _, $kh, $kw, 5, 2, 1>($($arg),+),
+            10 => tiles::<$t, $v, _, $kh, $kw, 5, 4, 1>($($arg),+),
+            11 => tiles::<$t, $v, _, $kh, $kw, 1, 1, 1>($($arg),+),
+            _ => {}
+        }
+    }};
 }
+pub(super) use correlate;
 
-/// Every tile of the output, `OB × R × Q` at a time.
+/// Every tile of the output, `OB × R × Q` at a time (through [`correlate!`]).
 #[inline(always)]
-fn tiles<
+pub(super) fn tiles<
     T: Scalar,
     V: Vector<T>,
     K: Taps<T, KH, KW>,

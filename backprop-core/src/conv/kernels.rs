@@ -1,8 +1,8 @@
-//! The convolution kernels' entry points: which backend runs a call ([`choose`]), the passes of
+//! The convolution kernels' entry points: which backend runs a call ([`dispatch`]), the passes of
 //! [`Conv2d`](super::Conv2d) and [`Conv1d`](super::Conv1d) (a 1-d convolution is a 2-d one of
 //! height 1, with `1 × K` kernels), and the batched loops every kind of this module shares.
 //!
-//! The forward pass and the stride-1 input gradient are [`direct::correlate`], the parameter
+//! The forward pass and the stride-1 input gradient are [`direct::correlate!`], the parameter
 //! gradients [`grads::weight_grads`]; each is compiled once per backend, as the dense kernels are
 //! (see [`kernel`](crate::kernel)): inlined into the caller for small layers (`Portable`), in a
 //! function of its own from [`OUTLINE_MIN`] multiply-adds per sample (`Outlined`), compiled for
@@ -13,7 +13,7 @@
 //! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. The input
 //! gradient of a strided convolution keeps the direct loops of [`strided_input_grad`].
 
-use super::direct::{self, Columns, Plan, TILES, Tile, Weights};
+use super::direct::{Columns, Plan, TILES, Tile, Weights, correlate};
 use super::grads::{self, Update};
 use super::lanes::{Exact, LANES, Vector};
 use super::{Contiguous, flatten, flatten_mut, flatten_tile, taps};
@@ -173,14 +173,9 @@ pub(super) fn run<
         Call::Forward { w, b, x, z } => {
             let plan = Plan { row0: 0, hi: H, wi: W, ho: HO, wo: WO, s: g.s, pt: g.pad_top, pl: g.pad_left };
             let (x, z) = (x.as_flattened().as_flattened(), z.as_flattened_mut().as_flattened_mut());
-            let pick = const { Tile::pick(&TILES, F, HO, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
-            direct::correlate::<T, V, _, KH, KW>(
-                &Weights::<T, C, KH, KW, F, false>(w),
-                Some(b),
-                x,
-                z,
-                plan,
-                pick,
+            correlate!(
+                const { Tile::pick(&TILES, F, HO, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, KW;
+                &Weights::<T, C, KH, KW, F, false>(w), Some(b), x, z, plan,
             );
         }
         Call::InputGrad { w, delta, dx } => {
@@ -191,10 +186,12 @@ pub(super) fn run<
             } else {
                 let pl = KW.saturating_sub(1 + g.pad_left);
                 let plan = Plan { row0: 0, hi: HO, wi: WO, ho: H, wo: W, s: 1, pt, pl };
-                let pick = const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
                 let dx = dx.as_flattened_mut().as_flattened_mut();
                 let weights = Weights::<T, C, KH, KW, F, true>(w);
-                direct::correlate::<T, V, _, KH, KW>(&weights, None, d, dx, plan, pick);
+                correlate!(
+                    const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, KW;
+                    &weights, None, d, dx, plan,
+                );
             }
         }
         Call::Grads { xs, ds, w, b, update } => {
@@ -249,7 +246,6 @@ fn input_grad_by_columns<
 ) {
     let mut columns = [T::ZERO; COLUMNS];
     let rows = (COLUMNS / (KW * WO).max(1)).clamp(1, H.max(1));
-    let pick = const { Tile::pick(&TILES, KW, H, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) };
     dx.as_flattened_mut().as_flattened_mut().fill(T::ZERO);
     for (dxc, c) in dx.iter_mut().zip(0..C) {
         for row0 in (0..H).step_by(rows) {
@@ -257,7 +253,10 @@ fn input_grad_by_columns<
             let plane = rows.wrapping_mul(WO).max(1);
             let plan = Plan { row0, hi: HO, wi: WO, ho: rows, wo: WO, s: 1, pt, pl: 0 };
             let a = columns.get_mut(..KW.wrapping_mul(plane)).unwrap_or(&mut []);
-            direct::correlate::<T, V, _, KH, 1>(&Columns { w, c }, None, d, a, plan, pick);
+            correlate!(
+                const { Tile::pick(&TILES, KW, H, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, 1;
+                &Columns { w, c }, None, d, a, plan,
+            );
             for (plane, kx) in a.chunks_exact(plane).zip(0..KW) {
                 // Column `x` of `a` goes to column `x + kx - pl` of `dx`, inside the row.
                 let (skip, at) = (pl.saturating_sub(kx), kx.saturating_sub(pl));
@@ -297,7 +296,7 @@ macro_rules! exact_backend {
             call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
         ) {
             #[cfg(target_arch = "x86_64")]
-            if $avx && T::TAG == 4 {
+            if const { $avx && T::TAG == 4 } {
                 // SAFETY: `T` is `f32` (only `f32` has the tag 4).
                 let call = unsafe { as_f32(call) };
                 return run::<f32, super::ymm::Avx, G, C, H, W, F, KH, KW, HO, WO>(call);
@@ -396,18 +395,19 @@ fn dispatch<
 >(
     call: Call<'_, T, C, H, W, F, KH, KW, HO, WO>,
 ) {
-    let work = const { F * C * KH * KW * HO * WO };
+    // Every condition but the CPU checks is a `const` block, so that a debug build too compiles
+    // only the backends a layer can take.
     #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-    if T::TAG == 4 && work >= FMA_MIN && fused_available() {
+    if const { T::TAG == 4 && F * C * KH * KW * HO * WO >= FMA_MIN } && fused_available() {
         // SAFETY: `T` is `f32` (only `f32` has the tag 4) and the CPU has the features.
         return unsafe { fused::<T, G, C, H, W, F, KH, KW, HO, WO>(call) };
     }
     #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    if work >= OUTLINE_MIN && crate::kernel::has_avx2() {
+    if const { F * C * KH * KW * HO * WO >= OUTLINE_MIN } && crate::kernel::has_avx2() {
         // SAFETY: the CPU has AVX2.
         return unsafe { avx2::<T, G, C, H, W, F, KH, KW, HO, WO>(call) };
     }
-    if work >= OUTLINE_MIN {
+    if const { F * C * KH * KW * HO * WO >= OUTLINE_MIN } {
         // SAFETY: no instruction beyond the build's.
         unsafe { outlined::<T, G, C, H, W, F, KH, KW, HO, WO>(call) }
     } else {

@@ -1,10 +1,10 @@
 //! Which code runs a kernel call: the one place that knows the backends and picks one.
 //!
 //! Every backend implements [`Backend`], the set of kernels behind the entry points of
-//! [`kernel`](super). [`choose`] decides, from the scalar, the layer's sizes, the call's size and
-//! the CPU, and [`with_backend!`] runs the entry point's call on the backend it chose. Adding a
-//! backend (say NEON) is one type implementing [`Backend`] in a file of its own, and here its
-//! [`Choice`], its branch in [`choose`] and its arm in [`with_backend!`].
+//! [`kernel`](super). [`with_backend!`] decides, from the scalar, the layer's sizes, the call's
+//! size and the CPU, and runs the entry point's call on the backend it chose. Adding a backend
+//! (say NEON) is one type implementing [`Backend`] in a file of its own, and here its branch in
+//! [`with_backend!`].
 
 use super::common::Sgd;
 use crate::Scalar;
@@ -22,7 +22,7 @@ pub(super) use super::x86::Avx2;
 ///
 /// # Safety (every method)
 ///
-/// The backend must be the one [`choose`] picks for the call: its instructions run on this CPU,
+/// The backend must be the one [`with_backend!`] picks for the call: its instructions run on this CPU,
 /// and for `Avx512Fma` and `Avx2Fma`, `T` is `f32`.
 pub(super) trait Backend {
     /// [`gemv`](super::gemv).
@@ -101,46 +101,6 @@ pub(super) trait Backend {
     );
 }
 
-/// What [`choose`] can pick in this build.
-pub(super) enum Choice {
-    /// [`Avx512Fma`]: the FMA kernels on 512-bit vectors.
-    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-    Avx512Fma,
-    /// [`Avx2Fma`]: the FMA kernels on pairs of 256-bit vectors.
-    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-    Avx2Fma,
-    /// [`Avx2`]: the exact kernels compiled for AVX2, in a function of their own.
-    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    Avx2,
-    /// [`Outlined`]: the exact kernels as compiled, in a function of their own.
-    Outlined,
-    /// [`Portable`]: the exact kernels as compiled, inlined into the caller.
-    Portable,
-}
-
-/// The backend of a call of an `I × O` layer of `T` that does `work` multiply-adds: the FMA
-/// kernels when [`fused`] holds (on the CPU's `fma::path`); else the exact kernels, compiled for AVX2 when the CPU has it
-/// and the build does not already enable it, in a function of their own from
-/// [`OUTLINE_MIN`](super::OUTLINE_MIN) multiply-adds on, inlined below. Everything but the CPU
-/// checks is a constant, so an entry point compiles to the branches it can take.
-#[inline(always)]
-#[cfg_attr(not(all(feature = "fma", target_arch = "x86_64")), allow(clippy::extra_unused_type_parameters))]
-pub(super) fn choose<T: Scalar, const I: usize, const O: usize>(work: usize) -> Choice {
-    #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-    if const { fused_size::<T, I, O>() } {
-        match super::fma::path() {
-            Some(super::fma::Path::Avx512) => return Choice::Avx512Fma,
-            Some(super::fma::Path::Avx2) => return Choice::Avx2Fma,
-            None => {}
-        }
-    }
-    #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-    if work >= super::OUTLINE_MIN && has_avx2() {
-        return Choice::Avx2;
-    }
-    if work >= super::OUTLINE_MIN { Choice::Outlined } else { Choice::Portable }
-}
-
 /// `true` when the kernels of an `I × O` layer of `T` are the FMA ones (see
 /// [`FMA_MIN`](super::FMA_MIN) and [`FMA_MIN_INPUTS`](super::FMA_MIN_INPUTS)): `T` is `f32`, the
 /// layer is big enough and its rows long enough, the `fma` feature is on and the CPU has AVX-512F,
@@ -155,7 +115,7 @@ pub(super) fn fused<T: Scalar, const I: usize, const O: usize>() -> bool {
 /// The part of [`fused`] known at compile time: `T` is `f32`, the layer big enough and its rows
 /// long enough.
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-const fn fused_size<T: Scalar, const I: usize, const O: usize>() -> bool {
+pub(super) const fn fused_size<T: Scalar, const I: usize, const O: usize>() -> bool {
     T::TAG == 4 && I * O >= super::FMA_MIN && I >= super::FMA_MIN_INPUTS
 }
 
@@ -167,36 +127,49 @@ pub(crate) fn has_avx2() -> bool {
 }
 
 /// `with_backend!(T, I, O, work, B => call)`: `call` (a call of a [`Backend`] method on `B`) on
-/// the backend that [`choose`] picks for an `I × O` layer of `T` and `work` multiply-adds.
+/// the backend for an `I × O` layer of `T` and `work` multiply-adds (a constant expression of the
+/// entry point's generics): the FMA kernels when [`fused`] holds (on the CPU's `fma::path`); else
+/// the exact kernels, compiled for AVX2 when the CPU has it and the build does not already enable
+/// it, in a function of their own from [`OUTLINE_MIN`](super::OUTLINE_MIN) multiply-adds on,
+/// inlined below.
+///
+/// Every condition but the CPU checks is a `const` block, so an entry point compiles to the
+/// backends it can take, in a debug build too (where a branch on a runtime value, even one
+/// that always goes the same way, compiles both sides).
 macro_rules! with_backend {
     ($t:ty, $i:expr, $o:expr, $work:expr, $b:ident => $call:expr) => {{
-        use $crate::kernel::backend::{self, Choice};
-        // SAFETY (every arm): `choose` picked the backend for this call, as `Backend` requires.
-        match backend::choose::<$t, $i, $o>($work) {
+        use $crate::kernel::backend;
+        // SAFETY (every branch): the conditions above it hold, as `Backend` requires.
+        #[allow(unused_labels)] // builds without the run-time branches never break early
+        let result = 'backend: {
             #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-            Choice::Avx512Fma => {
-                type $b = backend::Avx512Fma;
-                unsafe { $call }
-            }
-            #[cfg(all(feature = "fma", target_arch = "x86_64"))]
-            Choice::Avx2Fma => {
-                type $b = backend::Avx2Fma;
-                unsafe { $call }
+            if const { backend::fused_size::<$t, $i, $o>() } {
+                match $crate::kernel::fma::path() {
+                    Some($crate::kernel::fma::Path::Avx512) => {
+                        type $b = backend::Avx512Fma;
+                        break 'backend unsafe { $call };
+                    }
+                    Some($crate::kernel::fma::Path::Avx2) => {
+                        type $b = backend::Avx2Fma;
+                        break 'backend unsafe { $call };
+                    }
+                    None => {}
+                }
             }
             #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
-            Choice::Avx2 => {
+            if const { $work >= $crate::kernel::OUTLINE_MIN } && backend::has_avx2() {
                 type $b = backend::Avx2;
-                unsafe { $call }
+                break 'backend unsafe { $call };
             }
-            Choice::Outlined => {
+            if const { $work >= $crate::kernel::OUTLINE_MIN } {
                 type $b = backend::Outlined;
                 unsafe { $call }
-            }
-            Choice::Portable => {
+            } else {
                 type $b = backend::Portable;
                 unsafe { $call }
             }
-        }
+        };
+        result
     }};
 }
 pub(super) use with_backend;

@@ -77,7 +77,7 @@ fn column_sum<T: Scalar, const O: usize>(deltas: &[[T; O]], o: usize) -> T {
 /// # Safety (every function)
 ///
 /// `T` must be `f32`, which the callers check with `T::TAG == 4` (directly, or through
-/// `backend::choose`; `Scalar` is sealed and only `f32` has the tag 4): then `A` and `B` are the
+/// `backend::with_backend!`; `Scalar` is sealed and only `f32` has the tag 4): then `A` and `B` are the
 /// same type but for the name of the scalar, and nothing changes but the name.
 pub(super) mod view {
     use crate::Scalar;

@@ -41,7 +41,7 @@
 //!   with AVX2 enabled (`#[target_feature]`) on AVX vectors; a call of a kernel big enough to gain
 //!   reads the CPU's features (`is_x86_feature_detected!`, detected once, then one cached load).
 //!   A build with `-C target-cpu=...` that already has AVX2, and every `no_std` build, uses the
-//!   kernels as compiled. Which backend runs a call is decided in one place, `backend::choose`.
+//!   kernels as compiled. Which backend runs a call is decided in one place, `backend::with_backend!`.
 //! - **Rows with nothing to add.** A ReLU unit that was off has a zero error signal, and its row
 //!   of the first layer gets `w + 0 · x`: [`sgd`] skips such rows when they are long enough for
 //!   the read and write to cost more than a branch ([`SKIP_ZERO_ROWS`]).
@@ -82,7 +82,7 @@
 //! # Where things are
 //!
 //! The entry points below check their operands' lengths (in debug builds) and hand each call to
-//! the backend that `backend::choose` picks: `portable` (the exact kernels over `lanes`, inlined
+//! the backend that `backend::with_backend!` picks: `portable` (the exact kernels over `lanes`, inlined
 //! into the caller or in a function of their own), `x86` (their SSE2 and AVX vectors, and the
 //! backend that runs them compiled for AVX2), `fma` (the `fma` feature's kernels). What more
 //! than one backend uses is in `common`. A new backend is a type implementing `backend::Backend`
@@ -111,7 +111,7 @@ mod x86;
 #[cfg(test)]
 mod tests;
 
-// The CPU checks of `backend::choose`, which the convolution kernels' choice shares.
+// The CPU checks of `backend::with_backend!`, which the convolution kernels' choice shares.
 /// Whether the FMA kernels run on AVX-512F here (not forced to AVX2 by `BACKPROP_FMA=avx2`).
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 #[inline(always)]
