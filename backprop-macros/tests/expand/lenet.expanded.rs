@@ -481,6 +481,72 @@ const _: () = {
                     ::backprop::__private::Softmax,
                 >(target)
         }
+        /// Inference on a batch: the output of every input, the same bits as
+        /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+        /// `BATCH_TILE` samples.
+        #[inline]
+        pub fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; 784]; B],
+        ) -> [[T; 10]; B] {
+            let mut outputs = [[T::ZERO; 10]; B];
+            for (input, output) in inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+            {
+                self.forward_tile(input, output);
+            }
+            outputs
+        }
+        /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+        fn forward_tile(&self, input: &[[T; 784]], output: &mut [[T; 10]]) {
+            let mut conv1_tile = ::backprop::__private::LayerBatch::<
+                [[[T; 24]; 24]; 6],
+            >::zeroed();
+            let mut pool1_tile = ::backprop::__private::LayerBatch::<
+                [[[T; 12]; 12]; 6],
+            >::zeroed();
+            let mut conv2_tile = ::backprop::__private::LayerBatch::<
+                [[[T; 12]; 12]; 16],
+            >::zeroed();
+            let mut pool2_tile = ::backprop::__private::LayerBatch::<
+                [[[T; 4]; 4]; 16],
+            >::zeroed();
+            let mut hidden_tile = ::backprop::__private::LayerBatch::<
+                [T; 120],
+            >::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            self.conv1
+                .forward_batch::<
+                    ::backprop::__private::Relu,
+                >(::backprop::__private::flatten_tile(input), &mut conv1_tile);
+            self.pool1
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(conv1_tile.outputs(), &mut pool1_tile);
+            self.conv2
+                .forward_batch::<
+                    ::backprop::__private::Tanh,
+                >(pool1_tile.outputs(), &mut conv2_tile);
+            self.pool2
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(conv2_tile.outputs(), &mut pool2_tile);
+            self.hidden
+                .forward_batch::<
+                    ::backprop::__private::Relu,
+                >(
+                    ::backprop::__private::flatten_tile(pool2_tile.outputs()),
+                    &mut hidden_tile,
+                );
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Softmax,
+                >(hidden_tile.outputs(), &mut output_tile);
+            for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
+                *output = *a;
+            }
+        }
         /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
         /// sum of their losses.
         fn backward_tile(
@@ -909,6 +975,10 @@ const _: () = {
         #[inline]
         fn forward(&self, x: &[T; 784]) -> [T; 10] {
             Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_batch<const B: usize>(&self, inputs: &[[T; 784]; B]) -> [[T; 10]; B] {
+            Self::forward_batch(self, inputs)
         }
         #[inline]
         fn forward_trace(&self, x: &[T; 784], trace: &mut LeNetTrace<T>) -> [T; 10] {

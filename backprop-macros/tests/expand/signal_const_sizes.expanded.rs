@@ -540,6 +540,65 @@ const _: () = {
                     ::backprop::__private::Sigmoid,
                 >(target)
         }
+        /// Inference on a batch: the output of every input, the same bits as
+        /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
+        /// `BATCH_TILE` samples.
+        #[inline]
+        pub fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; CHANNELS * LEN]; B],
+        ) -> [[T; 1]; B] {
+            let mut outputs = [[T::ZERO; 1]; B];
+            for (input, output) in inputs
+                .chunks(::backprop::__private::BATCH_TILE)
+                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+            {
+                self.forward_tile(input, output);
+            }
+            outputs
+        }
+        /// A tile of at most `BATCH_TILE` samples: writes their outputs.
+        fn forward_tile(&self, input: &[[T; CHANNELS * LEN]], output: &mut [[T; 1]]) {
+            let mut conv_tile = ::backprop::__private::LayerBatch::<
+                [[T; ::backprop::__private::output_len::<
+                    ::backprop::__private::Valid,
+                >(LEN, 3, STRIDE)]; FILTERS],
+            >::zeroed();
+            let mut pool_tile = ::backprop::__private::LayerBatch::<
+                [[T; ::backprop::__private::output_len::<
+                    ::backprop::__private::Valid,
+                >(
+                    ::backprop::__private::output_len::<
+                        ::backprop::__private::Valid,
+                    >(LEN, 3, STRIDE),
+                    2,
+                    2,
+                )]; FILTERS],
+            >::zeroed();
+            let mut gap_tile = ::backprop::__private::LayerBatch::<
+                [T; FILTERS],
+            >::zeroed();
+            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            self.conv
+                .forward_batch::<
+                    ::backprop::__private::LeakyRelu,
+                >(::backprop::__private::flatten_tile(input), &mut conv_tile);
+            self.pool
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(conv_tile.outputs(), &mut pool_tile);
+            self.gap
+                .forward_batch::<
+                    ::backprop::__private::Identity,
+                >(pool_tile.outputs(), &mut gap_tile);
+            self.output
+                .forward_batch::<
+                    ::backprop::__private::Sigmoid,
+                >(gap_tile.outputs(), &mut output_tile);
+            for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
+                *output = *a;
+            }
+        }
         /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
         /// sum of their losses.
         fn backward_tile(
@@ -912,6 +971,13 @@ const _: () = {
         #[inline]
         fn forward(&self, x: &[T; CHANNELS * LEN]) -> [T; 1] {
             Self::forward(self, x)
+        }
+        #[inline]
+        fn forward_batch<const B: usize>(
+            &self,
+            inputs: &[[T; CHANNELS * LEN]; B],
+        ) -> [[T; 1]; B] {
+            Self::forward_batch(self, inputs)
         }
         #[inline]
         fn forward_trace(
