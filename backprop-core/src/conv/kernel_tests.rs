@@ -234,16 +234,22 @@ fn every_shape_agrees_with_the_formula_alone_and_in_a_tile() {
 }
 
 fn every_shape() {
-    // LeNet's two convolutions (minutes under Miri, which runs the small shapes below).
-    if !cfg!(miri) {
-        both!(1, Conv2d<Valid, 1, 28, 28, 6, 5, 1, 24, 24> as [1, 28, 28, 6, 5, 5, 24, 24]);
-        both!(2, Conv2d<Valid, 6, 12, 12, 16, 5, 1, 8, 8> as [6, 12, 12, 16, 5, 5, 8, 8]);
+    // Miri checks the memory accesses (the views of the parameters and planes), not the
+    // arithmetic that the native runs check: two tiny shapes, a 2-d one with padding and a stride
+    // and a 1-d one (the 2-d view of height 1). The shapes below took it over a quarter of an hour.
+    both!(21, Conv2d<Same, 2, 5, 6, 2, 3, 2, 3, 3> as [2, 5, 6, 2, 3, 3, 3, 3]);
+    both!(22, Conv1d<Valid, 1, 7, 2, 3, 1, 5> as [1, 1, 7, 2, 1, 3, 1, 5]);
+    if cfg!(miri) {
+        return;
     }
+    both!(4, Conv2d<Same, 2, 9, 9, 3, 4, 1, 9, 9> as [2, 9, 9, 3, 4, 4, 9, 9]);
+    both!(6, Conv2d<Valid, 2, 9, 11, 5, 3, 2, 4, 5> as [2, 9, 11, 5, 3, 3, 4, 5]);
+    // LeNet's two convolutions.
+    both!(1, Conv2d<Valid, 1, 28, 28, 6, 5, 1, 24, 24> as [1, 28, 28, 6, 5, 5, 24, 24]);
+    both!(2, Conv2d<Valid, 6, 12, 12, 16, 5, 1, 8, 8> as [6, 12, 12, 16, 5, 5, 8, 8]);
     // Padding, rows of 13 (a partial vector), an even kernel (asymmetric padding), a stride.
     both!(3, Conv2d<Same, 3, 12, 13, 8, 5, 1, 12, 13> as [3, 12, 13, 8, 5, 5, 12, 13]);
-    both!(4, Conv2d<Same, 2, 9, 9, 3, 4, 1, 9, 9> as [2, 9, 9, 3, 4, 4, 9, 9]);
     both!(5, Conv2d<Same, 3, 13, 11, 4, 3, 2, 7, 6> as [3, 13, 11, 4, 3, 3, 7, 6]);
-    both!(6, Conv2d<Valid, 2, 9, 11, 5, 3, 2, 4, 5> as [2, 9, 11, 5, 3, 3, 4, 5]);
     // One row: padding, and a kernel row longer than a tile's taps.
     both!(7, Conv1d<Same, 4, 40, 8, 5, 1, 40> as [4, 1, 40, 8, 1, 5, 1, 40]);
     both!(8, Conv1d<Valid, 2, 50, 4, 11, 1, 40> as [2, 1, 50, 4, 1, 11, 1, 40]);
@@ -442,7 +448,8 @@ fn every_tile_gives_the_same_bits() {
         z
     };
     let first = out(0);
-    for pick in 1..TILES.len() {
+    // Under Miri, which checks memory accesses (minutes for every tile), the widest and the last.
+    for pick in (1..TILES.len()).filter(|&pick| !cfg!(miri) || pick == 7 || pick == TILES.len() - 1) {
         assert!(out(pick) == first, "tile {:?} differs", TILES[pick]);
     }
     assert_eq!(TILES[Tile::pick(&TILES, F, 9, 2, 1, 4)], Tile { ob: 1, r: 1, q: 1 });
