@@ -1,5 +1,5 @@
-//! The LeNet-like workload (issue 19): the library's layers (glued as `network!` will generate
-//! them, `backprop_bench::lenet::net`) against the hand-written direct convolution
+//! The LeNet-like workload (issue 19): the network `network!` generates
+//! (`backprop_bench::lenet::net`) against the hand-written direct convolution
 //! (`backprop_bench::lenet::direct`), in the same run, with this core's FMA peak.
 //!
 //! ```text
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use backprop::conv::flatten_tile;
 use backprop::layer::LayerBatch;
-use backprop::{Identity, Layer, Params, Relu};
+use backprop::{Identity, Layer, Network, Params, Relu};
 use backprop_bench::lenet::{self, BATCH, CLASSES, INPUTS, direct, net};
 use backprop_bench::peak;
 use backprop_bench::workload::{DATA_SEED, LR, SAMPLES, WEIGHT_SEED, boxed_zeroed};

@@ -9,8 +9,8 @@
 //! - [`memory`]: the memory floor of the W4 single-sample train step (its weights streamed from L2).
 //! - [`workload`]: shapes, flop counts and the deterministic data the benchmarks and the tests
 //!   share, and [`workload::boxed_zeroed`] to build large networks in place on the heap.
-//! - [`lenet`]: the LeNet-like convolutional network (issue 19), the library's layers glued as
-//!   `network!` will generate them against a hand-written direct convolution (`benches/lenet.rs`).
+//! - [`lenet`]: the LeNet-like convolutional network (issue 19), declared with
+//!   `network!`, against a hand-written direct convolution (`benches/lenet.rs`).
 //!
 //! The benchmarks are in `benches/workloads.rs` (criterion), the tables come from
 //! `src/bin/report.rs` (reading criterion's results through [`results`]), and

@@ -1,9 +1,9 @@
-//! The LeNet benchmark's two implementations compute the same thing: the library's layers glued as
-//! `network!` will generate them, and the hand-written direct convolution, from the same
+//! The LeNet benchmark's two implementations compute the same thing: the network `network!`
+//! generates and the hand-written direct convolution, from the same
 //! parameters, agree on inference, on one sample's SGD step and on a mini-batch step, within the
 //! rounding of `f32` sums taken in different orders.
 
-use backprop::Params;
+use backprop::{Network, Params};
 use backprop_bench::lenet::{self, BATCH, direct, net};
 use backprop_bench::workload::{DATA_SEED, LR, WEIGHT_SEED, boxed_zeroed};
 

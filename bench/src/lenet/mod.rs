@@ -2,9 +2,8 @@
 //! MaxPool2d 2 → Conv2d 16 filters 5×5 relu valid → MaxPool2d 2 → Dense 120 relu → Dense 84 relu
 //! → Dense 10 softmax, softmax cross-entropy, `f32`.
 //!
-//! - [`net`]: the library's layers glued by hand, exactly as `network!` will generate them (one
-//!   clearly marked place, to be replaced by a `network!` declaration once the macro accepts
-//!   convolutional layers).
+//! - [`net`]: the network declared with `network!`, and its convolutional layers' share of a
+//!   batch step alone.
 //! - [`direct`]: the same network hand-written with plain loops, the baseline.
 //! - Here: the shapes, the flop counts and the deterministic data both share.
 

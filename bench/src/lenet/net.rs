@@ -1,36 +1,11 @@
-//! The library's LeNet: the core's layer types glued by hand, call for call as `network!`
-//! generates a network (see the expansion snapshots in `backprop-macros/tests/expand`): each
-//! layer's pass through the [`Layer`] trait, the traces and tiles of the generated code, the SGD
-//! step fused into the backward pass from the top down, and [`flatten`] (and its tile and batch
-//! forms) between the second pool and the dense head.
-//!
-//! ========================================================================================
-//! GENERATED-CODE STAND-IN. `network!` cannot declare convolutional layers yet; once it can, this
-//! whole module is replaced by
-//!
-//! ```text
-//! network! {
-//!     #[loss(SoftmaxCrossEntropy)]
-//!     pub struct LeNet {
-//!         input: [1, 28, 28],
-//!         conv1: Conv2d<6, 5, Relu>,      // valid, stride 1
-//!         pool1: MaxPool2d<2>,
-//!         conv2: Conv2d<16, 5, Relu>,
-//!         pool2: MaxPool2d<2>,
-//!         fc1: Dense<120, Relu>,
-//!         fc2: Dense<84, Relu>,
-//!         output: Dense<10, Softmax>,
-//!     }
-//! }
-//! ```
-//!
-//! (in the syntax the macro settles on) and the benchmarks call its `forward`, `train_step` and
-//! `train_step_batch` instead.
-//! ========================================================================================
+//! The library's LeNet, declared with `network!` (the benchmarks call its `forward`,
+//! `train_step` and `train_step_batch`), and the convolutional layers' share of its batch step
+//! alone ([`conv_layers_step`], on the tiles of [`ConvTiles::of`]), through the [`Layer`] trait on
+//! the network's own fields.
 
-use backprop::conv::{Conv2d, MaxPool2d, Valid, flatten, flatten_batch, flatten_mut, flatten_tile};
+use backprop::conv::{Conv2d, MaxPool2d, Valid, flatten_batch, flatten_tile};
 use backprop::layer::LayerBatch;
-use backprop::{Dense, Identity, Layer, LayerTrace, Params, Relu, Softmax, SoftmaxCrossEntropy};
+use backprop::{Dense, Identity, Layer, Relu, Softmax, SoftmaxCrossEntropy};
 
 use super::{BATCH, CLASSES, INPUTS};
 use crate::workload::Zeroable;
@@ -62,154 +37,29 @@ pub type Conv2Out = [[[f32; 8]; 8]; 16];
 /// What the second pool gives: 16 channels of 4 × 4 (256 values for the dense head).
 pub type Pool2Out = [[[f32; 4]; 4]; 16];
 
-/// The network's layers, input to output.
-#[derive(Clone, Debug, PartialEq)]
-#[repr(C)]
-pub struct LeNet {
-    /// See [`Conv1`].
-    pub conv1: Conv1,
-    /// See [`Pool1`].
-    pub pool1: Pool1,
-    /// See [`Conv2`].
-    pub conv2: Conv2,
-    /// See [`Pool2`].
-    pub pool2: Pool2,
-    /// See [`Fc1`].
-    pub fc1: Fc1,
-    /// See [`Fc2`].
-    pub fc2: Fc2,
-    /// See [`Output`].
-    pub output: Output,
-}
-
-// SAFETY: `#[repr(C)]` layers, each `#[repr(C)]` arrays of `f32` (the pools: a `[f32; 0]`), so
-// all-zero bits are `0.0` everywhere.
-unsafe impl Zeroable for LeNet {}
-
-// SAFETY: `#[repr(C)]`, the layers' parameters one after another with no padding (every layer is
-// `f32` arrays with `f32`'s alignment, the pools of size 0), as `network!` asserts for its
-// networks; `params` checks the size at compile time.
-unsafe impl Params<f32> for LeNet {
-    const LEN: usize = <Conv1 as Params<f32>>::LEN
-        + <Conv2 as Params<f32>>::LEN
-        + <Fc1 as Params<f32>>::LEN
-        + <Fc2 as Params<f32>>::LEN
-        + <Output as Params<f32>>::LEN;
-}
-
-/// What the single-sample passes store: every layer's `z`, `a` and `delta`.
-struct Trace {
-    conv1: LayerTrace<Conv1Out>,
-    pool1: LayerTrace<Pool1Out>,
-    conv2: LayerTrace<Conv2Out>,
-    pool2: LayerTrace<Pool2Out>,
-    fc1: LayerTrace<[f32; 120]>,
-    fc2: LayerTrace<[f32; 84]>,
-    output: LayerTrace<[f32; 10]>,
-}
-
-impl Trace {
-    fn zeroed() -> Self {
-        Self {
-            conv1: LayerTrace::zeroed(),
-            pool1: LayerTrace::zeroed(),
-            conv2: LayerTrace::zeroed(),
-            pool2: LayerTrace::zeroed(),
-            fc1: LayerTrace::zeroed(),
-            fc2: LayerTrace::zeroed(),
-            output: LayerTrace::zeroed(),
-        }
+backprop::network! {
+    /// The workload's network (see [`super`]): valid convolutions of stride 1, max pools of 2.
+    #[loss(SoftmaxCrossEntropy)]
+    pub struct LeNet {
+        input: [1, 28, 28],
+        conv1: Conv2d<6, 5, Relu>,
+        pool1: MaxPool2d<2>,
+        conv2: Conv2d<16, 5, Relu>,
+        pool2: MaxPool2d<2>,
+        fc1: Dense<120, Relu>,
+        fc2: Dense<84, Relu>,
+        output: Dense<10, Softmax>,
     }
 }
 
-impl LeNet {
-    /// Inference: the class probabilities for one image, storing nothing.
-    #[inline]
-    pub fn forward(&self, x: &[f32; INPUTS]) -> [f32; CLASSES] {
-        let x: &Image = flatten(x);
-        let a = self.conv1.infer::<Relu>(x);
-        let a = self.pool1.infer::<Identity>(&a);
-        let a = self.conv2.infer::<Relu>(&a);
-        let a = self.pool2.infer::<Identity>(&a);
-        let a = self.fc1.infer::<Relu>(flatten(&a));
-        let a = self.fc2.infer::<Relu>(&a);
-        self.output.infer::<Softmax>(&a)
-    }
+// SAFETY: a generated network is `#[repr(C)]` arrays of `f32` (its pools of size 0), so all-zero
+// bits are `0.0` everywhere.
+unsafe impl Zeroable for LeNet<f32> {}
 
-    /// One SGD step on one sample: forward, then backward with `p -= lr · dL/dp` applied to each
-    /// layer as soon as its error signal is known. Returns the loss before the step.
-    #[inline]
-    pub fn train_step(&mut self, x: &[f32; INPUTS], target: &[f32; CLASSES], lr: f32) -> f32 {
-        let x: &Image = flatten(x);
-        let mut t = Trace::zeroed();
-        self.conv1.forward::<Relu>(x, &mut t.conv1);
-        self.pool1.forward::<Identity>(&t.conv1.a, &mut t.pool1);
-        self.conv2.forward::<Relu>(&t.pool1.a, &mut t.conv2);
-        self.pool2.forward::<Identity>(&t.conv2.a, &mut t.pool2);
-        self.fc1.forward::<Relu>(flatten(&t.pool2.a), &mut t.fc1);
-        self.fc2.forward::<Relu>(&t.fc1.a, &mut t.fc2);
-        self.output.forward::<Softmax>(&t.fc2.a, &mut t.output);
-        let loss = t.output.loss_delta::<SoftmaxCrossEntropy, Softmax>(target);
-        self.output.backward_sgd(&t.fc2.a, &t.output.delta, lr, &mut t.fc2.delta);
-        t.fc2.activation_backward::<Relu>();
-        self.fc2.backward_sgd(&t.fc1.a, &t.fc2.delta, lr, &mut t.fc1.delta);
-        t.fc1.activation_backward::<Relu>();
-        self.fc1.backward_sgd(flatten(&t.pool2.a), &t.fc1.delta, lr, flatten_mut(&mut t.pool2.delta));
-        t.pool2.activation_backward::<Identity>();
-        self.pool2.backward_sgd(&t.conv2.a, &t.pool2.delta, lr, &mut t.conv2.delta);
-        t.conv2.activation_backward::<Relu>();
-        self.conv2.backward_sgd(&t.pool1.a, &t.conv2.delta, lr, &mut t.pool1.delta);
-        t.pool1.activation_backward::<Identity>();
-        self.pool1.backward_sgd(&t.conv1.a, &t.pool1.delta, lr, &mut t.conv1.delta);
-        t.conv1.activation_backward::<Relu>();
-        self.conv1.sgd(x, &t.conv1.delta, lr);
-        loss
-    }
-
-    /// One SGD step on the mean gradient of a mini-batch of [`BATCH`] (one tile): the batched
-    /// passes of every layer, the step fused into the backward pass. Returns the mean loss before
-    /// the step. `grads` is scratch of the network's shape (its contents are overwritten).
-    #[inline]
-    pub fn train_step_batch(
-        &mut self,
-        xs: &[[f32; INPUTS]; BATCH],
-        targets: &[[f32; CLASSES]; BATCH],
-        lr: f32,
-        grads: &mut Self,
-    ) -> f32 {
-        let xs: &[Image] = flatten_tile(xs);
-        let scale = 1.0 / BATCH as f32;
-        let mut conv1 = LayerBatch::<Conv1Out>::zeroed();
-        let mut pool1 = LayerBatch::<Pool1Out>::zeroed();
-        let mut conv2 = LayerBatch::<Conv2Out>::zeroed();
-        let mut pool2 = LayerBatch::<Pool2Out>::zeroed();
-        let mut fc1 = LayerBatch::<[f32; 120]>::zeroed();
-        let mut fc2 = LayerBatch::<[f32; 84]>::zeroed();
-        let mut output = LayerBatch::<[f32; 10]>::zeroed();
-        self.conv1.forward_batch::<Relu>(xs, &mut conv1);
-        self.pool1.forward_batch::<Identity>(conv1.outputs(), &mut pool1);
-        self.conv2.forward_batch::<Relu>(pool1.outputs(), &mut conv2);
-        self.pool2.forward_batch::<Identity>(conv2.outputs(), &mut pool2);
-        self.fc1.forward_batch::<Relu>(flatten_tile(pool2.outputs()), &mut fc1);
-        self.fc2.forward_batch::<Relu>(fc1.outputs(), &mut fc2);
-        self.output.forward_batch::<Softmax>(fc2.outputs(), &mut output);
-        let loss = output.loss_delta::<SoftmaxCrossEntropy, Softmax>(targets);
-        self.output.backward_batch_sgd(&mut fc2, &output, scale, lr, &mut grads.output);
-        fc2.activation_backward::<Relu>();
-        self.fc2.backward_batch_sgd(&mut fc1, &fc2, scale, lr, &mut grads.fc2);
-        fc1.activation_backward::<Relu>();
-        self.fc1.backward_batch_sgd(flatten_batch(&mut pool2), &fc1, scale, lr, &mut grads.fc1);
-        pool2.activation_backward::<Identity>();
-        self.pool2.backward_batch_sgd(&mut conv2, &pool2, scale, lr, &mut grads.pool2);
-        conv2.activation_backward::<Relu>();
-        self.conv2.backward_batch_sgd(&mut pool1, &conv2, scale, lr, &mut grads.conv2);
-        pool1.activation_backward::<Identity>();
-        self.pool1.backward_batch_sgd(&mut conv1, &pool1, scale, lr, &mut grads.pool1);
-        conv1.activation_backward::<Relu>();
-        self.conv1.batch_sgd(xs, &conv1, scale, lr, &mut grads.conv1);
-        loss * scale
-    }
-}
+// The layers' types are those the aliases above name.
+#[allow(clippy::type_complexity)] // the seven layers
+const _: fn(&LeNet<f32>) -> (&Conv1, &Pool1, &Conv2, &Pool2, &Fc1, &Fc2, &Output) =
+    |n| (&n.conv1, &n.pool1, &n.conv2, &n.pool2, &n.fc1, &n.fc2, &n.output);
 
 /// The tiles of the convolutional layers of one batch step, for [`conv_layers_step`]: what the
 /// step's forward pass gave, and the error signals its backward pass reached them with.
