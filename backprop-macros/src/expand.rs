@@ -6,11 +6,14 @@
 //! (as `serde_derive` writes them) so that the trait is in scope for method calls without
 //! adding a name to the user's module.
 
-use proc_macro2::{Delimiter, Ident, Span, TokenStream, TokenTree};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
 
 use crate::kinds::Op;
-use crate::model::{ActivationModel, Loss, Model, SizeModel};
+use crate::model::{ActivationModel, Model, SizeModel};
+use crate::tokens::{
+    activation_bound, activation_path, below_a, below_delta, const_arg, loss_path, mut_ref, text,
+};
 
 /// Everything generated for one network.
 pub fn expand(model: &Model) -> TokenStream {
@@ -626,95 +629,4 @@ pub fn fallback(stand_in: Option<&(TokenStream, Ident)>, error: &syn::Error) -> 
         #vis type #name<T = f32> = [T; { #errors 0 }];
         #vis type #trace<T = f32> = #name<T>;
     }
-}
-
-/// `&below.a`.
-fn below_a(below: &Ident) -> TokenStream {
-    quote!(&#below.a)
-}
-
-/// `&mut below.delta`.
-fn below_delta(below: &Ident) -> TokenStream {
-    quote!(&mut #below.delta)
-}
-
-/// `&mut tile`.
-fn mut_ref(tile: &Ident) -> TokenStream {
-    quote!(&mut #tile)
-}
-
-/// A built-in activation through the runtime's path; a user's as written.
-fn activation_path(private: &TokenStream, activation: &ActivationModel) -> TokenStream {
-    match activation {
-        ActivationModel::Builtin(a) => {
-            let ident = format_ident!("{}", a.name());
-            quote!(#private::#ident)
-        }
-        ActivationModel::Custom(path) => path.to_token_stream(),
-    }
-}
-
-/// `crate::Swish: ::backprop::__private::Activation`, every token located at the user's path (the
-/// runtime's path keeps its own hygiene, so `$crate` still resolves).
-fn activation_bound(private: &TokenStream, path: &TokenStream) -> TokenStream {
-    let span = path.clone().into_iter().last().map_or_else(Span::call_site, |t| t.span());
-    let bound = quote_spanned!(span=> #private::Activation);
-    let bound = located_at(bound, span);
-    quote_spanned!(span=> #path: #bound)
-}
-
-/// `tokens` with every span moved to `location`, each keeping its hygiene.
-fn located_at(tokens: TokenStream, location: Span) -> TokenStream {
-    tokens
-        .into_iter()
-        .map(|token| match token {
-            TokenTree::Group(g) => {
-                let mut group = proc_macro2::Group::new(g.delimiter(), located_at(g.stream(), location));
-                group.set_span(g.span().located_at(location));
-                TokenTree::Group(group)
-            }
-            mut other => {
-                other.set_span(other.span().located_at(location));
-                other
-            }
-        })
-        .collect()
-}
-
-fn loss_path(private: &TokenStream, loss: Loss) -> TokenStream {
-    let ident = format_ident!("{}", loss.name());
-    quote!(#private::#ident)
-}
-
-/// A size as a const generic argument: a literal, a single name or a block as written, any
-/// other expression inside braces (`Dense<T, { 2 * N }, 4>`), as Rust requires. An expression
-/// that starts with a block (`{ 4 } + 4`) is also parenthesised, or the braces would make its
-/// block a statement of their own.
-pub fn const_arg(tokens: &TokenStream) -> TokenStream {
-    let mut iter = tokens.clone().into_iter();
-    match (iter.next(), iter.next()) {
-        (Some(TokenTree::Literal(_) | TokenTree::Ident(_)), None) => tokens.clone(),
-        (Some(TokenTree::Group(g)), None) if g.delimiter() == Delimiter::Brace => tokens.clone(),
-        (Some(TokenTree::Group(g)), Some(_)) if g.delimiter() == Delimiter::Brace => quote!({ (#tokens) }),
-        _ => quote!({ #tokens }),
-    }
-}
-
-/// A size as an array length: as written, but for the braces of a block size that holds one
-/// expression (`{ 2 * N }`), which an array length does not need (and `unused_braces` would flag).
-pub fn array_len(tokens: &TokenStream) -> TokenStream {
-    let mut iter = tokens.clone().into_iter();
-    match (iter.next(), iter.next()) {
-        (Some(TokenTree::Group(g)), None)
-            if g.delimiter() == Delimiter::Brace && syn::parse2::<syn::Expr>(g.stream()).is_ok() =>
-        {
-            g.stream()
-        }
-        _ => tokens.clone(),
-    }
-}
-
-/// Tokens as the user wrote them, for doc comments (`2`, `HIDDEN`, `2 * HIDDEN`).
-fn text(tokens: &TokenStream) -> String {
-    tokens.to_string()
 }

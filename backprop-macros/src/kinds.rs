@@ -8,8 +8,8 @@ use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::Ident;
 
 use crate::ctxt::Ctxt;
-use crate::expand::const_arg;
 use crate::model::{Args, Padding, Shape, SizeModel};
+use crate::tokens::const_arg;
 
 /// What a kind computes; the arguments and the shapes follow from it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -537,7 +537,7 @@ fn fit_check(l: &LayerCx<'_>, noun: &str, axis: &str, n: &SizeModel, k: &SizeMod
     // Function arguments: without the braces of a block (`unused_braces`), and without added
     // parentheses (`unused_parens`).
     // The stride is a method argument: no braces, no parentheses added.
-    let (nt, kt, st) = (operand(&n.tokens), operand(&k.tokens), crate::expand::array_len(&s.tokens));
+    let (nt, kt, st) = (operand(&n.tokens), operand(&k.tokens), crate::tokens::array_len(&s.tokens));
     let fix = if noun == "kernel" {
         "`padding = Same`, stride 1, or another kernel"
     } else {
@@ -564,7 +564,7 @@ fn fit_check(l: &LayerCx<'_>, noun: &str, axis: &str, n: &SizeModel, k: &SizeMod
 /// expression (which `unused_braces` may flag), and in parentheses unless it is one token, a path
 /// or a call.
 pub fn operand(tokens: &TokenStream) -> TokenStream {
-    let tokens = crate::expand::array_len(tokens);
+    let tokens = crate::tokens::array_len(tokens);
     let mut iter = tokens.clone().into_iter();
     let single = iter.next().is_some() && iter.next().is_none();
     let call =
@@ -590,7 +590,7 @@ fn output_len(private: &TokenStream, n: &SizeModel, k: &SizeModel, s: &SizeModel
     let padding = if same { quote!(Same) } else { quote!(Valid) };
     // Function arguments: without the braces of a block (`unused_braces`), and without added
     // parentheses (`unused_parens`).
-    let arg = crate::expand::array_len;
+    let arg = crate::tokens::array_len;
     let (nt, kt, st) = (arg(&n.tokens), arg(&k.tokens), arg(&s.tokens));
     let shown = match (same, s.literal) {
         (true, Some(1)) => n.shown.clone(),

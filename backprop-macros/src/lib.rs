@@ -20,6 +20,7 @@ mod model;
 mod parse;
 mod quantize;
 mod shape;
+mod tokens;
 
 #[cfg(test)]
 mod tests;

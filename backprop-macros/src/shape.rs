@@ -86,7 +86,7 @@ impl Shape {
     /// The array type of one sample, in `T`: `[T; N]`, `[[T; L]; C]`, `[[[T; W]; H]; C]`.
     pub fn array(&self) -> TokenStream {
         self.dims.iter().rev().fold(quote::quote!(T), |inner, d| {
-            let len = crate::expand::array_len(&d.tokens);
+            let len = crate::tokens::array_len(&d.tokens);
             quote::quote!([#inner; #len])
         })
     }
