@@ -87,17 +87,18 @@ impl<E: Elementwise> Activation for E {
     const FORMULA: &'static str = E::FORMULA;
     const RECTIFIER: bool = E::RECTIFIER;
 
+    // Index loops over the constant size, not `zip`: see "Index loops" in `crate::scalar`.
     #[inline]
     fn forward<T: Scalar, const N: usize>(z: &[T; N], a: &mut [T; N]) {
-        for (a, &z) in a.iter_mut().zip(z) {
-            *a = E::f(z);
+        for i in 0..N {
+            a[i] = E::f(z[i]);
         }
     }
 
     #[inline]
     fn backward<T: Scalar, const N: usize>(z: &[T; N], a: &[T; N], delta: &mut [T; N]) {
-        for ((d, &z), &a) in delta.iter_mut().zip(z).zip(a) {
-            *d *= E::df(z, a);
+        for i in 0..N {
+            delta[i] *= E::df(z[i], a[i]);
         }
     }
 }
@@ -246,9 +247,9 @@ impl Activation for Softmax {
     fn forward<T: Scalar, const N: usize>(z: &[T; N], a: &mut [T; N]) {
         let max = max_of(z);
         let mut sum = T::ZERO;
-        for (a, &z) in a.iter_mut().zip(z) {
-            *a = (z - max).exp();
-            sum += *a;
+        for i in 0..N {
+            a[i] = (z[i] - max).exp();
+            sum += a[i];
         }
         let inv = T::ONE / sum;
         for a in a.iter_mut() {
@@ -259,11 +260,11 @@ impl Activation for Softmax {
     #[inline]
     fn backward<T: Scalar, const N: usize>(_: &[T; N], a: &[T; N], delta: &mut [T; N]) {
         let mut dot = T::ZERO;
-        for (&a, &d) in a.iter().zip(delta.iter()) {
-            dot += a * d;
+        for i in 0..N {
+            dot += a[i] * delta[i];
         }
-        for (d, &a) in delta.iter_mut().zip(a) {
-            *d = a * (*d - dot);
+        for i in 0..N {
+            delta[i] = a[i] * (delta[i] - dot);
         }
     }
 }

@@ -227,16 +227,16 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
 /// `grad_b = delta`, or `grad_b += delta` when `ACCUMULATE`.
 #[inline(always)]
 fn bias_grad<T: Scalar, const O: usize, const ACCUMULATE: bool>(delta: &[T; O], grad_b: &mut [T; O]) {
-    for (g, &d) in grad_b.iter_mut().zip(delta) {
-        *g = if ACCUMULATE { *g + d } else { d };
+    for o in 0..O {
+        grad_b[o] = if ACCUMULATE { grad_b[o] + delta[o] } else { delta[o] };
     }
 }
 
 /// `b -= lr · delta`, written `b += (-lr) · delta` as the weights' update is.
 #[inline(always)]
 fn bias_sgd<T: Scalar, const O: usize>(b: &mut [T; O], delta: &[T; O], lr: T) {
-    for (b, &d) in b.iter_mut().zip(delta) {
-        *b += -lr * d;
+    for o in 0..O {
+        b[o] += -lr * delta[o];
     }
 }
 

@@ -65,8 +65,8 @@ impl<A: Activation> Loss<A> for HalfSquaredError {
     #[inline]
     fn loss<T: Scalar, const N: usize>(_: &[T; N], a: &[T; N], target: &[T; N]) -> T {
         let mut sum = T::ZERO;
-        for (&y, &t) in a.iter().zip(target) {
-            sum += (y - t) * (y - t);
+        for i in 0..N {
+            sum += (a[i] - target[i]) * (a[i] - target[i]);
         }
         sum * T::HALF
     }
@@ -79,9 +79,9 @@ impl<A: Activation> Loss<A> for HalfSquaredError {
         delta: &mut [T; N],
     ) -> T {
         let mut sum = T::ZERO;
-        for ((d, &y), &t) in delta.iter_mut().zip(a).zip(target) {
-            *d = y - t;
-            sum += *d * *d;
+        for i in 0..N {
+            delta[i] = a[i] - target[i];
+            sum += delta[i] * delta[i];
         }
         A::backward(z, a, delta);
         sum * T::HALF
@@ -139,8 +139,8 @@ impl Loss<Sigmoid> for BinaryCrossEntropy {
     #[inline]
     fn loss<T: Scalar, const N: usize>(z: &[T; N], _: &[T; N], target: &[T; N]) -> T {
         let mut sum = T::ZERO;
-        for (&z, &t) in z.iter().zip(target) {
-            sum += bce_term(z, t).0;
+        for i in 0..N {
+            sum += bce_term(z[i], target[i]).0;
         }
         sum
     }
@@ -153,10 +153,10 @@ impl Loss<Sigmoid> for BinaryCrossEntropy {
         delta: &mut [T; N],
     ) -> T {
         let mut sum = T::ZERO;
-        for ((d, &z), &t) in delta.iter_mut().zip(z).zip(target) {
-            let (loss, delta) = bce_term(z, t);
+        for i in 0..N {
+            let (loss, d) = bce_term(z[i], target[i]);
             sum += loss;
-            *d = delta;
+            delta[i] = d;
         }
         sum
     }
@@ -320,10 +320,10 @@ impl Loss<Softmax> for SoftmaxCrossEntropy {
         // of every other class (with e = 1), is as good.
         let unique = parts.rest < T::ONE;
         let top_delta = parts.total_rest - parts.total * (parts.rest * inv);
-        for ((d, &t), &v) in delta.iter_mut().zip(target).zip(z) {
+        for i in 0..N {
             // Every other class has p = e_j / (1 + R) ≤ 1/2: p Σt - t is accurate as it stands.
-            let other = *d * inv * parts.total - t;
-            *d = if unique && v == parts.m { top_delta } else { other };
+            let other = delta[i] * inv * parts.total - target[i];
+            delta[i] = if unique && z[i] == parts.m { top_delta } else { other };
         }
         parts.loss()
     }

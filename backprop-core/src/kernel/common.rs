@@ -20,17 +20,18 @@ pub(super) fn for_rows_to_update<T: Scalar, const I: usize, const O: usize>(
     step: T,
     mut update: impl FnMut(&mut [T; I], &mut T, T),
 ) {
-    let rows = w.iter_mut().zip(b).zip(delta);
+    // Index loops: see "Index loops" in `crate::scalar`.
     if I >= SKIP_ZERO_ROWS {
-        for ((w, b), &d) in rows.rev() {
-            let scaled = step * d;
+        for k in 0..O {
+            let o = O - 1 - k;
+            let scaled = step * delta[o];
             if scaled != T::ZERO {
-                update(w, b, scaled);
+                update(&mut w[o], &mut b[o], scaled);
             }
         }
     } else {
-        for ((w, b), &d) in rows {
-            update(w, b, step * d);
+        for o in 0..O {
+            update(&mut w[o], &mut b[o], step * delta[o]);
         }
     }
 }

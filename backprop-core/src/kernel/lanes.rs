@@ -91,24 +91,24 @@ impl<T: Scalar> Lanes for Array<T> {
     #[inline(always)]
     fn add(self, a: [T; LANES], b: [T; LANES]) -> [T; LANES] {
         let mut out = a;
-        for (o, b) in out.iter_mut().zip(b) {
-            *o += b;
+        for i in 0..LANES {
+            out[i] += b[i];
         }
         out
     }
     #[inline(always)]
     fn sub(self, a: [T; LANES], b: [T; LANES]) -> [T; LANES] {
         let mut out = a;
-        for (o, b) in out.iter_mut().zip(b) {
-            *o -= b;
+        for i in 0..LANES {
+            out[i] -= b[i];
         }
         out
     }
     #[inline(always)]
     fn mul(self, a: [T; LANES], b: [T; LANES]) -> [T; LANES] {
         let mut out = a;
-        for (o, b) in out.iter_mut().zip(b) {
-            *o *= b;
+        for i in 0..LANES {
+            out[i] *= b[i];
         }
         out
     }

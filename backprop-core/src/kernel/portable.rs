@@ -313,15 +313,16 @@ fn gemv_rows<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize, const R
     x: &[T; I],
     z: &mut [T; O],
 ) {
+    // Index loops over constant ranges here and below: see "Index loops" in `crate::scalar`.
     let (w_blocks, w_rest) = w.as_chunks::<ROWS>();
     let (b_blocks, b_rest) = b.as_chunks::<ROWS>();
     let (z_blocks, z_rest) = z.as_chunks_mut::<ROWS>();
-    for ((w, b), z) in w_blocks.iter().zip(b_blocks).zip(z_blocks) {
-        [*z] = dot_tile::<T, L, I, 1, ROWS>(l, core::array::from_ref(x), w, b);
+    for k in 0..O / ROWS {
+        [z_blocks[k]] = dot_tile::<T, L, I, 1, ROWS>(l, core::array::from_ref(x), &w_blocks[k], &b_blocks[k]);
     }
-    for ((w, b), z) in w_rest.iter().zip(b_rest).zip(z_rest) {
-        let (w, b) = (core::array::from_ref(w), core::array::from_ref(b));
-        *z = dot_tile::<T, L, I, 1, 1>(l, core::array::from_ref(x), w, b)[0][0];
+    for k in 0..O % ROWS {
+        let (w, b) = (core::array::from_ref(&w_rest[k]), core::array::from_ref(&b_rest[k]));
+        z_rest[k] = dot_tile::<T, L, I, 1, 1>(l, core::array::from_ref(x), w, b)[0][0];
     }
 }
 
@@ -335,9 +336,9 @@ fn halves<L: Lanes>(l: L, a: &[L::T; COLS]) -> [L::V; 2] {
 /// Stores [`halves`] into a block of [`COLS`] columns.
 #[inline(always)]
 fn store_halves<L: Lanes>(l: L, v: [L::V; 2], a: &mut [L::T; COLS]) {
-    for (a, v) in a.as_chunks_mut::<LANES>().0.iter_mut().zip(v) {
-        l.store(v, a);
-    }
+    let (chunks, _) = a.as_chunks_mut::<LANES>();
+    l.store(v[0], &mut chunks[0]);
+    l.store(v[1], &mut chunks[1]);
 }
 
 /// `dx = Wᵀ delta` and `grad = delta xᵀ` (see [`backward`](super::backward)).
@@ -371,9 +372,10 @@ fn backward_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
     for c in 0..I / COLS {
         let x = halves(l, &x.as_chunks::<COLS>().0[c]);
         let mut acc = [l.splat(-T::ZERO); 2];
-        for ((w, g), &d) in w.iter().zip(grad.iter_mut()).zip(delta) {
-            let (w, g) = (halves(l, &w.as_chunks::<COLS>().0[c]), &mut g.as_chunks_mut::<COLS>().0[c]);
-            let d = l.splat(d);
+        for o in 0..O {
+            let (w, g) =
+                (halves(l, &w[o].as_chunks::<COLS>().0[c]), &mut grad[o].as_chunks_mut::<COLS>().0[c]);
+            let d = l.splat(delta[o]);
             let mut grad = [l.mul(d, x[0]), l.mul(d, x[1])];
             if accumulate {
                 let old = halves(l, g);
@@ -388,16 +390,14 @@ fn backward_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
         // The columns past the last full chunk, all at once, rows outer (see `backward_sgd`).
         let x = x.as_chunks::<COLS>().1;
         let mut acc = [-T::ZERO; COLS];
-        for ((w, g), &d) in w.iter().zip(grad.iter_mut()).zip(delta) {
-            let (w, g) = (w.as_chunks::<COLS>().1, g.as_chunks_mut::<COLS>().1);
+        for o in 0..O {
+            let (w, g, d) = (w[o].as_chunks::<COLS>().1, grad[o].as_chunks_mut::<COLS>().1, delta[o]);
             for k in 0..I % COLS {
                 acc[k] += d * w[k];
                 g[k] = if accumulate { g[k] + d * x[k] } else { d * x[k] };
             }
         }
-        for (dx, acc) in dx.as_chunks_mut::<COLS>().1.iter_mut().zip(acc) {
-            *dx = acc;
-        }
+        dx.as_chunks_mut::<COLS>().1.copy_from_slice(&acc[..I % COLS]);
     }
 }
 
@@ -426,11 +426,11 @@ fn backward_sgd_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
     for c in 0..I / COLS {
         let x = halves(l, &x.as_chunks::<COLS>().0[c]);
         let mut acc = [l.splat(-T::ZERO); 2];
-        for (w, &d) in w.iter_mut().zip(delta) {
-            let w = &mut w.as_chunks_mut::<COLS>().0[c];
+        for o in 0..O {
+            let w = &mut w[o].as_chunks_mut::<COLS>().0[c];
             let old = halves(l, w);
-            let scaled = l.splat(step * d);
-            let d = l.splat(d);
+            let scaled = l.splat(step * delta[o]);
+            let d = l.splat(delta[o]);
             acc = [l.mul_add(acc[0], d, old[0]), l.mul_add(acc[1], d, old[1])];
             store_halves(l, [l.mul_add(old[0], scaled, x[0]), l.mul_add(old[1], scaled, x[1])], w);
         }
@@ -442,17 +442,15 @@ fn backward_sgd_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
         // every row once per column, and make each column's sum one chain of dependent adds.
         let x = x.as_chunks::<COLS>().1;
         let mut acc = [-T::ZERO; COLS];
-        for (w, &d) in w.iter_mut().zip(delta) {
-            let w = w.as_chunks_mut::<COLS>().1;
+        for o in 0..O {
+            let (w, d) = (w[o].as_chunks_mut::<COLS>().1, delta[o]);
             let scaled = step * d;
             for k in 0..I % COLS {
                 acc[k] += d * w[k];
                 w[k] += scaled * x[k];
             }
         }
-        for (dx, acc) in dx.as_chunks_mut::<COLS>().1.iter_mut().zip(acc) {
-            *dx = acc;
-        }
+        dx.as_chunks_mut::<COLS>().1.copy_from_slice(&acc[..I % COLS]);
     }
 }
 
@@ -476,8 +474,8 @@ fn outer_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
     delta: &[T; O],
     accumulate: bool,
 ) {
-    for (g, &d) in grad.iter_mut().zip(delta) {
-        row(l, accumulate, d, x, g);
+    for o in 0..O {
+        row(l, accumulate, delta[o], x, &mut grad[o]);
     }
 }
 
@@ -518,11 +516,12 @@ fn row<T: Scalar, L: Lanes<T = T>, const N: usize>(l: L, accumulate: bool, d: T,
     let (x_chunks, x_rest) = x.as_chunks::<LANES>();
     let (g_chunks, g_rest) = g.as_chunks_mut::<LANES>();
     let dv = l.splat(d);
-    for (g, x) in g_chunks.iter_mut().zip(x_chunks) {
-        let product = l.mul(dv, l.load(x));
+    for k in 0..N / LANES {
+        let (g, product) = (&mut g_chunks[k], l.mul(dv, l.load(&x_chunks[k])));
         l.store(if accumulate { l.add(l.load(g), product) } else { product }, g);
     }
-    for (g, &x) in g_rest.iter_mut().zip(x_rest) {
+    for k in 0..N % LANES {
+        let (g, x) = (&mut g_rest[k], x_rest[k]);
         *g = if accumulate { *g + d * x } else { d * x };
     }
 }
