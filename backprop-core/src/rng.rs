@@ -216,6 +216,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe code (no unsafe below it), slow under Miri")]
     fn moments_are_plausible() {
         let mut r = Rng::new(7);
         let n = 20_000;
@@ -248,6 +249,7 @@ mod tests {
     const SHUFFLED_42: [usize; 10] = [8, 3, 6, 5, 4, 0, 9, 2, 1, 7];
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe code (no unsafe below it), slow under Miri")]
     fn shuffle_is_a_uniform_permutation() {
         // Every one of the 6 orders of 3 items, 6000 times: each count within 5 sigma of 1000.
         let mut rng = Rng::new(9);

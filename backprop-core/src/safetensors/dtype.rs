@@ -184,6 +184,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe code (no unsafe below it), slow under Miri")]
     fn every_half_agrees_with_the_bit_level_widening() {
         // f16 → f32 by shifting fraction and rebiasing the exponent (normal numbers).
         for bits in 0u16..=0xFFFF {

@@ -524,6 +524,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "safe code (no unsafe below it), slow under Miri")]
     fn sequential_indices_keep_the_smallest_when_full() {
         let names: std::vec::Vec<std::string::String> =
             (0..300u64).rev().map(|i| std::format!("{}.weight", 3 * i)).collect();
