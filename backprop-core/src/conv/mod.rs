@@ -72,6 +72,7 @@ mod kernel_tests;
 mod kernels;
 mod lanes;
 mod pool;
+mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod ymm;
 
