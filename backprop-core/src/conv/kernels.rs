@@ -193,7 +193,13 @@ pub(super) fn run<
             let pt = KH.saturating_sub(1 + g.pad_top);
             let d = delta.as_flattened().as_flattened();
             if const { KW * WO <= COLUMNS } {
-                input_grad_by_columns::<T, V, SCALAR, C, H, W, F, KH, KW, HO, WO>(w, d, dx, pt, g.pad_left);
+                if const { SCALAR } {
+                    scalar::input_grad_by_columns::<T, C, H, W, F, KH, KW, HO, WO>(
+                        w, delta, dx, pt, g.pad_left,
+                    );
+                } else {
+                    input_grad_by_columns::<T, V, C, H, W, F, KH, KW, HO, WO>(w, d, dx, pt, g.pad_left);
+                }
             } else {
                 let pl = KW.saturating_sub(1 + g.pad_left);
                 let plan = Plan { row0: 0, hi: HO, wi: WO, ho: H, wo: W, s: 1, pt, pl };
@@ -269,7 +275,6 @@ const COLUMNS: usize = 1024;
 fn input_grad_by_columns<
     T: Scalar,
     V: Vector<T>,
-    const SCALAR: bool,
     const C: usize,
     const H: usize,
     const W: usize,
@@ -294,17 +299,10 @@ fn input_grad_by_columns<
             let plane = rows.wrapping_mul(WO).max(1);
             let plan = Plan { row0, hi: HO, wi: WO, ho: rows, wo: WO, s: 1, pt, pl: 0 };
             let a = columns.get_mut(..KW.wrapping_mul(plane)).unwrap_or(&mut []);
-            if const { SCALAR } {
-                scalar::correlate!(
-                    const { Tile::pick(&scalar::TILES, KW, H, WO, 1, scalar::BUDGET) }, T, KH, 1;
-                    &Columns { w, c }, None, d, a, plan,
-                );
-            } else {
-                correlate!(
-                    const { Tile::pick(&TILES, KW, H, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, 1;
-                    &Columns { w, c }, None, d, a, plan,
-                );
-            }
+            correlate!(
+                const { Tile::pick(&TILES, KW, H, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, 1;
+                &Columns { w, c }, None, d, a, plan,
+            );
             for (plane, kx) in a.chunks_exact(plane).zip(0..KW) {
                 // Column `x` of `a` goes to column `x + kx - pl` of `dx`, inside the row.
                 let (skip, at) = (pl.saturating_sub(kx), kx.saturating_sub(pl));

@@ -18,7 +18,7 @@
 use super::direct::{Plan, Taps, Tile};
 use super::grads::Update;
 use super::kernels::{Geometric, Geometry};
-use super::lanes::{LANES, build};
+use super::lanes::LANES;
 use crate::Scalar;
 use crate::kernel::unroll;
 
@@ -92,19 +92,30 @@ pub(super) fn tiles<
     let plane = p.ho.wrapping_mul(p.wo);
     let last = K::OUTPUTS.saturating_sub(1);
     for o0 in (0..K::OUTPUTS).step_by(OB) {
-        let os: [usize; OB] = build(0, |k| o0.wrapping_add(k).min(last));
-        let start: [T; OB] =
-            build(T::ZERO, |k| init.and_then(|init| init.get(os[k])).copied().unwrap_or(T::ZERO));
+        let (mut os, mut start) = ([0; OB], [T::ZERO; OB]);
+        unroll!(k < OB, [0 1 2 3 4 5 6 7], {
+            os[k] = o0.wrapping_add(k).min(last);
+            start[k] = init.and_then(|init| init.get(os[k])).copied().unwrap_or(T::ZERO);
+        });
         for y in 0..p.ho {
             for x0 in (0..p.wo).step_by(Q) {
                 let x0 = x0.min(p.wo.saturating_sub(Q));
-                let xs: [usize; Q] = build(0, |q| x0.wrapping_add(q).min(p.wo.saturating_sub(1)));
+                let mut xs = [0; Q];
+                unroll!(q < Q, [0 1 2 3 4 5 6 7], {
+                    xs[q] = x0.wrapping_add(q).min(p.wo.saturating_sub(1));
+                });
                 let acc = tile::<T, K, KH, KW, OB, Q>(k, &start, input, o0, y.wrapping_add(p.row0), &xs, p);
                 for (acc, &o) in acc.iter().zip(&os) {
                     let row = o.wrapping_mul(plane).wrapping_add(y.wrapping_mul(p.wo));
-                    for (&v, &x) in acc.iter().zip(&xs) {
-                        if let Some(dst) = out.get_mut(row.wrapping_add(x)) {
-                            *dst = v;
+                    let chunk = out.get_mut(row.wrapping_add(x0)..).and_then(|d| d.first_chunk_mut::<Q>());
+                    match chunk.filter(|_| p.wo >= Q) {
+                        Some(dst) => *dst = *acc,
+                        None => {
+                            for (&v, &x) in acc.iter().zip(&xs) {
+                                if let Some(dst) = out.get_mut(row.wrapping_add(x)) {
+                                    *dst = v;
+                                }
+                            }
                         }
                     }
                 }
@@ -125,10 +136,16 @@ fn tile<T: Scalar, K: Taps<T, KH, KW>, const KH: usize, const KW: usize, const O
     xs: &[usize; Q],
     p: Plan,
 ) -> [[T; Q]; OB] {
-    let mut acc: [[T; Q]; OB] = build([T::ZERO; Q], |k| [start[k]; Q]);
+    let mut acc = [[T::ZERO; Q]; OB];
+    unroll!(k < OB, [0 1 2 3 4 5 6 7], {
+        acc[k] = [start[k]; Q];
+    });
     // Input row and columns of tap (0, 0).
     let top = row.wrapping_mul(p.s).wrapping_sub(p.pt);
-    let left: [usize; Q] = build(0, |q| xs[q].wrapping_mul(p.s).wrapping_sub(p.pl));
+    let mut left = [0; Q];
+    unroll!(q < Q, [0 1 2 3 4 5 6 7], {
+        left[q] = xs[q].wrapping_mul(p.s).wrapping_sub(p.pl);
+    });
     // Every tap inside the input, the columns consecutive: no check but the window's.
     let inside = row.wrapping_mul(p.s) >= p.pt
         && top.wrapping_add(KH).wrapping_sub(1) < p.hi
@@ -172,6 +189,74 @@ fn tile<T: Scalar, K: Taps<T, KH, KW>, const KH: usize, const KW: usize, const O
         }
     }
     acc
+}
+
+/// Columns of `dx` per step of [`input_grad_by_columns`].
+const COLUMNS: usize = 4;
+
+/// `dx = wᵀ ⋆ delta` for stride 1 in the order of the vector kernels' column sums
+/// ([`kernels`](super::kernels)' `input_grad_by_columns`), without their buffer: from `+0`, for
+/// each kernel column `kx` in order whose column `x + pl - kx` of `delta` exists, the column sum
+/// `Σ_{f, ky} delta[f][y + ky - pt][x + pl - kx] · w[f][c][KH-1-ky][kx]` (from `+0`, rows outside
+/// `delta` left out). `pt` is `KH - 1 - pad_top`.
+#[inline(always)]
+pub(super) fn input_grad_by_columns<
+    T: Scalar,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    w: &[[[[T; KW]; KH]; C]; F],
+    delta: &[[[T; WO]; HO]; F],
+    dx: &mut [[[T; W]; H]; C],
+    pt: usize,
+    pl: usize,
+) {
+    for (dxc, c) in dx.iter_mut().zip(0..C) {
+        for (dxrow, y) in dxc.iter_mut().zip(0..H) {
+            for x0 in (0..W).step_by(COLUMNS) {
+                // The last step starts `COLUMNS` before the end (the same bits again).
+                let x0 = x0.min(W.saturating_sub(COLUMNS));
+                let mut xs = [0; COLUMNS];
+                unroll!(q < COLUMNS, [0 1 2 3], {
+                    xs[q] = x0.wrapping_add(q).min(W.saturating_sub(1));
+                });
+                let mut acc = [T::ZERO; COLUMNS];
+                for kx in 0..KW {
+                    let mut cols = [0; COLUMNS];
+                    unroll!(q < COLUMNS, [0 1 2 3], {
+                        cols[q] = xs[q].wrapping_add(pl).wrapping_sub(kx);
+                    });
+                    let mut a = [T::ZERO; COLUMNS];
+                    for (df, wf) in delta.iter().zip(w) {
+                        let Some(wc) = wf.get(c) else { continue };
+                        for (wrow, ky) in wc.iter().rev().zip(0..KH) {
+                            let Some(drow) = df.get(y.wrapping_add(ky).wrapping_sub(pt)) else { continue };
+                            let wv = wrow.get(kx).copied().unwrap_or(T::ZERO);
+                            unroll!(q < COLUMNS, [0 1 2 3], {
+                                a[q] += drow.get(cols[q]).copied().unwrap_or(T::ZERO) * wv;
+                            });
+                        }
+                    }
+                    unroll!(q < COLUMNS, [0 1 2 3], {
+                        if cols[q] < WO {
+                            acc[q] += a[q];
+                        }
+                    });
+                }
+                for (&x, &v) in xs.iter().zip(&acc) {
+                    if let Some(dst) = dxrow.get_mut(x) {
+                        *dst = v;
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// `acc[k][q] += x[q] · w`, `w` the weight at tap `(ty, tx)` of kernel `k`.
