@@ -10,8 +10,10 @@
 //! `std` on `x86_64`); and with the `fma` feature, `f32` layers of at least [`FMA_MIN`]
 //! multiply-adds per sample on CPUs with AVX-512F and AVX-512VL run the same loops with fused
 //! multiply-adds and lane masks (`Fused`). The choice depends on the scalar, the layer's sizes and
-//! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. The input
-//! gradient of a strided convolution keeps the direct loops of [`strided_input_grad`].
+//! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. On targets
+//! without vector instructions ([`scalar::SCALAR`]) the exact backends run the [`scalar`] kernels
+//! (the same bits). The input gradient of a strided convolution keeps the direct loops of
+//! [`strided_input_grad`].
 
 use super::direct::{Columns, Plan, TILES, Tile, Weights, correlate};
 use super::grads::{self, Update};

@@ -3,15 +3,22 @@
 //! as the vector kernels of [`direct`](super::direct) and [`grads`](super::grads) on [`Exact`]
 //! lanes, so the same bits, without the lanes a row shorter than [`LANES`] leaves empty.
 //!
-//! - The correlation: tiles of `OB` output channels × `Q` columns of one output row ([`TILES`]).
-//!   Each output is `init`, then its taps in order (input channel, kernel row, kernel column); a
-//!   kernel row outside the input is left out and a column outside it adds `0 · w`: what the
-//!   vector kernels' tiles of one row do.
-//! - The weight gradients: the vector kernels' lane `l` (columns `l mod 8`, in the order samples,
-//!   rows, vectors) for one lane at a time, the lanes then summed in the tree of
+//! - The correlation (the forward pass, and the input gradient of a stride-1 convolution whose
+//!   rows are too long for the column sums): tiles of `OB` output channels × `Q` columns of one
+//!   output row ([`TILES`]). Each output is `init`, then its taps in order (input channel, kernel
+//!   row, kernel column); a kernel row outside the input is left out and a column outside it adds
+//!   `0 · w`: what the vector kernels' tiles of one row do.
+//! - The stride-1 input gradient by column sums ([`input_grad_by_columns`]): each element summed
+//!   directly in the order of the vector kernels' column sums, without their buffer.
+//! - The weight and bias gradients: the vector kernels' lane `l` (columns `l mod 8`, in the order
+//!   samples, rows, vectors) for one lane at a time, the lanes then summed in the tree of
 //!   [`Vector::sum`](super::lanes::Vector::sum). The vector kernels' masked multiply-adds also add
 //!   `0 · 0 = +0` to the lanes of the last vector past the end of the row, which turns a sum of
 //!   `-0` into `+0` and changes nothing else: such a lane gets one `+0` at the end instead.
+//!
+//! The vector kernels' tiles of several rows add `0 · w` for a kernel row that one of their rows
+//! reaches and another does not; the tiles here, as the vector tile of one row, leave it out. The
+//! two differ only in the sign of an output whose sum is zero, or where a weight is infinite.
 //!
 //! [`Exact`]: super::lanes::Exact
 
