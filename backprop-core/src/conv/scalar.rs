@@ -467,33 +467,31 @@ fn lane<
 
 /// [`grads::bias_grads`](super::grads::bias_grads) in scalars, the same bits: `dL/db[f]` of the
 /// samples' error signals `ds`, lane `l` summing the elements `l mod 8` of each flattened plane
-/// (and `+0` past the end of a partial last vector, as the vector kernels' masked multiply-add
-/// adds), then the lanes in the tree of `Vector::sum`.
+/// (and `+0` past the end of a partial last chunk, as the vector kernels' masked multiply-add),
+/// then the lanes in the tree of `Vector::sum`.
 #[inline(always)]
 pub(super) fn bias_grads<T: Scalar, const F: usize, const HO: usize, const WO: usize>(
     ds: &[[[[T; WO]; HO]; F]],
     b: &mut [T; F],
     update: Update<T>,
 ) {
-    let rest = (HO * WO) % LANES;
     for (bf, f) in b.iter_mut().zip(0..F) {
-        let lane = |l: usize| {
-            let mut acc = -T::ZERO;
-            for d in ds {
-                let Some(plane) = d.get(f) else { continue };
-                let plane = plane.as_flattened();
-                let mut i = l;
-                while let Some(&x) = plane.get(i) {
-                    acc += x * T::ONE;
-                    i = i.wrapping_add(LANES);
-                }
+        let mut acc = [-T::ZERO; LANES];
+        for d in ds {
+            let Some(plane) = d.get(f) else { continue };
+            let (chunks, rest) = plane.as_flattened().as_chunks::<LANES>();
+            for chunk in chunks {
+                unroll!(l < LANES, [0 1 2 3 4 5 6 7], {
+                    acc[l] += chunk[l] * T::ONE;
+                });
             }
-            if rest != 0 && l >= rest && !ds.is_empty() {
-                acc += T::ZERO;
+            if !rest.is_empty() {
+                unroll!(l < LANES, [0 1 2 3 4 5 6 7], {
+                    acc[l] += rest.get(l).map_or(T::ZERO, |&x| x * T::ONE);
+                });
             }
-            acc
-        };
-        let low = (lane(0) + lane(4)) + (lane(2) + lane(6));
-        update.apply(bf, low + ((lane(1) + lane(5)) + (lane(3) + lane(7))));
+        }
+        let [l0, l1, l2, l3, l4, l5, l6, l7] = acc;
+        update.apply(bf, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)));
     }
 }
