@@ -39,7 +39,7 @@ pub(super) enum Update<T> {
 
 impl<T: Scalar> Update<T> {
     #[inline(always)]
-    fn apply(self, p: &mut T, g: T) {
+    pub(super) fn apply(self, p: &mut T, g: T) {
         match self {
             Self::Store => *p = g,
             Self::Add => *p += g,

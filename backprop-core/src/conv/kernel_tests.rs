@@ -300,7 +300,7 @@ fn backends<
         go(Call::Grads { xs: &xs, ds: &ds, w: gw, b: gb, update: Update::Store });
         (zs, dxs, grad.params().to_vec())
     };
-    let exact = results(&|call| run::<f32, Exact<f32>, L, C, H, W, F, KH, KW, HO, WO>(call));
+    let exact = results(&|call| run::<f32, Exact<f32>, L, false, C, H, W, F, KH, KW, HO, WO>(call));
     let params: Vec<Sum> = want.dw.iter().chain(&want.db).copied().collect();
     check("z, exact", &want.z, &exact.0);
     if g.s == 1 {
@@ -323,7 +323,7 @@ fn backends<
         >(
             call: Call<'_, f32, C, H, W, F, KH, KW, HO, WO>,
         ) {
-            run::<f32, super::ymm::Avx, G, C, H, W, F, KH, KW, HO, WO>(call)
+            run::<f32, super::ymm::Avx, G, false, C, H, W, F, KH, KW, HO, WO>(call)
         }
         // SAFETY: the CPU has AVX2.
         let avx = results(&|call| unsafe { avx::<L, C, H, W, F, KH, KW, HO, WO>(call) });
@@ -453,4 +453,151 @@ fn every_tile_gives_the_same_bits() {
         assert!(out(pick) == first, "tile {:?} differs", TILES[pick]);
     }
     assert_eq!(TILES[Tile::pick(&TILES, F, 9, 2, 1, 4)], Tile { ob: 1, r: 1, q: 1 });
+}
+
+/// The bits of `v`, sign of zero included.
+fn bits<T: Scalar>(v: &[T]) -> Vec<u64> {
+    v.iter().map(|v| v.to_f64().to_bits()).collect()
+}
+
+/// The scalar kernels of cores without vector units against the exact vector kernels on one shape,
+/// bit for bit (signs of zeros included): forward, input gradient (stride 1) and parameter
+/// gradients, with error signals of `+0` and `-0` (whole filters, and scattered) and for odd
+/// seeds inputs of one sign, for lanes whose sums are zeros.
+fn scalar_agrees<
+    T: Scalar,
+    L: Conv<T, C, H, W, F, KH, KW, HO, WO>,
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const F: usize,
+    const KH: usize,
+    const KW: usize,
+    const HO: usize,
+    const WO: usize,
+>(
+    seed: u64,
+) {
+    let mut l = L::ZEROED;
+    fill(seed, l.params_mut());
+    let mut xs = [[[[T::ZERO; W]; H]; C]; SAMPLES];
+    let mut ds = [[[[T::ZERO; WO]; HO]; F]; SAMPLES];
+    fill(seed + 1, xs.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+    fill(seed + 2, ds.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+    for (k, v) in xs.as_flattened_mut().as_flattened_mut().as_flattened_mut().iter_mut().enumerate() {
+        // Odd seeds: inputs of one sign (as pixels are), so that `-0 · x` lanes sum to `-0`.
+        if seed % 2 == 1 && *v < T::ZERO {
+            *v = -*v;
+        }
+        if k % 5 == 0 {
+            *v = if k % 2 == 0 || seed % 2 == 1 { T::ZERO } else { -T::ZERO };
+        }
+    }
+    for d in &mut ds {
+        for (k, v) in d.as_flattened_mut().as_flattened_mut().iter_mut().enumerate() {
+            if k % 3 == 0 {
+                *v = if k % 2 == 0 { T::ZERO } else { -T::ZERO };
+            }
+        }
+        d[0].as_flattened_mut().fill(-T::ZERO);
+        if F > 1 {
+            d[F - 1].as_flattened_mut().fill(T::ZERO);
+        }
+    }
+    let g = <L as Geometric>::SLIDING;
+    let results = |go: &dyn Fn(Call<'_, T, C, H, W, F, KH, KW, HO, WO>)| {
+        let (w, b) = (l.kernels(), l.biases());
+        let (mut zs, mut dxs) = (Vec::new(), Vec::new());
+        for (x, d) in xs.iter().zip(&ds) {
+            let mut z = [[[T::ZERO; WO]; HO]; F];
+            go(Call::Forward { w, b, x, z: &mut z });
+            zs.extend_from_slice(z.as_flattened().as_flattened());
+            let mut dx = [[[T::ZERO; W]; H]; C];
+            if g.s == 1 {
+                go(Call::InputGrad { w, delta: d, dx: &mut dx });
+            }
+            dxs.extend_from_slice(dx.as_flattened().as_flattened());
+        }
+        let mut grads = Vec::new();
+        for n in [1, SAMPLES] {
+            let mut grad = L::ZEROED;
+            let (gw, gb) = grad.parts_mut();
+            go(Call::Grads { xs: &xs[..n], ds: &ds[..n], w: gw, b: gb, update: Update::Store });
+            grads.extend_from_slice(grad.params());
+        }
+        (bits(&zs), bits(&dxs), bits(&grads))
+    };
+    let vector = results(&|call| run::<T, Exact<T>, L, false, C, H, W, F, KH, KW, HO, WO>(call));
+    let scalar = results(&|call| run::<T, Exact<T>, L, true, C, H, W, F, KH, KW, HO, WO>(call));
+    let name = core::any::type_name::<L>();
+    assert!(scalar.0 == vector.0, "{name}: forward, scalar and vector kernels differ");
+    assert!(scalar.1 == vector.1, "{name}: input gradient, scalar and vector kernels differ");
+    assert!(scalar.2 == vector.2, "{name}: parameter gradients, scalar and vector kernels differ");
+}
+
+/// `scalar_agrees` for `f64` and `f32` of one shape (`$kind<T, …>`).
+macro_rules! scalar_both {
+    ($seed:literal, $kind:ident<$($p:tt),*> as [$($dim:tt),*]) => {
+        scalar_agrees::<f64, $kind<f64, $($p),*>, $($dim),*>($seed);
+        scalar_agrees::<f32, $kind<f32, $($p),*>, $($dim),*>($seed);
+    };
+}
+
+/// The scalar kernels (which cores without vector units build) give the vector kernels' bits.
+#[test]
+fn the_scalar_kernels_give_the_vector_bits() {
+    with_big_stack(|| {
+        // The Cortex-M4F digits classifier's convolution (rows of 6 of a vector's 8 lanes).
+        scalar_both!(31, Conv2d<Valid, 1, 8, 8, 8, 3, 1, 6, 6> as [1, 8, 8, 8, 3, 3, 6, 6]);
+        scalar_both!(32, Conv2d<Same, 2, 5, 6, 2, 3, 2, 3, 3> as [2, 5, 6, 2, 3, 3, 3, 3]);
+        scalar_both!(33, Conv1d<Valid, 1, 7, 2, 3, 1, 5> as [1, 1, 7, 2, 1, 3, 1, 5]);
+        if cfg!(miri) {
+            return;
+        }
+        scalar_both!(34, Conv2d<Same, 3, 12, 13, 8, 5, 1, 12, 13> as [3, 12, 13, 8, 5, 5, 12, 13]);
+        scalar_both!(35, Conv2d<Same, 3, 13, 11, 4, 3, 2, 7, 6> as [3, 13, 11, 4, 3, 3, 7, 6]);
+        scalar_both!(36, Conv2d<Same, 2, 9, 9, 3, 4, 1, 9, 9> as [2, 9, 9, 3, 4, 4, 9, 9]);
+        scalar_both!(37, Conv2d<Valid, 6, 12, 12, 16, 5, 1, 8, 8> as [6, 12, 12, 16, 5, 5, 8, 8]);
+        scalar_both!(38, Conv1d<Same, 4, 40, 8, 5, 1, 40> as [4, 1, 40, 8, 1, 5, 1, 40]);
+        scalar_both!(39, Conv1d<Valid, 2, 50, 4, 11, 1, 40> as [2, 1, 50, 4, 1, 11, 1, 40]);
+        scalar_both!(40, Conv1d<Same, 2, 300, 3, 5, 1, 300> as [2, 1, 300, 3, 1, 5, 1, 300]);
+        scalar_both!(41, Conv1d<Same, 2, 21, 3, 9, 2, 11> as [2, 1, 21, 3, 1, 9, 1, 11]);
+    });
+}
+
+/// Every scalar tile gives the bits of the vector kernels' tile of one row ([`TILES`]'s last,
+/// which is what the scalar tiles follow: a kernel row outside the input left out, a column
+/// outside it adding `0 · w`), signs of zero sums included.
+///
+/// [`TILES`]: super::direct::TILES
+#[test]
+fn every_scalar_tile_gives_the_bits_of_a_row_tile() {
+    use super::direct::{Plan, TILES, Weights, correlate};
+    const C: usize = 2;
+    const F: usize = 7;
+    let mut w = [[[[0.0f64; 3]; 3]; C]; F];
+    let (mut b, mut x) = ([0.0f64; F], [[[0.0f64; 11]; 9]; C]);
+    fill(1, w.as_flattened_mut().as_flattened_mut().as_flattened_mut());
+    fill(2, &mut b);
+    fill(3, x.as_flattened_mut().as_flattened_mut());
+    // Zero sums: a filter of zeros with a bias of `-0`, and zero rows of the input.
+    w[1] = [[[-0.0; 3]; 3]; C];
+    b[1] = -0.0;
+    b[2] = -0.0;
+    w[2][0] = [[0.0; 3]; 3];
+    x[1][4] = [-0.0; 11];
+    x[1][5] = [0.0; 11];
+    let plan = Plan { row0: 0, hi: 9, wi: 11, ho: 9, wo: 11, s: 1, pt: 1, pl: 1 };
+    let (xf, weights) = (x.as_flattened().as_flattened(), Weights::<f64, C, 3, 3, F, false>(&w));
+    let mut want = [[[0.0f64; 11]; 9]; F];
+    let zf = want.as_flattened_mut().as_flattened_mut();
+    correlate!(TILES.len() - 1, f64, Exact<f64>, 3, 3; &weights, Some(&b), xf, zf, plan);
+    for pick in 0..super::scalar::TILES.len() {
+        let mut z = [[[0.0f64; 11]; 9]; F];
+        let zf = z.as_flattened_mut().as_flattened_mut();
+        // A runtime `pick`: every arm of the macro is compiled.
+        super::scalar::correlate!(pick, f64, 3, 3; &weights, Some(&b), xf, zf, plan);
+        let (got, want) = (z.as_flattened().as_flattened(), want.as_flattened().as_flattened());
+        assert!(bits(got) == bits(want), "scalar tile {:?} differs", super::scalar::TILES[pick]);
+    }
 }

@@ -10,12 +10,15 @@
 //! `std` on `x86_64`); and with the `fma` feature, `f32` layers of at least [`FMA_MIN`]
 //! multiply-adds per sample on CPUs with AVX-512F and AVX-512VL run the same loops with fused
 //! multiply-adds and lane masks (`Fused`). The choice depends on the scalar, the layer's sizes and
-//! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. The input
-//! gradient of a strided convolution keeps the direct loops of [`strided_input_grad`].
+//! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. On targets
+//! without vector instructions ([`scalar::SCALAR`]) the exact backends run the [`scalar`] kernels
+//! (the same bits). The input gradient of a strided convolution keeps the direct loops of
+//! [`strided_input_grad`].
 
 use super::direct::{Columns, Plan, TILES, Tile, Weights, correlate};
 use super::grads::{self, Update};
 use super::lanes::{Exact, LANES, Vector};
+use super::scalar::{self, SCALAR};
 use super::{Contiguous, flatten, flatten_mut, flatten_tile, taps};
 use crate::Scalar;
 use crate::activation::Activation;
@@ -151,12 +154,14 @@ pub(super) enum Call<
 }
 
 /// A call on the vectors `V` of one backend, for layers of type `L` (whose geometry is then a
-/// constant of the compiled kernel).
+/// constant of the compiled kernel); with `SCALAR`, on the [`scalar`] kernels instead (the same
+/// bits as [`Exact`]).
 #[inline(always)]
 pub(super) fn run<
     T: Scalar,
     V: Vector<T>,
     G: Geometric,
+    const SCALAR: bool,
     const C: usize,
     const H: usize,
     const W: usize,
@@ -173,45 +178,88 @@ pub(super) fn run<
         Call::Forward { w, b, x, z } => {
             let plan = Plan { row0: 0, hi: H, wi: W, ho: HO, wo: WO, s: g.s, pt: g.pad_top, pl: g.pad_left };
             let (x, z) = (x.as_flattened().as_flattened(), z.as_flattened_mut().as_flattened_mut());
-            correlate!(
-                const { Tile::pick(&TILES, F, HO, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, KW;
-                &Weights::<T, C, KH, KW, F, false>(w), Some(b), x, z, plan,
-            );
+            let weights = Weights::<T, C, KH, KW, F, false>(w);
+            if const { SCALAR } {
+                scalar::correlate!(
+                    const { Tile::pick(&scalar::TILES, F, HO, WO, 1, scalar::BUDGET) }, T, KH, KW;
+                    &weights, Some(b), x, z, plan,
+                );
+            } else {
+                correlate!(
+                    const { Tile::pick(&TILES, F, HO, WO.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, KW;
+                    &weights, Some(b), x, z, plan,
+                );
+            }
         }
         Call::InputGrad { w, delta, dx } => {
             let pt = KH.saturating_sub(1 + g.pad_top);
             let d = delta.as_flattened().as_flattened();
             if const { KW * WO <= COLUMNS } {
-                input_grad_by_columns::<T, V, C, H, W, F, KH, KW, HO, WO>(w, d, dx, pt, g.pad_left);
+                if const { SCALAR } {
+                    scalar::input_grad_by_columns::<T, C, H, W, F, KH, KW, HO, WO>(
+                        w, delta, dx, pt, g.pad_left,
+                    );
+                } else {
+                    input_grad_by_columns::<T, V, C, H, W, F, KH, KW, HO, WO>(w, d, dx, pt, g.pad_left);
+                }
             } else {
                 let pl = KW.saturating_sub(1 + g.pad_left);
                 let plan = Plan { row0: 0, hi: HO, wi: WO, ho: H, wo: W, s: 1, pt, pl };
                 let dx = dx.as_flattened_mut().as_flattened_mut();
                 let weights = Weights::<T, C, KH, KW, F, true>(w);
-                correlate!(
-                    const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, KW;
-                    &weights, None, d, dx, plan,
-                );
+                if const { SCALAR } {
+                    scalar::correlate!(
+                        const { Tile::pick(&scalar::TILES, C, H, W, 1, scalar::BUDGET) }, T, KH, KW;
+                        &weights, None, d, dx, plan,
+                    );
+                } else {
+                    correlate!(
+                        const { Tile::pick(&TILES, C, H, W.div_ceil(LANES), V::REGISTERS, V::BUDGET) }, T, V, KH, KW;
+                        &weights, None, d, dx, plan,
+                    );
+                }
             }
         }
         Call::Grads { xs, ds, w, b, update } => {
             // The filters per tile: `grads::tiles` lists them in the order of the arms below.
             macro_rules! filters {
-                ($($i:literal => $fb:literal;)*) => {
-                    match const { Tile::pick(&grads::tiles(KW), grads::tiles(KW)[0].ob, F, 1, V::REGISTERS, V::BUDGET) } {
+                ($pick:expr, scalar; $($i:literal => $fb:literal;)*) => {
+                    match $pick {
+                        $($i => scalar::weight_grads::<T, G, C, H, W, F, KH, KW, HO, WO, $fb>(xs, ds, w, update),)*
+                        _ => {}
+                    }
+                };
+                ($pick:expr, grads; $($i:literal => $fb:literal;)*) => {
+                    match $pick {
                         $($i => grads::weight_grads::<T, V, C, H, W, F, KH, KW, HO, WO, $fb>(xs, ds, g, w, update),)*
                         _ => {}
                     }
                 };
             }
-            filters! {
-                0 => 1;
-                1 => 2;
-                2 => 3;
-                3 => 4;
-                4 => 6;
+            if const { SCALAR } {
+                filters! {
+                    const { Tile::pick(&grads::tiles(KW), grads::tiles(KW)[0].ob, F, 1, 1, scalar::BUDGET) }, scalar;
+                    0 => 1;
+                    1 => 2;
+                    2 => 3;
+                    3 => 4;
+                    4 => 6;
+                }
+            } else {
+                filters! {
+                    const { Tile::pick(&grads::tiles(KW), grads::tiles(KW)[0].ob, F, 1, V::REGISTERS, V::BUDGET) }, grads;
+                    0 => 1;
+                    1 => 2;
+                    2 => 3;
+                    3 => 4;
+                    4 => 6;
+                }
             }
-            grads::bias_grads::<T, V, F, HO, WO>(ds, b, update);
+            if const { SCALAR } {
+                scalar::bias_grads::<T, F, HO, WO>(ds, b, update);
+            } else {
+                grads::bias_grads::<T, V, F, HO, WO>(ds, b, update);
+            }
         }
     }
 }
@@ -299,9 +347,9 @@ macro_rules! exact_backend {
             if const { $avx && T::TAG == 4 } {
                 // SAFETY: `T` is `f32` (only `f32` has the tag 4).
                 let call = unsafe { as_f32(call) };
-                return run::<f32, super::ymm::Avx, G, C, H, W, F, KH, KW, HO, WO>(call);
+                return run::<f32, super::ymm::Avx, G, false, C, H, W, F, KH, KW, HO, WO>(call);
             }
-            run::<T, Exact<T>, G, C, H, W, F, KH, KW, HO, WO>(call)
+            run::<T, Exact<T>, G, SCALAR, C, H, W, F, KH, KW, HO, WO>(call)
         }
     };
 }
@@ -361,7 +409,7 @@ pub(super) unsafe fn fused<
 ) {
     // SAFETY: `T` is `f32` (the caller's).
     let call = unsafe { as_f32(call) };
-    run::<f32, super::ymm::Fused, G, C, H, W, F, KH, KW, HO, WO>(call)
+    run::<f32, super::ymm::Fused, G, false, C, H, W, F, KH, KW, HO, WO>(call)
 }
 
 /// Whether the `fma` feature's convolution kernels can run here: the CPU has AVX-512F (the dense

@@ -51,9 +51,11 @@
 //! over all the samples of a batch, and are written once per batch. `f32` layers run 256-bit AVX2
 //! code where the CPU has it (chosen at run time with `std`), and with the `fma` feature, on CPUs
 //! with AVX-512F and AVX-512VL, fused multiply-adds for layers of at least
-//! [`FMA_MIN`](crate::kernel::FMA_MIN) multiply-adds per sample. The loops use iterators, `get`
-//! and wrapping offsets: no unchecked index, no allocation, no panic; the scratch on the stack is
-//! a tile of registers' worth.
+//! [`FMA_MIN`](crate::kernel::FMA_MIN) multiply-adds per sample. Targets without vector
+//! instructions (a Cortex-M4F, say: not x86, x86_64, aarch64, NEON or `simd128`) compile scalar
+//! register tiles instead, which sum in the same order and give the same bits. The loops use
+//! iterators, `get` and wrapping offsets: no unchecked index, no allocation, no panic; the scratch
+//! on the stack is a tile of registers' worth.
 //!
 //! The sums run in a fixed order that depends on the sizes alone: each output is the bias, then
 //! the products of its taps in order (input channel, kernel row, kernel column); each weight
@@ -72,6 +74,7 @@ mod kernel_tests;
 mod kernels;
 mod lanes;
 mod pool;
+mod scalar;
 #[cfg(target_arch = "x86_64")]
 mod ymm;
 
