@@ -77,6 +77,12 @@
 //! CPU has the instructions, so the AVX lanes exist as a token (`x86::Avx`) that only the
 //! run-time check or a build with AVX enabled creates, and every vector function is
 //! `#[inline(always)]`, so it takes the `#[target_feature]` of the kernel it is inlined into.
+//!
+//! Small layers had a cliff of their own at `opt-level = "s"`: their loops over rows and
+//! neurons were `zip`s, and at that level LLVM keeps the standard library's `Zip` constructor and
+//! its `size` helper as calls, two or three per loop (a fifth of the 2-2-1 network's inference).
+//! Those loops index their constant-size arrays instead (see "Index loops" in
+//! [`scalar`](crate::scalar)), which needs no helper in any profile.
 //! `bench/profiles.sh` measures every workload in each of these profiles (BENCHMARKS.md).
 //!
 //! # Where things are
