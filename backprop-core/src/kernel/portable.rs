@@ -16,14 +16,15 @@ use super::lanes::{Array, Isa, Lanes};
 use crate::Scalar;
 
 /// `for $v in 0..$n { $body }`, unrolled: one copy of the body per index of the list (at least
-/// `$n` of them), each with `$v` a constant and guarded by `$v < $n`, which the compiler folds.
-/// LLVM does not unroll loops whose bodies are as large as a register tile, and a tile left in a
-/// loop is a tile in memory; with constant indices the tile lives in registers.
+/// `$n` of them), each with `$v` a constant and guarded by `const { $v < $n }`, so the copies past
+/// `$n` are not even compiled. LLVM does not unroll loops whose bodies are as large as a register
+/// tile (nor any loop at `opt-level = "s"`), and a tile left in a loop is a tile in memory; with
+/// constant indices the tile lives in registers.
 macro_rules! unroll {
     ($v:ident < $n:expr, [$($i:literal)*], $body:block) => {
         const { assert!($n <= [$($i),*].len()) };
         $(
-            if $i < $n {
+            if const { $i < $n } {
                 #[allow(non_upper_case_globals, clippy::identity_op)]
                 let $v: usize = $i;
                 $body

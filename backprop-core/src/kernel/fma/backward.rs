@@ -5,6 +5,7 @@
 
 use super::{LANES, Micro, Wide, load, store, tail_bits};
 use crate::kernel::common::for_rows_to_update;
+use crate::kernel::unroll;
 
 /// `W += step · delta xᵀ` and `b += step · delta` (see [`kernel::sgd`](crate::kernel::sgd)):
 /// `w = fma(step·d, x, w)`.
@@ -105,14 +106,15 @@ pub(super) unsafe fn transpose_cols<
     let mut acc = [f.splat(-0.0); C];
     // SAFETY: the chunks lie within every row (the caller's), and row `o < O` within `w`.
     unsafe {
+        // Unrolled over the tile: it stays in registers at every opt-level (see `unroll!`).
         let mut xs = [f.zero(); C];
-        for k in 0..C {
+        unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             xs[k] = load::<F, MASKED>(f, x.as_ptr(), c0 + k, mask);
-        }
+        });
         for o in 0..O {
             let d = f.splat(delta[o]);
             let row = w.add(o * I);
-            for k in 0..C {
+            unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
                 let wv = load::<F, MASKED>(f, row, c0 + k, mask);
                 acc[k] = f.fmadd(d, wv, acc[k]);
                 match rows {
@@ -130,7 +132,7 @@ pub(super) unsafe fn transpose_cols<
                         store::<F, MASKED>(f, row, c0 + k, mask, f.fmadd(scaled, xs[k], wv));
                     }
                 }
-            }
+            });
         }
         for k in 0..C {
             store::<F, MASKED>(f, dx.as_mut_ptr(), c0 + k, mask, acc[k]);
@@ -311,13 +313,14 @@ pub(super) unsafe fn gemm_t_tile<
     let mask = f.mask(tail_bits(I));
     let mut acc = [[f.splat(-0.0); C]; S];
     for o in 0..O {
-        for k in 0..C {
+        // Unrolled: the tile stays in registers at every opt-level (see `unroll!`).
+        unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             // SAFETY: the chunk lies within the row (the caller's).
             let wv = unsafe { load::<F, MASKED>(f, w[o].as_ptr(), c0 + k, mask) };
-            for s in 0..S {
+            unroll!(s < S, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
                 acc[s][k] = f.fmadd(f.splat(deltas[s][o]), wv, acc[s][k]);
-            }
-        }
+            });
+        });
     }
     for s in 0..S {
         for k in 0..C {
@@ -480,17 +483,18 @@ pub(super) unsafe fn outer_tile<
         }
     }
     for (x, d) in xs.iter().zip(deltas) {
+        // Unrolled: the tile stays in registers at every opt-level (see `unroll!`).
         let mut xv = [f.zero(); C];
-        for k in 0..C {
+        unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             // SAFETY: the chunk lies within the row (the caller's).
             xv[k] = unsafe { load::<F, MASKED>(f, x.as_ptr(), c0 + k, mask) };
-        }
-        for r in 0..R {
+        });
+        unroll!(r < R, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             let d = f.splat(d[o0 + r]);
-            for k in 0..C {
+            unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
                 acc[r][k] = f.fmadd(d, xv[k], acc[r][k]);
-            }
-        }
+            });
+        });
     }
     for r in 0..R {
         for k in 0..C {

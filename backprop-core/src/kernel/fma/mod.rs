@@ -59,6 +59,7 @@
 use super::backend::Backend;
 use super::common::{Sgd, outer_bias, view};
 use crate::Scalar;
+use crate::kernel::unroll;
 
 mod backward;
 mod micro;
@@ -220,19 +221,20 @@ unsafe fn step<F: Wide, const S: usize, const R: usize, const MASKED: bool>(
     v: usize,
     mask: F::M,
 ) {
+    // Unrolled: the tile stays in registers at every opt-level (see `unroll!`).
     let mut x = [f.zero(); S];
-    for s in 0..S {
+    unroll!(s < S, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
         // SAFETY: the caller's (`wrapping_sub`: the start of a masked vector may lie before the row).
         x[s] = unsafe { load::<F, MASKED>(f, xs[s].wrapping_sub(m), v, mask) };
-    }
-    for r in 0..R {
+    });
+    unroll!(r < R, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
         // SAFETY: as above.
         let w = unsafe { load::<F, MASKED>(f, rows[r].wrapping_sub(m), v, mask) };
-        for s in 0..S {
+        unroll!(s < S, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             acc[s][r] =
                 if MASKED { f.fmadd_masked(w, x[s], acc[s][r], mask) } else { f.fmadd(w, x[s], acc[s][r]) };
-        }
-    }
+        });
+    });
 }
 
 /// `out[s][r] = bias[r] + xs[s] · rows[r]`, a tile of `S × R ≤ 16` accumulators over the chunks
