@@ -25,7 +25,7 @@
 use super::direct::{Plan, Taps, Tile};
 use super::grads::Update;
 use super::kernels::{Geometric, Geometry};
-use super::lanes::LANES;
+use super::lanes::{Exact, LANES, Vector};
 use crate::Scalar;
 use crate::kernel::unroll;
 
@@ -341,8 +341,8 @@ pub(super) fn weight_grads<
 }
 
 /// The gradients of filters `f0 ..` (`FB` of them), channel `c`, kernel row `ky`, written to
-/// `out`: each lane's sum ([`lane`]), then the lanes in the order of `Vector::sum`, `((l0 + l4)
-/// + (l2 + l6)) + ((l1 + l5) + (l3 + l7))`.
+/// `out`: each lane's sum ([`lane`]), then the lanes summed by [`Exact`]'s `Vector::sum`, the
+/// vector kernels' own reduction.
 #[inline(never)]
 fn block<
     T: Scalar,
@@ -391,7 +391,7 @@ fn block<
     for (k, out) in out.iter_mut().enumerate() {
         for (t, out) in out.iter_mut().enumerate() {
             let at = |l: &[[T; KW]; FB]| l.get(k).and_then(|l| l.get(t)).copied().unwrap_or(T::ZERO);
-            *out = ((at(l0) + at(l4)) + (at(l2) + at(l6))) + ((at(l1) + at(l5)) + (at(l3) + at(l7)));
+            *out = Exact([at(l0), at(l1), at(l2), at(l3), at(l4), at(l5), at(l6), at(l7)]).sum();
         }
     }
 }
@@ -468,7 +468,7 @@ fn lane<
 /// [`grads::bias_grads`](super::grads::bias_grads) in scalars, the same bits: `dL/db[f]` of the
 /// samples' error signals `ds`, lane `l` summing the elements `l mod 8` of each flattened plane
 /// (and `+0` past the end of a partial last chunk, as the vector kernels' masked multiply-add),
-/// then the lanes in the tree of `Vector::sum`.
+/// then the lanes summed by [`Exact`]'s `Vector::sum`.
 #[inline(always)]
 pub(super) fn bias_grads<T: Scalar, const F: usize, const HO: usize, const WO: usize>(
     ds: &[[[[T; WO]; HO]; F]],
@@ -491,7 +491,6 @@ pub(super) fn bias_grads<T: Scalar, const F: usize, const HO: usize, const WO: u
                 });
             }
         }
-        let [l0, l1, l2, l3, l4, l5, l6, l7] = acc;
-        update.apply(bf, ((l0 + l4) + (l2 + l6)) + ((l1 + l5) + (l3 + l7)));
+        update.apply(bf, Exact(acc).sum());
     }
 }
