@@ -401,7 +401,37 @@ unsafe fn outer_products<F: Micro, const I: usize, const O: usize>(
     }
 }
 
-/// [`outer_products`] in tiles of `R` rows × `C` chunks.
+/// Where the columns of an [`outer_tile`] are: its first chunk of sample 0's inputs at `x`, the
+/// next sample's `stride` floats further; in the rows, chunk `chunk` counted from `shift` floats
+/// before each row's start (the chunks of the rows and of `x` hold the same columns).
+#[derive(Clone, Copy)]
+pub(super) struct Cols<M> {
+    x: *const f32,
+    stride: usize,
+    chunk: usize,
+    shift: usize,
+    /// The lanes of a masked tile's one chunk that are columns of the rows.
+    mask: M,
+}
+
+/// The samples whose columns [`outer_tiles`] copies to an aligned buffer: a batch tile.
+const OUTER_PACK: usize = crate::kernel::BATCH_TILE;
+
+/// `C` chunks of one sample's inputs, starting on a 64-byte boundary.
+#[repr(C, align(64))]
+struct Block<const C: usize>([[f32; LANES]; C]);
+
+/// [`outer_products`] in tiles of `R` rows × `C` chunks, a block of columns of every sample
+/// outer and the rows inner: the block (32 × 256 bytes) stays in L1 while the tiles of `W` and
+/// its gradient stream by once.
+///
+/// Aligned loads and stores, as [`dot_tile`](super::dot_tile)'s: when every row starts `m` floats
+/// past a 64-byte boundary (`I` a multiple of 16) and the samples fit [`OUTER_PACK`], the chunks
+/// are counted from `m` floats before each row, so that every chunk of the matrix the tile reads
+/// and writes (`W` in [`Mode::Sgd`], else `target`) is one cache line, not two; the first and last
+/// chunks are masked. Each block of full chunks of the samples is first copied to a buffer at the
+/// same offset. A column's sum is its own lane's, over the samples in order, whichever lane holds
+/// it: the same bits as unaligned chunks, wherever the data lies.
 ///
 /// # Safety
 ///
@@ -414,47 +444,91 @@ unsafe fn outer_tiles<F: Micro, const I: usize, const O: usize, const R: usize, 
     xs: &[[f32; I]],
     deltas: &[[f32; O]],
 ) {
-    let chunks = I / LANES;
-    let blocked = chunks - chunks % C;
-    let full_rows = O - O % R;
-    // Columns outer, rows inner: a block of columns of every sample (32 × 256 bytes) stays in L1
-    // while the tiles of `W` and its gradient stream by once.
+    let n = xs.len();
+    let aligned_to = match mode {
+        Mode::Sgd(w, ..) => w.cast_const(),
+        Mode::Add | Mode::Update => target.cast_const(),
+    };
+    let packed = I.is_multiple_of(LANES) && n <= OUTER_PACK;
+    let m = if packed { aligned_to as usize / size_of::<f32>() % LANES } else { 0 };
+    // The chunks that lie within the rows: `full`; the partial ones at either end, masked.
+    let first = usize::from(m != 0);
+    let full = first..(I + m) / LANES;
+    let blocked = full.start..full.end - full.len() % C;
+    let x0 = xs.as_ptr().cast::<f32>().wrapping_sub(m);
+    let unpacked = |chunk: usize, mask: u32| Cols {
+        x: x0.wrapping_add(chunk * LANES),
+        stride: I,
+        chunk,
+        shift: m,
+        mask: f.mask(mask),
+    };
+    let mut buffer = [const { core::mem::MaybeUninit::<Block<C>>::uninit() }; OUTER_PACK];
     // SAFETY: the matrices are `O` rows of `I`, writable (the caller's); the rows below are all
-    // `< O`, the chunks within the rows, the partial one masked.
+    // `< O`, the chunks within the rows or masked to their columns; the buffer's blocks are
+    // written before they are read.
     unsafe {
-        for c in (0..blocked).step_by(C) {
-            for o in (0..full_rows).step_by(R) {
-                f.outer_tile::<I, O, R, C, false>(target, mode, xs, deltas, o, c);
+        for c in blocked.clone().step_by(C) {
+            let cols = if packed {
+                for (x, block) in xs.iter().zip(&mut buffer) {
+                    let from = x.as_ptr().add(c * LANES - m);
+                    core::ptr::copy_nonoverlapping(from, block.as_mut_ptr().cast::<f32>(), C * LANES);
+                }
+                Cols { x: buffer.as_ptr().cast::<f32>(), stride: C * LANES, ..unpacked(c, 0) }
+            } else {
+                unpacked(c, 0)
+            };
+            for o in (0..O - O % R).step_by(R) {
+                f.outer_tile::<I, O, R, C, false>(target, mode, cols, deltas, o);
             }
-            for o in full_rows..O {
-                f.outer_tile::<I, O, 1, C, false>(target, mode, xs, deltas, o, c);
+            for o in O - O % R..O {
+                f.outer_tile::<I, O, 1, C, false>(target, mode, cols, deltas, o);
             }
         }
-        for c in blocked..chunks {
-            for o in (0..full_rows).step_by(R) {
-                f.outer_tile::<I, O, R, 1, false>(target, mode, xs, deltas, o, c);
-            }
-            for o in full_rows..O {
-                f.outer_tile::<I, O, 1, 1, false>(target, mode, xs, deltas, o, c);
-            }
+        for c in blocked.end..full.end {
+            outer_column::<F, I, O, R, false>(f, target, mode, unpacked(c, 0), deltas);
         }
-        if !I.is_multiple_of(LANES) {
-            for o in (0..full_rows).step_by(R) {
-                f.outer_tile::<I, O, R, 1, true>(target, mode, xs, deltas, o, chunks);
-            }
-            for o in full_rows..O {
-                f.outer_tile::<I, O, 1, 1, true>(target, mode, xs, deltas, o, chunks);
-            }
+        if m != 0 {
+            outer_column::<F, I, O, R, true>(f, target, mode, unpacked(0, 0xffff << m), deltas);
+        }
+        if !(I + m).is_multiple_of(LANES) {
+            let tail = unpacked(full.end, tail_bits(I + m));
+            outer_column::<F, I, O, R, true>(f, target, mode, tail, deltas);
         }
     }
 }
 
-/// Rows `o0 .. o0 + R`, chunks `c0 .. c0 + C` of [`outer_products`] (its micro-kernel).
+/// The tiles of one chunk of columns, every row.
 ///
 /// # Safety
 ///
-/// As [`outer_products`]; the rows and chunks lie within the matrices (with `MASKED`, `C = 1`
-/// and the chunk is the tail).
+/// As [`outer_tile`], for every row.
+#[inline(always)]
+unsafe fn outer_column<F: Micro, const I: usize, const O: usize, const R: usize, const MASKED: bool>(
+    f: F,
+    target: *mut f32,
+    mode: Mode,
+    cols: Cols<F::M>,
+    deltas: &[[f32; O]],
+) {
+    // SAFETY: the caller's.
+    unsafe {
+        for o in (0..O - O % R).step_by(R) {
+            f.outer_tile::<I, O, R, 1, MASKED>(target, mode, cols, deltas, o);
+        }
+        for o in O - O % R..O {
+            f.outer_tile::<I, O, 1, 1, MASKED>(target, mode, cols, deltas, o);
+        }
+    }
+}
+
+/// Rows `o0 .. o0 + R`, the `C` chunks of `cols` of [`outer_products`] (its micro-kernel).
+///
+/// # Safety
+///
+/// As [`outer_products`]; the rows lie within the matrices, `cols` holds `deltas.len()` samples'
+/// chunks, readable, and its chunks of the rows lie within them (with `MASKED`, `C = 1` and the
+/// lanes of `cols.mask` do).
 #[inline(always)]
 pub(super) unsafe fn outer_tile<
     F: Wide,
@@ -467,27 +541,28 @@ pub(super) unsafe fn outer_tile<
     f: F,
     target: *mut f32,
     mode: Mode,
-    xs: &[[f32; I]],
+    cols: Cols<F::M>,
     deltas: &[[f32; O]],
     o0: usize,
-    c0: usize,
 ) {
-    let mask = f.mask(tail_bits(I));
+    let Cols { x, stride, chunk, shift, mask } = cols;
+    let row = |p: *mut f32, r: usize| p.wrapping_add((o0 + r) * I).wrapping_sub(shift);
     let mut acc = [[f.splat(-0.0); C]; R];
     if let Mode::Update = mode {
         for r in 0..R {
             for k in 0..C {
                 // SAFETY: row `o0 + r` and the chunk lie within `target` (the caller's).
-                acc[r][k] = unsafe { load::<F, MASKED>(f, target.add((o0 + r) * I), c0 + k, mask) };
+                acc[r][k] = unsafe { load::<F, MASKED>(f, row(target, r), chunk + k, mask) };
             }
         }
     }
-    for (x, d) in xs.iter().zip(deltas) {
+    let mut x = x;
+    for d in deltas {
         // Unrolled: the tile stays in registers at every opt-level (see `unroll!`).
         let mut xv = [f.zero(); C];
         unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-            // SAFETY: the chunk lies within the row (the caller's).
-            xv[k] = unsafe { load::<F, MASKED>(f, x.as_ptr(), c0 + k, mask) };
+            // SAFETY: the sample's chunks are readable (the caller's).
+            xv[k] = unsafe { load::<F, MASKED>(f, x, k, mask) };
         });
         unroll!(r < R, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             let d = f.splat(d[o0 + r]);
@@ -495,25 +570,26 @@ pub(super) unsafe fn outer_tile<
                 acc[r][k] = f.fmadd(d, xv[k], acc[r][k]);
             });
         });
+        x = x.wrapping_add(stride);
     }
     for r in 0..R {
         for k in 0..C {
             // SAFETY: row `o0 + r` and the chunk lie within `target` and `w` (the caller's).
             unsafe {
-                let g = target.add((o0 + r) * I);
+                let g = row(target, r);
                 match mode {
                     Mode::Add => {
-                        let sum = f.add(load::<F, MASKED>(f, g, c0 + k, mask), acc[r][k]);
-                        store::<F, MASKED>(f, g, c0 + k, mask, sum);
+                        let sum = f.add(load::<F, MASKED>(f, g, chunk + k, mask), acc[r][k]);
+                        store::<F, MASKED>(f, g, chunk + k, mask, sum);
                     }
                     Mode::Sgd(w, scale, lr) => {
                         let mean = f.mul(acc[r][k], f.splat(scale));
-                        store::<F, MASKED>(f, g, c0 + k, mask, mean);
-                        let w = w.add((o0 + r) * I);
-                        let updated = f.fnmadd(f.splat(lr), mean, load::<F, MASKED>(f, w, c0 + k, mask));
-                        store::<F, MASKED>(f, w, c0 + k, mask, updated);
+                        store::<F, MASKED>(f, g, chunk + k, mask, mean);
+                        let w = row(w, r);
+                        let updated = f.fnmadd(f.splat(lr), mean, load::<F, MASKED>(f, w, chunk + k, mask));
+                        store::<F, MASKED>(f, w, chunk + k, mask, updated);
                     }
-                    Mode::Update => store::<F, MASKED>(f, g, c0 + k, mask, acc[r][k]),
+                    Mode::Update => store::<F, MASKED>(f, g, chunk + k, mask, acc[r][k]),
                 }
             }
         }

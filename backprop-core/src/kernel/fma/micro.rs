@@ -58,10 +58,9 @@ pub(super) trait Micro: Wide {
         self,
         target: *mut f32,
         mode: backward::Mode,
-        xs: &[[f32; I]],
+        cols: backward::Cols<Self::M>,
         deltas: &[[f32; O]],
         o0: usize,
-        c0: usize,
     );
 }
 
@@ -167,10 +166,9 @@ macro_rules! micro {
                 self,
                 target: *mut f32,
                 mode: backward::Mode,
-                xs: &[[f32; I]],
+                cols: backward::Cols<<$token as Wide>::M>,
                 deltas: &[[f32; O]],
                 o0: usize,
-                c0: usize,
             ) {
                 #[target_feature(enable = $feature)]
                 #[inline]
@@ -184,18 +182,15 @@ macro_rules! micro {
                     f: $token,
                     target: *mut f32,
                     mode: backward::Mode,
-                    xs: &[[f32; I]],
+                    cols: backward::Cols<<$token as Wide>::M>,
                     deltas: &[[f32; O]],
                     o0: usize,
-                    c0: usize,
                 ) {
                     unsafe {
-                        backward::outer_tile::<$token, I, O, R, C, MASKED>(
-                            f, target, mode, xs, deltas, o0, c0,
-                        )
+                        backward::outer_tile::<$token, I, O, R, C, MASKED>(f, target, mode, cols, deltas, o0)
                     }
                 }
-                unsafe { go::<I, O, R, C, MASKED>(self, target, mode, xs, deltas, o0, c0) }
+                unsafe { go::<I, O, R, C, MASKED>(self, target, mode, cols, deltas, o0) }
             }
         }
     };

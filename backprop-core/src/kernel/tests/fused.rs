@@ -230,6 +230,80 @@ fn fma_results_do_not_depend_on_alignment() {
     });
 }
 
+/// The batched outer products (`fma::backward::outer_tiles`) count their chunks from the
+/// alignment of the matrix they update and copy the samples to it: the same bits wherever the
+/// weights, the gradient and the samples lie, each at every offset from a 64-byte boundary, for
+/// a batch tile of samples (copied) and one sample more (read in place).
+#[test]
+fn fma_outer_products_do_not_depend_on_alignment() {
+    /// `data` copied into `buffer` at `offset` floats past a 64-byte boundary, as rows of `N`.
+    fn place<'a, const N: usize>(
+        buffer: &'a mut [f32],
+        data: &[[f32; N]],
+        offset: usize,
+    ) -> &'a mut [[f32; N]] {
+        let at = buffer.as_ptr().align_offset(64) + offset;
+        buffer[at..at + data.len() * N].copy_from_slice(data.as_flattened());
+        &mut buffer[at..].as_chunks_mut::<N>().0[..data.len()]
+    }
+    fn check<const I: usize, const O: usize>() {
+        if fma::path().is_none() {
+            return;
+        }
+        let (w, grad) = (matrix::<I, O>(31), matrix::<I, O>(32));
+        for n in [5, BATCH_TILE, BATCH_TILE + 1] {
+            let xs = rows::<I>(n, 33);
+            let deltas = rows::<O>(n, 34);
+            let sum = |o: usize, i: usize| (0..n).fold(-0.0f32, |acc, s| deltas[s][o].mul_add(xs[s][i], acc));
+            let ranked = |o: usize, i: usize| (0..n).fold(w[o][i], |w, s| deltas[s][o].mul_add(xs[s][i], w));
+            let (scale, lr) = (1.0 / n as f32, 0.5f32);
+            let mut buffers = [(); 4].map(|()| std::vec![0.0f32; I * O + 32]);
+            let mut x_buffer = std::vec![0.0f32; n * I + 32];
+            for offset in 0..16 {
+                let [wb, gb, sb, rb] = &mut buffers;
+                let placed_w: &mut [[f32; I]; O] = place(wb, &w[..], offset).try_into().unwrap();
+                let placed_grad: &mut [[f32; I]; O] =
+                    place(gb, &grad[..], (offset * 5 + 3) % 16).try_into().unwrap();
+                let placed_xs = place(&mut x_buffer, &xs, (offset * 7) % 16);
+                let (mut b, mut grad_b) = ([0.0f32; O], [0.0f32; O]);
+                gemm_outer_sgd(placed_w, &mut b, placed_grad, &mut grad_b, placed_xs, &deltas, scale, lr);
+                let summed: &mut [[f32; I]; O] = place(sb, &grad[..], (offset * 3) % 16).try_into().unwrap();
+                gemm_outer(summed, &mut grad_b, placed_xs, &deltas);
+                let updated: &mut [[f32; I]; O] = place(rb, &w[..], (offset * 11) % 16).try_into().unwrap();
+                rank_update(updated, placed_xs, &deltas);
+                for o in 0..O {
+                    for i in 0..I {
+                        assert_eq!(
+                            placed_grad[o][i],
+                            sum(o, i) * scale,
+                            "gemm_outer_sgd's mean, {n} samples, offset {offset}, [{o}][{i}]"
+                        );
+                        assert_eq!(
+                            placed_w[o][i],
+                            (-lr).mul_add(sum(o, i) * scale, w[o][i]),
+                            "gemm_outer_sgd, {n} samples, offset {offset}, [{o}][{i}]"
+                        );
+                        assert_eq!(
+                            summed[o][i],
+                            grad[o][i] + sum(o, i),
+                            "gemm_outer, {n} samples, offset {offset}, [{o}][{i}]"
+                        );
+                        assert_eq!(
+                            updated[o][i],
+                            ranked(o, i),
+                            "rank_update, {n} samples, offset {offset}, [{o}][{i}]"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    on_every_path(|| {
+        check::<64, 64>();
+        check::<784, 13>();
+    });
+}
+
 /// Below [`FMA_MIN`], with rows shorter than [`FMA_MIN_INPUTS`], and for `f64`, the exact
 /// kernels run, feature or not.
 #[test]
