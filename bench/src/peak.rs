@@ -9,7 +9,7 @@
 //! - [`fma_avx2`]: 256-bit `vfmadd` (`_mm256_fmadd_ps`, 8 lanes). On Zen 4 this is the peak: two
 //!   256-bit FMA pipes.
 //! - [`fma_avx512`]: 512-bit `vfmadd` (`_mm512_fmadd_ps`, 16 lanes; with the crate feature
-//!   `avx512`, which needs Rust 1.89). Zen 4 splits each into two
+//!   `avx512`). Zen 4 splits each into two
 //!   256-bit halves, so it reaches the same flops per cycle, not twice; cores with two full-width
 //!   512-bit units (Intel server parts, Zen 5) double the peak.
 //! - [`fma_portable`]: `f32::mul_add` on arrays, for targets without the x86 kernels.
@@ -57,7 +57,7 @@ pub fn fma_avx2(seed: f32) -> Option<f32> {
 }
 
 /// 512-bit FMAs in [`CHAINS`] chains; `None` when the CPU lacks AVX-512F, is not x86_64, or the
-/// crate's `avx512` feature (Rust 1.89 or newer) is off. [`flops`]`(16)` per call.
+/// crate's `avx512` feature is off. [`flops`]`(16)` per call.
 pub fn fma_avx512(seed: f32) -> Option<f32> {
     #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
     if std::arch::is_x86_feature_detected!("avx512f") {
@@ -154,10 +154,8 @@ mod x86 {
         _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<1>(pairs, pairs)))
     }
 
-    /// AVX-512 intrinsics and `target_feature(enable = "avx512f")` are stable since Rust 1.89,
-    /// hence the crate feature: the workspace's minimum is 1.88.
+    /// 512-bit FMAs in [`CHAINS`] chains (the crate feature `avx512`).
     #[cfg(feature = "avx512")]
-    #[allow(clippy::incompatible_msrv)]
     #[target_feature(enable = "avx512f")]
     pub(super) fn fma512(seed: f32) -> f32 {
         let mut acc: [__m512; CHAINS] = core::array::from_fn(|k| _mm512_set1_ps(seed + k as f32));

@@ -392,7 +392,6 @@ unsafe fn as_f32<
 /// `T` is `f32`, and the CPU has AVX2, FMA, AVX-512F and AVX-512VL ([`fused_available`]).
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 #[target_feature(enable = "avx2,fma,avx512f,avx512vl")]
-#[allow(clippy::incompatible_msrv)] // the `fma` feature needs Rust 1.89 (AVX-512 target features)
 pub(super) unsafe fn fused<
     T: Scalar,
     G: Geometric,

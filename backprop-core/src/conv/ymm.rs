@@ -127,10 +127,6 @@ pub(super) use fused::Fused;
 /// The `fma` feature's vectors.
 #[cfg(feature = "fma")]
 mod fused {
-    // AVX-512 intrinsics are stable since Rust 1.89, newer than the workspace's minimum (1.88):
-    // the `fma` feature documents that it needs 1.89.
-    #![allow(clippy::incompatible_msrv)]
-
     use super::super::lanes::{ALL, Exact, LANES, Vector, first, inside};
     use core::arch::x86_64::*;
 
