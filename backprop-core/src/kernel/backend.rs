@@ -14,6 +14,8 @@ pub(super) use super::fma::{Avx2Fma, Avx512Fma};
 pub(super) use super::portable::{Outlined, Portable};
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 pub(super) use super::x86::Avx2;
+#[cfg(target_arch = "x86_64")]
+pub(super) use super::x86::Avx512;
 
 /// The kernels behind the entry points of [`kernel`](super), with the same operands and the same
 /// results (the entry points document them). [`Portable`], [`Outlined`] and `Avx2` run the exact
@@ -119,6 +121,35 @@ pub(super) const fn fused_size<T: Scalar, const I: usize, const O: usize>() -> b
     T::TAG == 4 && I * O >= super::FMA_MIN && I >= super::FMA_MIN_INPUTS
 }
 
+/// `true` when the exact kernels on 512-bit vectors may run: the CPU has AVX-512F and DQ (checked once,
+/// then cached by `std`; without it, what the build enables), and `BACKPROP_EXACT=avx2` is not
+/// set (read once, with `std`: the 256-bit exact kernels then run everywhere, for tests and
+/// benchmarks; the bits are the same).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub(crate) fn has_avx512() -> bool {
+    #[cfg(feature = "std")]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        static AVX512: AtomicU8 = AtomicU8::new(0);
+        match AVX512.load(Ordering::Relaxed) {
+            0 => {
+                let forced_avx2 = std::env::var_os("BACKPROP_EXACT").is_some_and(|v| v == "avx2");
+                let avx512 = std::is_x86_feature_detected!("avx512f")
+                    && std::is_x86_feature_detected!("avx512dq")
+                    && !forced_avx2;
+                AVX512.store(if avx512 { 2 } else { 1 }, Ordering::Relaxed);
+                avx512
+            }
+            code => code == 2,
+        }
+    }
+    #[cfg(not(feature = "std"))]
+    {
+        cfg!(all(target_feature = "avx512f", target_feature = "avx512dq"))
+    }
+}
+
 /// `true` when the kernels compiled for AVX2 may run (checked once, then cached by `std`).
 #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
 #[inline(always)]
@@ -155,6 +186,13 @@ macro_rules! with_backend {
                     }
                     None => {}
                 }
+            }
+            #[cfg(target_arch = "x86_64")]
+            if const { <$t as $crate::Scalar>::TAG == 4 && $work >= $crate::kernel::OUTLINE_MIN }
+                && backend::has_avx512()
+            {
+                type $b = backend::Avx512;
+                break 'backend unsafe { $call };
             }
             #[cfg(all(feature = "std", target_arch = "x86_64", not(target_feature = "avx2")))]
             if const { $work >= $crate::kernel::OUTLINE_MIN } && backend::has_avx2() {

@@ -8,6 +8,23 @@ use crate::Scalar;
 /// and the learning rate.
 pub(super) type Sgd<'a, T, const I: usize, const O: usize> = (&'a mut [[T; I]; O], &'a mut [T; O], T, T);
 
+/// The operands of the batched outer products as the kernels take them: as many samples as both
+/// `xs` and `deltas` hold, and the SGD step split into the weights' part and the biases'.
+#[allow(clippy::type_complexity)] // the parts of `Sgd`
+#[inline(always)]
+pub(super) fn outer_operands<'a, 's, T: Scalar, const I: usize, const O: usize>(
+    xs: &'s [[T; I]],
+    deltas: &'s [[T; O]],
+    sgd: Option<Sgd<'a, T, I, O>>,
+) -> (&'s [[T; I]], &'s [[T; O]], Option<(&'a mut [[T; I]; O], T, T)>, Option<(&'a mut [T; O], T, T)>) {
+    let n = xs.len().min(deltas.len());
+    let (weights, biases) = match sgd {
+        Some((w, b, scale, lr)) => (Some((w, scale, lr)), Some((b, scale, lr))),
+        None => (None, None),
+    };
+    (&xs[..n], &deltas[..n], weights, biases)
+}
+
 /// Calls `update(row, bias, step · delta_o)` for the rows an SGD step changes, the policy of both
 /// [`sgd`](super::sgd) kernels (exact and FMA): rows of at least [`SKIP_ZERO_ROWS`] inputs last to
 /// first (the forward pass read the last rows last, so they may still be in L1), skipping those

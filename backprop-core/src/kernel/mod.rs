@@ -36,12 +36,21 @@
 //!   CPU without FMA (which runs the exact kernels). `BACKPROP_FMA=avx2` in the environment makes
 //!   a CPU with AVX-512F take the 256-bit path (for tests and benchmarks). `f64`, smaller layers,
 //!   layers of fewer than [`FMA_MIN_INPUTS`] inputs and every other target keep the exact kernels.
-//!   The feature needs Rust 1.89 (AVX-512 intrinsics).
 //! - **Run-time choice.** With the `std` feature on `x86_64`, each exact kernel is also compiled
 //!   with AVX2 enabled (`#[target_feature]`) on AVX vectors; a call of a kernel big enough to gain
 //!   reads the CPU's features (`is_x86_feature_detected!`, detected once, then one cached load).
 //!   A build with `-C target-cpu=...` that already has AVX2, and every `no_std` build, uses the
 //!   kernels as compiled. Which backend runs a call is decided in one place, `backend::with_backend!`.
+//! - **512-bit vectors where the order allows.** On CPUs with AVX-512F and DQ (detected at run
+//!   time with `std`; `BACKPROP_EXACT=avx2` keeps them off, for tests and benchmarks), the batch
+//!   kernels of `f32` layers run on 512-bit vectors, with the same bits: the outer products
+//!   ([`gemm_outer`], [`gemm_outer_sgd`], [`rank_update`]), whose every lane is a column of its
+//!   own summed over the samples in order, 16 columns per vector (`outer`); and `W x` on a batch
+//!   ([`gemm`]), two samples per vector, 8 lanes each, so each dot product keeps its 8 lanes and
+//!   its order (`pairs`). A core with two 512-bit FMA units has two ports for the multiplies and
+//!   adds of either width, so the wider vectors double what the exact arithmetic can reach there:
+//!   at most half its FMA peak (one multiply and one add per multiply-add), against a quarter on
+//!   256 bits. The other kernels keep 8 lanes: their dot products are one sample's.
 //! - **Rows with nothing to add.** A ReLU unit that was off has a zero error signal, and its row
 //!   of the first layer gets `w + 0 · x`: [`sgd`] skips such rows when they are long enough for
 //!   the read and write to cost more than a branch ([`SKIP_ZERO_ROWS`]).
@@ -90,8 +99,9 @@
 //! The entry points below check their operands' lengths (in debug builds) and hand each call to
 //! the backend that `backend::with_backend!` picks: `portable` (the exact kernels over `lanes`, inlined
 //! into the caller or in a function of their own), `x86` (their SSE2 and AVX vectors, and the
-//! backend that runs them compiled for AVX2), `fma` (the `fma` feature's kernels). What more
-//! than one backend uses is in `common`. A new backend is a type implementing `backend::Backend`
+//! backend that runs them compiled for AVX2, and `Avx512`, which runs `outer` and `pairs` on
+//! 512-bit vectors), `fma` (the `fma` feature's kernels, whose 16 lanes are in `wide`, and whose
+//! batched outer products are `outer`'s too). What more than one backend uses is in `common`. A new backend is a type implementing `backend::Backend`
 //! and its branch in `backend`; new vectors for the exact kernels, a type implementing
 //! `lanes::Lanes`.
 
@@ -111,6 +121,12 @@ mod portable;
 
 #[cfg(all(feature = "fma", target_arch = "x86_64"))]
 mod fma;
+#[cfg(target_arch = "x86_64")]
+mod outer;
+#[cfg(target_arch = "x86_64")]
+mod pairs;
+#[cfg(target_arch = "x86_64")]
+mod wide;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

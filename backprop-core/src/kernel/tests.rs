@@ -431,6 +431,114 @@ fn exact_kernels_are_the_same_bits_on_every_instruction_set() {
     check::<100, 30>();
 }
 
+/// `data` copied into `buffer` at `offset` floats past a 64-byte boundary, as rows of `N` (for
+/// tests of kernels whose loads depend on alignment).
+#[cfg(target_arch = "x86_64")]
+fn place<'a, const N: usize>(buffer: &'a mut [f32], data: &[[f32; N]], offset: usize) -> &'a mut [[f32; N]] {
+    let at = buffer.as_ptr().align_offset(64) + offset;
+    buffer[at..at + data.len() * N].copy_from_slice(data.as_flattened());
+    &mut buffer[at..].as_chunks_mut::<N>().0[..data.len()]
+}
+
+/// On a CPU with AVX-512F and DQ, the exact batched kernels run on 512-bit vectors
+/// (`backend::Avx512`: the outer products 16 columns per vector, `W x` two samples per vector):
+/// bit for bit those of the 8-lane kernels in plain Rust, for every remainder of rows, columns
+/// and pairs of samples, 1 to 33 samples (zeros of both signs among the values, and infinities in
+/// `W x`), and several offsets of the matrices and the samples from a 64-byte boundary.
+#[cfg(all(target_arch = "x86_64", not(miri)))]
+#[test]
+fn exact_batch_kernels_on_512_bits_are_the_8_lane_bits() {
+    use backend::Backend;
+    use std::vec::Vec;
+    fn check<const I: usize, const O: usize>() {
+        let mut state = 0x1234_5678 ^ (I * 131 + O) as u32;
+        let w: Vec<[f32; I]> = (0..O).map(|_| random_f32s(&mut state)).collect();
+        let grad: Vec<[f32; I]> = (0..O).map(|_| random_f32s(&mut state)).collect();
+        let b: [f32; O] = random_f32s(&mut state);
+        let mut buffers = [(); 3].map(|()| std::vec![0.0f32; I * O + 32]);
+        for n in [1, 2, 5, 7, 12, 16, BATCH_TILE - 1, BATCH_TILE, BATCH_TILE + 1] {
+            let mut xs: Vec<[f32; I]> = (0..n).map(|_| random_f32s(&mut state)).collect();
+            let mut deltas: Vec<[f32; O]> = (0..n).map(|_| random_f32s(&mut state)).collect();
+            xs[0][0] = -0.0;
+            xs[0][1 % I] = 0.0;
+            deltas[n - 1][O - 1] = 0.0;
+            if n > 1 {
+                deltas[1] = [-0.0; O];
+            }
+            let mut x_buffer = std::vec![0.0f32; n * I + 32];
+            for offset in [0, 1, 4, 9, 15] {
+                let placed_xs: &[[f32; I]] = place(&mut x_buffer, &xs, (offset * 7) % 16);
+                let [wb, gb, rb] = &mut buffers;
+                let wide_w: &mut [[f32; I]; O] = place(wb, &w, offset).try_into().unwrap();
+                let wide_grad: &mut [[f32; I]; O] =
+                    place(gb, &grad, (offset * 5 + 3) % 16).try_into().unwrap();
+                let mut wide_b = b;
+                let mut wide_grad_b = b;
+                let (scale, lr) = (1.0 / n as f32, 0.5f32);
+                let sgd = Some((&mut *wide_w, &mut wide_b, scale, lr));
+                // SAFETY: `T` is `f32` and the CPU has AVX-512F, as `Avx512` requires.
+                unsafe { backend::Avx512::gemm_outer(wide_grad, &mut wide_grad_b, placed_xs, &deltas, sgd) };
+                let mut narrow_w: [[f32; I]; O] = w.clone().try_into().unwrap();
+                let mut narrow_grad: [[f32; I]; O] = grad.clone().try_into().unwrap();
+                let (mut narrow_b, mut narrow_grad_b) = (b, b);
+                let sgd = Some((&mut narrow_w, &mut narrow_b, scale, lr));
+                portable::gemm_outer(lanes::Plain, &mut narrow_grad, &mut narrow_grad_b, &xs, &deltas, sgd);
+                let at = |what: &str| std::format!("{what} {I}x{O}, {n} samples, offset {offset}");
+                let same = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same(wide_grad.as_flattened(), narrow_grad.as_flattened()),
+                    "{}",
+                    at("mean gradient")
+                );
+                assert!(same(wide_w.as_flattened(), narrow_w.as_flattened()), "{}", at("weights"));
+                assert!(same(&wide_b, &narrow_b) && same(&wide_grad_b, &narrow_grad_b), "{}", at("biases"));
+
+                let summed: &mut [[f32; I]; O] = place(gb, &grad, offset).try_into().unwrap();
+                let mut summed_b = b;
+                // SAFETY: as above.
+                unsafe { backend::Avx512::gemm_outer(summed, &mut summed_b, placed_xs, &deltas, None) };
+                let mut narrow: [[f32; I]; O] = grad.clone().try_into().unwrap();
+                let mut narrow_b = b;
+                portable::gemm_outer(lanes::Plain, &mut narrow, &mut narrow_b, &xs, &deltas, None);
+                assert!(same(summed.as_flattened(), narrow.as_flattened()), "{}", at("summed gradient"));
+
+                let mut infinite = w.clone();
+                infinite[0][1 % I] = f32::INFINITY;
+                infinite[O - 1][I - 1] = f32::NEG_INFINITY;
+                let placed_w: &mut [[f32; I]; O] =
+                    place(rb, &infinite, (offset * 3) % 16).try_into().unwrap();
+                let placed_w = &*placed_w;
+                let (mut wide_zs, mut narrow_zs) = (std::vec![[0.0f32; O]; n], std::vec![[0.0f32; O]; n]);
+                // SAFETY: as above.
+                unsafe { backend::Avx512::gemm(placed_w, &b, placed_xs, &mut wide_zs) };
+                portable::gemm(lanes::Plain, placed_w, &b, &xs, &mut narrow_zs);
+                assert!(same(wide_zs.as_flattened(), narrow_zs.as_flattened()), "{}", at("W x"));
+
+                let ranked: &mut [[f32; I]; O] = place(rb, &w, (offset * 3) % 16).try_into().unwrap();
+                // SAFETY: as above.
+                unsafe { backend::Avx512::rank_update(ranked, placed_xs, &deltas) };
+                let mut narrow: [[f32; I]; O] = w.clone().try_into().unwrap();
+                portable::rank_update(lanes::Plain, &mut narrow, &xs, &deltas);
+                assert!(same(ranked.as_flattened(), narrow.as_flattened()), "{}", at("rank update"));
+            }
+        }
+    }
+    if !backend::has_avx512() {
+        std::println!(
+            "no AVX-512F and DQ here (or BACKPROP_EXACT=avx2): the 512-bit exact kernels are not tested"
+        );
+        return;
+    }
+    check::<3, 5>();
+    check::<8, 9>();
+    check::<16, 16>();
+    check::<17, 7>();
+    check::<40, 13>();
+    check::<64, 32>();
+    check::<100, 30>();
+    check::<784, 13>();
+}
+
 /// The `fma` feature's kernels, on a CPU with AVX-512F: bit for bit against their written
 /// specification (16 lanes of `mul_add` in order from `-0.0`, then the fixed tree), close to
 /// the exact sums in `f64`, and the same bits for a sample alone or in a batch and for

@@ -1,8 +1,9 @@
 //! The micro-kernels of the FMA kernels (see [`Micro`]), each compiled with its vectors'
 //! instructions.
 
+use super::super::outer::OuterTile;
+use super::super::wide::{Fused, YmmPair, Zmm};
 use super::backward;
-use super::wide::{Wide, YmmPair, Zmm};
 
 /// The micro-kernels, the loops inside a kernel's loops, on the vectors `Self`: each in a function
 /// of its own compiled with the vectors' instructions (`#[target_feature]`, through `micro!`), so
@@ -14,8 +15,8 @@ use super::wide::{Wide, YmmPair, Zmm};
 /// # Safety (every method)
 ///
 /// That of the function of the same name it runs: [`dot_tile`](super::dot_tile), `backward::transpose_cols`,
-/// `backward::gemm_t_tile`, `backward::outer_tile`.
-pub(super) trait Micro: Wide {
+/// `backward::gemm_t_tile`.
+pub(super) trait Micro: Fused + OuterTile {
     /// [`dot_tile`](super::dot_tile).
     unsafe fn dot_tile<const I: usize, const S: usize, const R: usize>(
         self,
@@ -50,17 +51,6 @@ pub(super) trait Micro: Wide {
         deltas: [&[f32; O]; S],
         dxs: [*mut f32; S],
         c0: usize,
-    );
-
-    /// `backward::outer_tile`.
-    #[allow(clippy::too_many_arguments)] // a kernel's operands
-    unsafe fn outer_tile<const I: usize, const O: usize, const R: usize, const C: usize, const MASKED: bool>(
-        self,
-        target: *mut f32,
-        mode: backward::Mode,
-        cols: backward::Cols<Self::M>,
-        deltas: &[[f32; O]],
-        o0: usize,
     );
 }
 
@@ -153,44 +143,6 @@ macro_rules! micro {
                     unsafe { backward::gemm_t_tile::<$token, I, O, S, C, MASKED>(f, w, deltas, dxs, c0) }
                 }
                 unsafe { go::<I, O, S, C, MASKED>(self, w, deltas, dxs, c0) }
-            }
-
-            #[inline(always)]
-            unsafe fn outer_tile<
-                const I: usize,
-                const O: usize,
-                const R: usize,
-                const C: usize,
-                const MASKED: bool,
-            >(
-                self,
-                target: *mut f32,
-                mode: backward::Mode,
-                cols: backward::Cols<<$token as Wide>::M>,
-                deltas: &[[f32; O]],
-                o0: usize,
-            ) {
-                #[target_feature(enable = $feature)]
-                #[inline]
-                unsafe fn go<
-                    const I: usize,
-                    const O: usize,
-                    const R: usize,
-                    const C: usize,
-                    const MASKED: bool,
-                >(
-                    f: $token,
-                    target: *mut f32,
-                    mode: backward::Mode,
-                    cols: backward::Cols<<$token as Wide>::M>,
-                    deltas: &[[f32; O]],
-                    o0: usize,
-                ) {
-                    unsafe {
-                        backward::outer_tile::<$token, I, O, R, C, MASKED>(f, target, mode, cols, deltas, o0)
-                    }
-                }
-                unsafe { go::<I, O, R, C, MASKED>(self, target, mode, cols, deltas, o0) }
             }
         }
     };

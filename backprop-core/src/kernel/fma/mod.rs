@@ -2,14 +2,15 @@
 //! least [`FMA_MIN`](super::FMA_MIN) multiply-adds and [`FMA_MIN_INPUTS`](super::FMA_MIN_INPUTS)
 //! inputs, on `x86_64` CPUs with AVX-512F, or else AVX2 and FMA, in 16 lanes of fused
 //! multiply-add. The forward pass is here, the backward pass and the updates in [`backward`], the
-//! vectors in [`wide`].
+//! vectors in [`wide`](super::wide), the batched outer products in [`outer`](super::outer).
 //!
 //! # Why a second set
 //!
-//! The exact kernels round every product, then add, in 8 lanes. On a core with two 512-bit FMA
-//! units (most of Intel's server cores since Skylake-SP) that arithmetic is capped at 1.5
-//! multiply-add pairs of 256 bits per cycle, 37.5% of the FMA peak, while the big layers of a
-//! batch step have the arithmetic intensity to run near the peak. These kernels spend it: one
+//! The exact kernels round every product, then add. On a core with two 512-bit FMA units (most
+//! of Intel's server cores since Skylake-SP) that arithmetic is capped at one multiply-add pair
+//! of 256 bits per cycle (1.5 on Golden Cove), 25–37.5% of the FMA peak, and at one pair of 512
+//! bits, 50%, in the batch kernels that run on 512-bit vectors, while the big layers of a batch
+//! step have the arithmetic intensity to run near the peak. These kernels spend it: one
 //! fused multiply-add per multiply-add, with the register tiles of the exact kernels widened to
 //! 16 lanes. They are opt-in because their results differ from the exact kernels' in the last
 //! bits (one rounding per multiply-add instead of two, 16 partial sums instead of 8).
@@ -24,7 +25,7 @@
 //! `kernel::tests`). The tail of a row that is not a multiple of 16 is one masked chunk: the lanes
 //! past the row are neither read nor written, and a dot product's accumulators keep them as they
 //! were. On a CPU with AVX2 and FMA but not AVX-512F (most laptops, AMD before Zen 4, Intel's
-//! client cores), the 16 lanes are two 256-bit vectors ([`wide::YmmPair`]) doing the same
+//! client cores), the 16 lanes are two 256-bit vectors ([`YmmPair`]) doing the same
 //! operations lane by lane: the two paths give the same bits (tested), so which one a CPU takes
 //! changes the speed only. `BACKPROP_FMA=avx2` in the environment (read once, with `std`) makes a
 //! CPU with AVX-512F take the AVX2 path, for tests and benchmarks.
@@ -58,18 +59,15 @@
 //! in functions of its own with its `#[target_feature]` (`fma_backend!`).
 
 use super::backend::Backend;
-use super::common::{Sgd, outer_bias, view};
+use super::common::view;
 use crate::Scalar;
 use crate::kernel::unroll;
 
 mod backward;
 mod micro;
-mod wide;
+use super::outer;
+use super::wide::{Fused, LANES, YmmPair, Zmm, load, tail_bits};
 use micro::Micro;
-use wide::{Wide, YmmPair, Zmm};
-
-/// Lanes of a vector of the FMA kernels.
-const LANES: usize = 16;
 
 /// Which FMA kernels a CPU runs: 512-bit vectors or pairs of 256-bit ones, the same bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,46 +163,6 @@ pub(super) fn runnable() -> impl Iterator<Item = Path> {
     [avx512.then_some(Path::Avx512), avx2.then_some(Path::Avx2)].into_iter().flatten()
 }
 
-/// The mask of the `n % 16` lanes of a row's last, partial chunk.
-const fn tail_bits(n: usize) -> u32 {
-    (1u32 << (n % LANES)) - 1
-}
-
-/// Chunk `c` of a row: 16 values from `p + 16 c`, or with `MASKED` the lanes of `mask` (the others
-/// `0.0`, not read).
-///
-/// # Safety
-///
-/// The loaded lanes must be readable.
-#[inline(always)]
-unsafe fn load<F: Wide, const MASKED: bool>(f: F, p: *const f32, c: usize, mask: F::M) -> F::V {
-    // SAFETY: the caller's.
-    unsafe {
-        if MASKED {
-            f.load_masked(p.wrapping_add(c * LANES), mask)
-        } else {
-            f.load(p.wrapping_add(c * LANES))
-        }
-    }
-}
-
-/// Stores chunk `c` of a row (with `MASKED`, the lanes of `mask` only).
-///
-/// # Safety
-///
-/// The stored lanes must be writable.
-#[inline(always)]
-unsafe fn store<F: Wide, const MASKED: bool>(f: F, p: *mut f32, c: usize, mask: F::M, v: F::V) {
-    // SAFETY: the caller's.
-    unsafe {
-        if MASKED {
-            f.store_masked(p.wrapping_add(c * LANES), mask, v);
-        } else {
-            f.store(p.wrapping_add(c * LANES), v);
-        }
-    }
-}
-
 /// One vector of each row of a [`dot_tile`]: the `v`-th from `m` floats before the row's start,
 /// its lanes multiplied and added into the tile (with `MASKED`, only the lanes of `mask`, the
 /// others left as they are).
@@ -213,7 +171,7 @@ unsafe fn store<F: Wide, const MASKED: bool>(f: F, p: *mut f32, c: usize, mask: 
 ///
 /// The lanes loaded must be readable.
 #[inline(always)]
-unsafe fn step<F: Wide, const S: usize, const R: usize, const MASKED: bool>(
+unsafe fn step<F: Fused, const S: usize, const R: usize, const MASKED: bool>(
     f: F,
     acc: &mut [[F::V; R]; S],
     xs: [*const f32; S],
@@ -233,7 +191,7 @@ unsafe fn step<F: Wide, const S: usize, const R: usize, const MASKED: bool>(
         let w = unsafe { load::<F, MASKED>(f, rows[r].wrapping_sub(m), v, mask) };
         unroll!(s < S, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
             acc[s][r] =
-                if MASKED { f.fmadd_masked(w, x[s], acc[s][r], mask) } else { f.fmadd(w, x[s], acc[s][r]) };
+                if MASKED { f.fmadd_masked(w, x[s], acc[s][r], mask) } else { f.mul_add(w, x[s], acc[s][r]) };
         });
     });
 }
@@ -254,7 +212,7 @@ unsafe fn step<F: Wide, const S: usize, const R: usize, const MASKED: bool>(
 /// `xs[s]` and `rows[r]` point to `I` readable `f32`s (with the alignment above when `shift` is
 /// given).
 #[inline(always)]
-unsafe fn dot_tile<F: Wide, const I: usize, const S: usize, const R: usize>(
+unsafe fn dot_tile<F: Fused, const I: usize, const S: usize, const R: usize>(
     f: F,
     xs: [*const f32; S],
     rows: [*const f32; R],
@@ -573,46 +531,7 @@ macro_rules! fma_backend {
                 unsafe { run::<I, O>(view::of(w), view::rows(deltas), view::rows_mut(dxs)) }
             }
 
-            #[inline(always)]
-            unsafe fn gemm_outer<T: Scalar, const I: usize, const O: usize>(
-                grad: &mut [[T; I]; O],
-                grad_b: &mut [T; O],
-                xs: &[[T; I]],
-                deltas: &[[T; O]],
-                sgd: Option<Sgd<'_, T, I, O>>,
-            ) {
-                #[target_feature(enable = $feature)]
-                #[inline(never)]
-                fn run<const I: usize, const O: usize>(
-                    grad: &mut [[f32; I]; O],
-                    sgd: Option<(&mut [[f32; I]; O], f32, f32)>,
-                    xs: &[[f32; I]],
-                    deltas: &[[f32; O]],
-                ) {
-                    backward::gemm_outer(unsafe { $token }, grad, sgd, xs, deltas)
-                }
-                let n = xs.len().min(deltas.len());
-                let (xs, deltas) = (&xs[..n], &deltas[..n]);
-                let (weights, biases) = match sgd {
-                    Some((w, b, scale, lr)) => (Some((w, scale, lr)), Some((b, scale, lr))),
-                    None => (None, None),
-                };
-                unsafe {
-                    let weights = weights.map(|(w, scale, lr)| (view::of_mut(w), view::scalar(scale), view::scalar(lr)));
-                    run::<I, O>(view::of_mut(grad), weights, view::rows(xs), view::rows(deltas));
-                }
-                outer_bias(grad_b, deltas, biases)
-            }
-
-            #[inline(always)]
-            unsafe fn rank_update<T: Scalar, const I: usize, const O: usize>(w: &mut [[T; I]; O], xs: &[[T; I]], steps: &[[T; O]]) {
-                #[target_feature(enable = $feature)]
-                #[inline(never)]
-                fn run<const I: usize, const O: usize>(w: &mut [[f32; I]; O], xs: &[[f32; I]], steps: &[[f32; O]]) {
-                    backward::rank_update(unsafe { $token }, w, xs, steps)
-                }
-                unsafe { run::<I, O>(view::of_mut(w), view::rows(xs), view::rows(steps)) }
-            }
+            outer::outer_methods!($token, $feature);
         }
     };
 }

@@ -5,7 +5,7 @@
 
 use super::{COLS, Scalar, dot_tile, gemv_on, halves, on_lanes, store_halves, view};
 use crate::kernel::LANES;
-use crate::kernel::common::{Sgd, outer_bias};
+use crate::kernel::common::{Sgd, outer_bias, outer_operands};
 use crate::kernel::lanes::{Array, Isa, Lanes};
 
 /// Samples × neurons of the batched forward tile: each weight loaded serves 2 samples and each
@@ -140,12 +140,7 @@ pub(in crate::kernel) fn gemm_outer<T: Scalar, Y: Isa, const I: usize, const O: 
     deltas: &[[T; O]],
     sgd: Option<Sgd<'_, T, I, O>>,
 ) {
-    let n = xs.len().min(deltas.len());
-    let (xs, deltas) = (&xs[..n], &deltas[..n]);
-    let (weights, biases) = match sgd {
-        Some((w, b, scale, lr)) => (Some((w, scale, lr)), Some((b, scale, lr))),
-        None => (None, None),
-    };
+    let (xs, deltas, weights, biases) = outer_operands(xs, deltas, sgd);
     on_lanes!(isa, T, gemm_outer_weights::<I, O>(grad => of_mut, weights => value, xs => rows, deltas => rows));
     outer_bias(grad_b, deltas, biases);
 }

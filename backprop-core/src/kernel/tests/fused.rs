@@ -236,16 +236,6 @@ fn fma_results_do_not_depend_on_alignment() {
 /// a batch tile of samples (copied) and one sample more (read in place).
 #[test]
 fn fma_outer_products_do_not_depend_on_alignment() {
-    /// `data` copied into `buffer` at `offset` floats past a 64-byte boundary, as rows of `N`.
-    fn place<'a, const N: usize>(
-        buffer: &'a mut [f32],
-        data: &[[f32; N]],
-        offset: usize,
-    ) -> &'a mut [[f32; N]] {
-        let at = buffer.as_ptr().align_offset(64) + offset;
-        buffer[at..at + data.len() * N].copy_from_slice(data.as_flattened());
-        &mut buffer[at..].as_chunks_mut::<N>().0[..data.len()]
-    }
     fn check<const I: usize, const O: usize>() {
         if fma::path().is_none() {
             return;
