@@ -165,6 +165,11 @@ pub const SKIP_ZERO_ROWS: usize = 256;
 /// generated function, LLVM was seen to keep the tile in memory.
 pub(crate) const OUTLINE_MIN: usize = 256;
 
+/// Bytes of stack a batch kernel may spend on aligned copies of its inputs (the `fma` kernels'
+/// and the 512-bit exact `W x`'s), so that a kernel's frame stays small whatever `I`.
+#[cfg(target_arch = "x86_64")]
+const PACK_MAX: usize = 64 * 1024;
+
 /// With the `fma` feature, `f32` layers of at least this many multiply-adds per sample run the
 /// FMA kernels on CPUs with AVX-512F or AVX2 and FMA (every kernel of the layer, one sample or a batch, so a layer
 /// computes the same bits either way). Smaller layers keep the exact kernels: their time goes to

@@ -168,7 +168,7 @@ unsafe fn outer_products<F: OuterTile, const I: usize, const O: usize>(
 /// next sample's `stride` floats further; in the rows, chunk `chunk` counted from `shift` floats
 /// before each row's start (the chunks of the rows and of `x` hold the same columns).
 #[derive(Clone, Copy)]
-pub(crate) struct Cols<M> {
+pub(super) struct Cols<M> {
     x: *const f32,
     stride: usize,
     chunk: usize,

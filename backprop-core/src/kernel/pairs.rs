@@ -14,8 +14,8 @@
 // AVX-512 intrinsics are stable since Rust 1.89, the workspace's minimum.
 #![allow(unused_unsafe)]
 
-use super::LANES;
 use super::x86::reduce_halves;
+use super::{LANES, PACK_MAX};
 use crate::kernel::unroll;
 use core::arch::x86_64::*;
 use core::mem::MaybeUninit;
@@ -24,8 +24,6 @@ use core::mem::MaybeUninit;
 const PAIRS: usize = 4;
 /// Rows of `W` in a tile.
 const ROWS: usize = 4;
-/// Bytes of stack the copies of a tile's samples may take.
-const PACK_MAX: usize = 64 * 1024;
 
 /// Two samples' inputs interleaved by chunks of 8 (see the module), 64-byte aligned: `2 I` floats
 /// and 16 more hold the `I.div_ceil(8)` chunks of 16.
@@ -60,7 +58,7 @@ impl<const I: usize> Pair<I> {
 /// `true` when [`gemm`] computes a layer of `I` inputs: at least one whole chunk (shorter dot
 /// products have an order of their own), and a tile's copies within [`PACK_MAX`].
 pub(super) const fn handles<const I: usize>() -> bool {
-    I >= LANES && 2 * PAIRS * size_of::<Pair<I>>() <= 2 * PACK_MAX
+    I >= LANES && PAIRS * size_of::<Pair<I>>() <= PACK_MAX
 }
 
 /// `zs[s] = W xs[s] + b` for the pairs of samples of `xs`, in tiles of 4 pairs (then of 3, 2 or 1):

@@ -65,8 +65,8 @@ use crate::kernel::unroll;
 
 mod backward;
 mod micro;
-use super::outer;
 use super::wide::{Fused, LANES, YmmPair, Zmm, load, tail_bits};
+use super::{PACK_MAX, outer};
 use micro::Micro;
 
 /// Which FMA kernels a CPU runs: 512-bit vectors or pairs of 256-bit ones, the same bits.
@@ -260,9 +260,6 @@ unsafe fn dot_tile<F: Fused, const I: usize, const S: usize, const R: usize>(
     }
     out
 }
-
-/// Bytes of stack a kernel may spend on aligned copies of its inputs (see [`Packed`]).
-const PACK_MAX: usize = 64 * 1024;
 
 /// An input of `I` values copied to start `m` floats past a 64-byte boundary, the offset of the
 /// weights' rows, so that both are loaded aligned (see [`dot_tile`]). Only the copied values are
