@@ -33,7 +33,7 @@
 
 use core::hint::black_box;
 
-use backprop::{I16F16, Naming, ParamBytes, Safetensors, Scalar, network};
+use backprop::{I16F16, ParamBytes, Scalar, network};
 
 network! {
     /// Half squared error, sizes below one vector of accumulators.
@@ -198,7 +198,7 @@ fn exercise_training<T: Scalar, N: ParamBytes<T>>() {
 #[inline(never)]
 fn exercise_tools<T: Scalar, N: ParamBytes<T>>() {
     use backprop::gradcheck::GradCheckMode;
-    use backprop::{GradCheck, gradcheck};
+    use backprop::{GradCheck, Naming, Safetensors, gradcheck};
 
     let net: N = black_box(N::zeroed());
     let x: N::Input = black_box(*N::input_grad(&N::new_trace()));
