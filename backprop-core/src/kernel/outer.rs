@@ -249,38 +249,50 @@ unsafe fn outer_tiles<F: OuterTile, const I: usize, const O: usize, const R: usi
             }
         }
         for c in blocked.end..full.end {
-            outer_column::<F, I, O, R, false>(f, target, mode, unpacked(c, 0), deltas);
+            outer_column::<F, I, O, false>(f, target, mode, unpacked(c, 0), deltas);
         }
         if m != 0 {
-            outer_column::<F, I, O, R, true>(f, target, mode, unpacked(0, 0xffff << m), deltas);
+            outer_column::<F, I, O, true>(f, target, mode, unpacked(0, 0xffff << m), deltas);
         }
         if !(I + m).is_multiple_of(LANES) {
             let tail = unpacked(full.end, tail_bits(I + m));
-            outer_column::<F, I, O, R, true>(f, target, mode, tail, deltas);
+            outer_column::<F, I, O, true>(f, target, mode, tail, deltas);
         }
     }
 }
 
-/// The tiles of one chunk of columns, every row.
+/// The tiles of one chunk of columns (a masked end, or a full chunk left over from the blocks of
+/// `C`), every row: 16 rows at a time on 32 registers, then 4, then one. A tile of 4 rows × 1
+/// chunk would keep only 4 multiply-add chains in flight, too few to cover the units' latency
+/// (two units of 4 cycles need 8); each column's sums are the same whatever the tile.
 ///
 /// # Safety
 ///
 /// As [`outer_tile`], for every row.
 #[inline(always)]
-unsafe fn outer_column<F: OuterTile, const I: usize, const O: usize, const R: usize, const MASKED: bool>(
+unsafe fn outer_column<F: OuterTile, const I: usize, const O: usize, const MASKED: bool>(
     f: F,
     target: *mut f32,
     mode: Mode,
     cols: Cols<F::M>,
     deltas: &[[f32; O]],
 ) {
-    // SAFETY: the caller's.
+    let mut o = 0;
+    // SAFETY: the caller's; every tile's rows are below `O`.
     unsafe {
-        for o in (0..O - O % R).step_by(R) {
-            f.outer_tile::<I, O, R, 1, MASKED>(target, mode, cols, deltas, o);
+        if const { F::REGISTERS >= 32 } {
+            while o + 16 <= O {
+                f.outer_tile::<I, O, 16, 1, MASKED>(target, mode, cols, deltas, o);
+                o += 16;
+            }
         }
-        for o in O - O % R..O {
+        while o + 4 <= O {
+            f.outer_tile::<I, O, 4, 1, MASKED>(target, mode, cols, deltas, o);
+            o += 4;
+        }
+        while o < O {
             f.outer_tile::<I, O, 1, 1, MASKED>(target, mode, cols, deltas, o);
+            o += 1;
         }
     }
 }
