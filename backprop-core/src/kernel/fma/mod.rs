@@ -403,8 +403,15 @@ fn gemm_tiles<F: Micro, const I: usize, const O: usize, const S: usize, const R:
     let (x_tiles, x_rest) = xs.as_chunks::<S>();
     let (z_tiles, z_rest) = zs.as_chunks_mut::<S>();
     let shift = shift::<I, O, S>(w);
+    // Samples that already start at the rows' offset (every one does when the first does, `I`
+    // being a multiple of 16) are read where they are, without a copy.
+    let in_place = shift.is_some_and(|m| xs.as_ptr() as usize / size_of::<f32>() % LANES == m);
     for (x, z) in x_tiles.iter().zip(z_tiles) {
         match shift {
+            // SAFETY: the samples are `I` floats at the rows' offset `m`.
+            Some(m) if in_place => unsafe {
+                tile::<F, I, O, S, R>(f, w, b, core::array::from_fn(|s| x[s].as_ptr()), z, Some(m))
+            },
             Some(m) => {
                 // The tile of samples copied to the rows' offset `m`.
                 let mut slots = [const { core::mem::MaybeUninit::<Packed<I>>::uninit() }; S];
