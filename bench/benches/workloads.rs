@@ -8,7 +8,8 @@
 //!
 //! Criterion ids: `<workload>/{infer,train}/{generated,straight,accum}` (`w4_mnist_seq`: `train`
 //! only, per call of 64 steps) and
-//! `fma_peak/{avx2_256,avx512_512,portable}`, `memory/{read_401k,rmw_401k}`,
+//! `fma_peak/{avx2_256,avx512_512,portable,gemm_loop_avx512,unfused_avx2_256}`,
+//! `memory/{read_401k,rmw_401k}`,
 //! `kernel_tails/<kernel>/<I>x<O>`. `BENCH_SECS` sets the measurement time of each
 //! benchmark (the warm-up is a third of it).
 //!
@@ -203,6 +204,10 @@ fn fma_peak(c: &mut Criterion) {
     if peak::fma_avx512(0.5).is_some() {
         any = true;
         group.bench_function("avx512_512", |b| b.iter(|| peak::fma_avx512(black_box(0.5))));
+    }
+    let tile = peak::LoopTile::boxed();
+    if peak::gemm_loop_avx512(&tile).is_some() {
+        group.bench_function("gemm_loop_avx512", |b| b.iter(|| peak::gemm_loop_avx512(black_box(&tile))));
     }
     if peak::unfused_avx2(0.5).is_some() {
         group.bench_function("unfused_avx2_256", |b| b.iter(|| peak::unfused_avx2(black_box(0.5))));

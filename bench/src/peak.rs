@@ -14,7 +14,11 @@
 //!   512-bit units (Intel server parts, Zen 5) double the peak.
 //! - [`fma_portable`]: `f32::mul_add` on arrays, for targets without the x86 kernels.
 //!
-//! The report takes the fastest as the peak. A flop is one lane of a multiply or an add: one FMA
+//! - [`gemm_loop_avx512`]: not a peak but a ceiling, the inner loop of the `fma` feature's batched
+//!   `W x` (a tile of 4 samples × 4 rows: 8 aligned 512-bit loads per 16 FMAs, 16 chains) on data
+//!   that stays in L1. What a kernel of that shape can reach on this core before any cache miss.
+//!
+//! The report takes the fastest of the first three as the peak. A flop is one lane of a multiply or an add: one FMA
 //! lane is 2 flops.
 //!
 //! One more kernel measures a ceiling rather than the peak: [`unfused_avx2`], chains of a separate
@@ -79,6 +83,63 @@ pub fn unfused_avx2(seed: f32) -> Option<f32> {
         return Some(unsafe { x86::unfused256(seed) });
     }
     let _ = seed;
+    None
+}
+
+/// Chunks of 16 floats in each row and sample of [`gemm_loop_avx512`] (a 768-input layer).
+pub const LOOP_CHUNKS: usize = 48;
+
+/// Passes of [`gemm_loop_avx512`] over its tile per call.
+pub const LOOP_PASSES: usize = 64;
+
+/// Flops of one call of [`gemm_loop_avx512`]: 16 dot products of [`LOOP_CHUNKS`] × 16 lanes,
+/// [`LOOP_PASSES`] times.
+pub const LOOP_FLOPS: f64 = (LOOP_PASSES * 16 * LOOP_CHUNKS * 16 * 2) as f64;
+
+/// The operands of [`gemm_loop_avx512`]: 4 samples and 4 rows of [`LOOP_CHUNKS`] 64-byte chunks
+/// (24 kB, within any L1 of a core with AVX-512).
+#[repr(C, align(64))]
+pub struct LoopTile {
+    xs: [[[f32; 16]; LOOP_CHUNKS]; 4],
+    rows: [[[f32; 16]; LOOP_CHUNKS]; 4],
+}
+
+impl LoopTile {
+    /// Values in `[0, 1)`, on the heap (aligned to 64 bytes).
+    pub fn boxed() -> Box<Self> {
+        let value = |k: usize| ((k * 7919) % 1000) as f32 * 1e-3;
+        let mut tile =
+            Box::new(LoopTile { xs: [[[0.0; 16]; LOOP_CHUNKS]; 4], rows: [[[0.0; 16]; LOOP_CHUNKS]; 4] });
+        tile.xs.as_flattened_mut().as_flattened_mut().iter_mut().enumerate().for_each(|(k, v)| *v = value(k));
+        tile.rows
+            .as_flattened_mut()
+            .as_flattened_mut()
+            .iter_mut()
+            .enumerate()
+            .for_each(|(k, v)| *v = value(k + 1));
+        tile
+    }
+
+    /// The sum of every lane of [`gemm_loop_avx512`]'s 16 accumulators, in `f64`.
+    pub fn expected(&self) -> f64 {
+        let dot = |x: &[[f32; 16]; LOOP_CHUNKS], w: &[[f32; 16]; LOOP_CHUNKS]| -> f64 {
+            x.as_flattened().iter().zip(w.as_flattened()).map(|(&x, &w)| f64::from(x) * f64::from(w)).sum()
+        };
+        let tile: f64 = self.xs.iter().flat_map(|x| self.rows.iter().map(move |w| dot(x, w))).sum();
+        tile * LOOP_PASSES as f64
+    }
+}
+
+/// The `fma` feature's batched `W x` inner loop on `tile` (see the module docs), [`LOOP_PASSES`]
+/// times; the sum of all its accumulators' lanes. `None` when the CPU lacks AVX-512F, is not
+/// x86_64, or the crate's `avx512` feature is off. [`LOOP_FLOPS`] per call.
+pub fn gemm_loop_avx512(tile: &LoopTile) -> Option<f32> {
+    #[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU has AVX-512F (checked just above).
+        return Some(unsafe { x86::gemm_loop512(tile) });
+    }
+    let _ = tile;
     None
 }
 
@@ -154,6 +215,34 @@ mod x86 {
         _mm_cvtss_f32(_mm_add_ss(pairs, _mm_shuffle_ps::<1>(pairs, pairs)))
     }
 
+    /// [`super::gemm_loop_avx512`]: per chunk, the 4 samples' vectors, then each row's and its 4
+    /// multiply-adds, as the `fma` kernel's `step` does.
+    #[cfg(feature = "avx512")]
+    #[target_feature(enable = "avx512f")]
+    pub(super) fn gemm_loop512(tile: &super::LoopTile) -> f32 {
+        let mut acc = [_mm512_setzero_ps(); 16];
+        for _ in 0..super::LOOP_PASSES {
+            let tile = black_box(tile);
+            for v in 0..super::LOOP_CHUNKS {
+                // SAFETY: each chunk is 16 floats on a 64-byte boundary (`LoopTile`'s alignment).
+                let x: [__m512; 4] =
+                    core::array::from_fn(|s| unsafe { _mm512_load_ps(tile.xs[s][v].as_ptr()) });
+                for r in 0..4 {
+                    // SAFETY: as above.
+                    let w = unsafe { _mm512_load_ps(tile.rows[r][v].as_ptr()) };
+                    for s in 0..4 {
+                        acc[s * 4 + r] = _mm512_fmadd_ps(w, x[s], acc[s * 4 + r]);
+                    }
+                }
+            }
+        }
+        let mut sum = acc[0];
+        for &a in &acc[1..] {
+            sum = _mm512_add_ps(sum, a);
+        }
+        _mm512_reduce_add_ps(sum)
+    }
+
     /// 512-bit FMAs in [`CHAINS`] chains (the crate feature `avx512`).
     #[cfg(feature = "avx512")]
     #[target_feature(enable = "avx512f")]
@@ -190,6 +279,11 @@ mod tests {
             assert!((f64::from(got) - want).abs() <= 1e-3 * want, "{got} vs {want}");
         };
         close(fma_portable(seed), PORTABLE_LANES);
+        let tile = LoopTile::boxed();
+        if let Some(v) = gemm_loop_avx512(&tile) {
+            let want = tile.expected();
+            assert!((f64::from(v) - want).abs() <= 1e-4 * want, "gemm loop: {v} vs {want}");
+        }
         if let Some(v) = fma_avx2(seed) {
             close(v, 8);
         }

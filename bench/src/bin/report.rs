@@ -102,6 +102,18 @@ fn report(dir: &[PathBuf], title: &str) -> String {
         .unwrap();
     }
 
+    if let Some(t) = median(dir, &["fma_peak", "gemm_loop_avx512"]) {
+        let gflops = peak::LOOP_FLOPS / t;
+        let share = best_peak.map_or(String::new(), |p| format!(", {:.1}% of the peak", 100.0 * gflops / p));
+        writeln!(
+            w,
+            "Ceiling of the `fma` batched `W x` loop on data in L1 (4 samples × 4 rows, 8 loads per \
+             16 FMAs; not a peak): {} ns per call, **{gflops:.1} GFLOP/s**{share}.\n",
+            ns(t)
+        )
+        .unwrap();
+    }
+
     // The memory floor of W4 batch 1.
     if let (Some(read), Some(rmw)) =
         (median(dir, &["memory", "read_401k"]), median(dir, &["memory", "rmw_401k"]))
