@@ -324,6 +324,7 @@ fn sgd_leaves_long_rows_with_a_zero_signal_alone() {
 }
 
 /// Random `f32`s: sign and mantissa at random, exponents within 2^±16, so sums round and cancel.
+#[cfg_attr(miri, allow(dead_code))] // for the x86 tests, which Miri does not run
 fn random_f32s<const N: usize>(state: &mut u32) -> [f32; N] {
     core::array::from_fn(|_| {
         *state ^= *state << 13;
@@ -434,6 +435,7 @@ fn exact_kernels_are_the_same_bits_on_every_instruction_set() {
 /// `data` copied into `buffer` at `offset` floats past a 64-byte boundary, as rows of `N` (for
 /// tests of kernels whose loads depend on alignment).
 #[cfg(target_arch = "x86_64")]
+#[cfg_attr(miri, allow(dead_code))] // as `random_f32s`
 fn place<'a, const N: usize>(buffer: &'a mut [f32], data: &[[f32; N]], offset: usize) -> &'a mut [[f32; N]] {
     let at = buffer.as_ptr().align_offset(64) + offset;
     buffer[at..at + data.len() * N].copy_from_slice(data.as_flattened());
