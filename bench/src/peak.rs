@@ -14,14 +14,13 @@
 //!   512-bit units (Intel server parts, Zen 5) double the peak.
 //! - [`fma_portable`]: `f32::mul_add` on arrays, for targets without the x86 kernels.
 //!
-//! - [`gemm_loop_avx512`]: not a peak but a ceiling, the inner loop of the `fma` feature's batched
-//!   `W x` (a tile of 4 samples × 4 rows: 8 aligned 512-bit loads per 16 FMAs, 16 chains) on data
-//!   that stays in L1. What a kernel of that shape can reach on this core before any cache miss.
-//!
-//! The report takes the fastest of the first three as the peak. A flop is one lane of a multiply or an add: one FMA
+//! The report takes the fastest as the peak. A flop is one lane of a multiply or an add: one FMA
 //! lane is 2 flops.
 //!
-//! One more kernel measures a ceiling rather than the peak: [`unfused_avx2`], chains of a separate
+//! Two more kernels measure ceilings rather than the peak. [`gemm_loop_avx512`]: the inner loop of
+//! the `fma` feature's batched `W x` (a tile of 4 samples × 4 rows: 8 aligned 512-bit loads per 16
+//! FMAs, 16 chains) on data that stays in L1, what a kernel of that shape reaches on this core
+//! before any cache miss. And [`unfused_avx2`], chains of a separate
 //! multiply and add (`_mm256_mul_ps` then `_mm256_add_ps`, the shape of a dot product's inner
 //! loop: `acc += x · c`, `x` loaded from memory), which is all the crate's
 //! kernels use (exact IEEE arithmetic in a fixed order, no fusion; see `backprop_core::kernel`).

@@ -89,29 +89,28 @@ fn report(dir: &[PathBuf], title: &str) -> String {
     }
     let peak_text = best_peak.map_or("n/a".into(), |p| format!("**{p:.1} GFLOP/s**"));
     writeln!(w, "\nPeak (the fastest kernel): {peak_text}.\n").unwrap();
-    if let Some(t) = median(dir, &["fma_peak", UNFUSED.0]) {
-        let gflops = peak::flops(UNFUSED.2) / t;
-        let share = best_peak.map_or(String::new(), |p| format!(", {:.1}% of the peak", 100.0 * gflops / p));
-        writeln!(
-            w,
-            "Ceiling of the crate's exact kernels (multiply, then add; not a peak): {}, {} ns per call, \
-             **{gflops:.1} GFLOP/s**{share}.\n",
-            UNFUSED.1,
-            ns(t)
-        )
-        .unwrap();
-    }
-
-    if let Some(t) = median(dir, &["fma_peak", "gemm_loop_avx512"]) {
-        let gflops = peak::LOOP_FLOPS / t;
-        let share = best_peak.map_or(String::new(), |p| format!(", {:.1}% of the peak", 100.0 * gflops / p));
-        writeln!(
-            w,
-            "Ceiling of the `fma` batched `W x` loop on data in L1 (4 samples × 4 rows, 8 loads per \
-             16 FMAs; not a peak): {} ns per call, **{gflops:.1} GFLOP/s**{share}.\n",
-            ns(t)
-        )
-        .unwrap();
+    // The ceilings: criterion id, what it is, flops per call.
+    let ceilings = [
+        (
+            UNFUSED.0,
+            format!("Ceiling of the crate's exact kernels (multiply, then add; not a peak): {},", UNFUSED.1),
+            peak::flops(UNFUSED.2),
+        ),
+        (
+            "gemm_loop_avx512",
+            "Ceiling of the `fma` batched `W x` loop on data in L1 (4 samples × 4 rows, 8 loads per 16 \
+             FMAs; not a peak):"
+                .into(),
+            peak::LOOP_FLOPS,
+        ),
+    ];
+    for (id, what, flops) in ceilings {
+        if let Some(t) = median(dir, &["fma_peak", id]) {
+            let gflops = flops / t;
+            let share =
+                best_peak.map_or(String::new(), |p| format!(", {:.1}% of the peak", 100.0 * gflops / p));
+            writeln!(w, "{what} {} ns per call, **{gflops:.1} GFLOP/s**{share}.\n", ns(t)).unwrap();
+        }
     }
 
     // The memory floor of W4 batch 1.
