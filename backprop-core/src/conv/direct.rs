@@ -385,26 +385,25 @@ fn taps<
                 let (ty, tx) = if K::TURNED { (KH - 1 - ky, KW - 1 - kx) } else { (ky, kx) };
                 // The tile's input vectors for this tap, then each weight times all of them: the
                 // accumulators, the inputs and one broadcast weight in registers.
+                // One grid each (see `unroll!`: nested lists would cost 8³ copies per instance).
                 let mut x = [[V::splat(T::ZERO); Q]; R];
-                unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                    unroll!(q < Q, [0 1 2 3 4 5 6 7], {
-                        let off = base[r][q].wrapping_add(at);
-                        x[r][q] = match masks.filter(|_| MASKED) {
-                            Some(masks) => {
-                                let m = if masks.rows[r][ky] { masks.lanes[q][kx] } else { 0 };
-                                V::load_masked(input, off, p.s, m)
-                            }
-                            None => V::load(input, off, p.s).unwrap_or_else(|| V::load_masked(input, off, p.s, ALL)),
-                        };
-                    });
+                unroll!((r, q) < (R, Q), [0 1 2 3 4 5 6 7], {
+                    let off = base[r][q].wrapping_add(at);
+                    x[r][q] = match masks.filter(|_| MASKED) {
+                        Some(masks) => {
+                            let m = if masks.rows[r][ky] { masks.lanes[q][kx] } else { 0 };
+                            V::load_masked(input, off, p.s, m)
+                        }
+                        None => V::load(input, off, p.s).unwrap_or_else(|| V::load_masked(input, off, p.s, ALL)),
+                    };
                 });
-                unroll!(k < OB, [0 1 2 3 4 5 6 7], {
-                    let w = V::splat(K::at(kernels[k], ty, tx));
-                    unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                        unroll!(q < Q, [0 1 2 3 4 5 6 7], {
-                            acc[k][r][q] = acc[k][r][q].madd(x[r][q], w);
-                        });
-                    });
+                let mut w = V::splat(T::ZERO);
+                unroll!((k, n) < (OB, R * Q), [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23], {
+                    if n == 0 {
+                        w = V::splat(K::at(kernels[k], ty, tx));
+                    }
+                    let (r, q) = (n / Q, n % Q);
+                    acc[k][r][q] = acc[k][r][q].madd(x[r][q], w);
                 });
             }
         }

@@ -274,11 +274,12 @@ fn madds<T: Scalar, K: Taps<T, KH, KW>, const KH: usize, const KW: usize, const 
     x: &[T; Q],
     (ty, tx): (usize, usize),
 ) {
-    unroll!(k < OB, [0 1 2 3 4 5 6 7], {
-        let w = K::at(kernels[k], ty, tx);
-        unroll!(q < Q, [0 1 2 3 4 5 6 7], {
-            acc[k][q] += x[q] * w;
-        });
+    let mut w = T::ZERO;
+    unroll!((k, q) < (OB, Q), [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23], {
+        if q == 0 {
+            w = K::at(kernels[k], ty, tx);
+        }
+        acc[k][q] += x[q] * w;
     });
 }
 

@@ -339,11 +339,12 @@ pub(super) unsafe fn outer_tile<
             // SAFETY: the sample's chunks are readable (the caller's).
             xv[k] = unsafe { load::<F, MASKED>(f, x, k, mask) };
         });
-        unroll!(r < R, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-            let d = f.splat(d[o0 + r]);
-            unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-                acc[r][k] = f.mul_add(d, xv[k], acc[r][k]);
-            });
+        let mut dv = f.zero();
+        unroll!((r, k) < (R, C), [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
+            if k == 0 {
+                dv = f.splat(d[o0 + r]);
+            }
+            acc[r][k] = f.mul_add(dv, xv[k], acc[r][k]);
         });
         x = x.wrapping_add(stride);
     }

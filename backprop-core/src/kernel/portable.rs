@@ -16,10 +16,17 @@ use super::lanes::{Array, Isa, Lanes};
 use crate::Scalar;
 
 /// `for $v in 0..$n { $body }`, unrolled: one copy of the body per index of the list (at least
-/// `$n` of them), each with `$v` a constant and guarded by `const { $v < $n }`, so the copies past
-/// `$n` are not even compiled. LLVM does not unroll loops whose bodies are as large as a register
+/// `$n` of them), each with `$v` a constant and guarded by `const { $v < $n }`, so LLVM never
+/// sees the copies past `$n`. LLVM does not unroll loops whose bodies are as large as a register
 /// tile (nor any loop at `opt-level = "s"`), and a tile left in a loop is a tile in memory; with
 /// constant indices the tile lives in registers.
+///
+/// `unroll!(($a, $b) < ($na, $nb), [..], $body)` is `for $a in 0..$na { for $b in 0..$nb { $body
+/// } }` in that order, as one list of at least `$na · $nb` copies. rustc instantiates every copy,
+/// dead or not, in each instance of the function before it folds the guards, so two nested
+/// `unroll!`s of 16 would cost 256 copies per instance (the convolution tests once spent a minute
+/// and 2.6 GB of memory on that): a body that depends on the outer index alone goes under
+/// `if $b == 0`.
 macro_rules! unroll {
     ($v:ident < $n:expr, [$($i:literal)*], $body:block) => {
         const { assert!($n <= [$($i),*].len()) };
@@ -30,6 +37,12 @@ macro_rules! unroll {
                 $body
             }
         )*
+    };
+    (($a:ident, $b:ident) < ($na:expr, $nb:expr), [$($i:literal)*], $body:block) => {
+        unroll!(n < $na * $nb, [$($i)*], {
+            let ($a, $b) = (n / $nb, n % $nb);
+            $body
+        });
     };
 }
 // The convolution kernels' register tiles unroll the same way.
@@ -233,12 +246,10 @@ pub(super) fn dot_tile<T: Scalar, L: Lanes<T = T>, const I: usize, const S: usiz
     // so the products go straight into the reduction, with no accumulator (on a core without
     // SIMD, LLVM kept an accumulator array in memory).
     if I < LANES {
-        unroll!(s < S, [0 1 2 3], {
-            unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                out[s][r] = reduce::<T, I>(|k| {
-                    let product = rows[r][k] * xs[s][k];
-                    if k == 0 { bias[r] + product } else { product }
-                });
+        unroll!((s, r) < (S, R), [0 1 2 3 4 5 6 7], {
+            out[s][r] = reduce::<T, I>(|k| {
+                let product = rows[r][k] * xs[s][k];
+                if k == 0 { bias[r] + product } else { product }
             });
         });
         return out;
@@ -247,32 +258,32 @@ pub(super) fn dot_tile<T: Scalar, L: Lanes<T = T>, const I: usize, const S: usiz
     // Chunks are taken from each array where they are used (not kept in an array of slices), so
     // that their lengths stay constants and no index needs a check.
     for c in 0..I / LANES {
-        unroll!(s < S, [0 1 2 3], {
-            let x = l.load(&xs[s].as_chunks::<LANES>().0[c]);
-            unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                let w = l.load(&rows[r].as_chunks::<LANES>().0[c]);
-                acc[s][r] = l.mul_add(acc[s][r], w, x);
-            });
+        let mut x = l.splat(T::ZERO);
+        unroll!((s, r) < (S, R), [0 1 2 3 4 5 6 7], {
+            if r == 0 {
+                x = l.load(&xs[s].as_chunks::<LANES>().0[c]);
+            }
+            let w = l.load(&rows[r].as_chunks::<LANES>().0[c]);
+            acc[s][r] = l.mul_add(acc[s][r], w, x);
         });
     }
     if !I.is_multiple_of(LANES) {
         // The elements past the last chunk, as one more chunk padded with products of exactly
         // `-0.0` (a weight of `-0.0` times an input of `+0.0`), which leave every lane's sum as it
         // is, whatever it is.
-        unroll!(s < S, [0 1 2 3], {
-            let tail = xs[s].as_chunks::<LANES>().1;
-            let x = l.load(&core::array::from_fn(|k| if k < I % LANES { tail[k] } else { T::ZERO }));
-            unroll!(r < R, [0 1 2 3 4 5 6 7], {
-                let tail = rows[r].as_chunks::<LANES>().1;
-                let w = l.load(&core::array::from_fn(|k| if k < I % LANES { tail[k] } else { -T::ZERO }));
-                acc[s][r] = l.mul_add(acc[s][r], w, x);
-            });
+        let mut x = l.splat(T::ZERO);
+        unroll!((s, r) < (S, R), [0 1 2 3 4 5 6 7], {
+            if r == 0 {
+                let tail = xs[s].as_chunks::<LANES>().1;
+                x = l.load(&core::array::from_fn(|k| if k < I % LANES { tail[k] } else { T::ZERO }));
+            }
+            let tail = rows[r].as_chunks::<LANES>().1;
+            let w = l.load(&core::array::from_fn(|k| if k < I % LANES { tail[k] } else { -T::ZERO }));
+            acc[s][r] = l.mul_add(acc[s][r], w, x);
         });
     }
-    unroll!(s < S, [0 1 2 3], {
-        unroll!(r < R, [0 1 2 3 4 5 6 7], {
-            out[s][r] = bias[r] + l.reduce(acc[s][r]);
-        });
+    unroll!((s, r) < (S, R), [0 1 2 3 4 5 6 7], {
+        out[s][r] = bias[r] + l.reduce(acc[s][r]);
     });
     out
 }

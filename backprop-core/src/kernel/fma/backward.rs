@@ -315,12 +315,13 @@ pub(super) unsafe fn gemm_t_tile<
     let mut acc = [[f.splat(-0.0); C]; S];
     for o in 0..O {
         // Unrolled: the tile stays in registers at every opt-level (see `unroll!`).
-        unroll!(k < C, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-            // SAFETY: the chunk lies within the row (the caller's).
-            let wv = unsafe { load::<F, MASKED>(f, w[o].as_ptr(), c0 + k, mask) };
-            unroll!(s < S, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-                acc[s][k] = f.mul_add(f.splat(deltas[s][o]), wv, acc[s][k]);
-            });
+        let mut wv = f.zero();
+        unroll!((k, s) < (C, S), [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
+            if s == 0 {
+                // SAFETY: the chunk lies within the row (the caller's).
+                wv = unsafe { load::<F, MASKED>(f, w[o].as_ptr(), c0 + k, mask) };
+            }
+            acc[s][k] = f.mul_add(f.splat(deltas[s][o]), wv, acc[s][k]);
         });
     }
     for s in 0..S {

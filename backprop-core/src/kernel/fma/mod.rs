@@ -186,13 +186,13 @@ unsafe fn step<F: Fused, const S: usize, const R: usize, const MASKED: bool>(
         // SAFETY: the caller's (`wrapping_sub`: the start of a masked vector may lie before the row).
         x[s] = unsafe { load::<F, MASKED>(f, xs[s].wrapping_sub(m), v, mask) };
     });
-    unroll!(r < R, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-        // SAFETY: as above.
-        let w = unsafe { load::<F, MASKED>(f, rows[r].wrapping_sub(m), v, mask) };
-        unroll!(s < S, [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
-            acc[s][r] =
-                if MASKED { f.fmadd_masked(w, x[s], acc[s][r], mask) } else { f.mul_add(w, x[s], acc[s][r]) };
-        });
+    let mut w = f.zero();
+    unroll!((r, s) < (R, S), [0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15], {
+        if s == 0 {
+            // SAFETY: as above.
+            w = unsafe { load::<F, MASKED>(f, rows[r].wrapping_sub(m), v, mask) };
+        }
+        acc[s][r] = if MASKED { f.fmadd_masked(w, x[s], acc[s][r], mask) } else { f.mul_add(w, x[s], acc[s][r]) };
     });
 }
 
