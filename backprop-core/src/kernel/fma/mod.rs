@@ -407,26 +407,15 @@ fn gemm_tiles<F: Micro, const I: usize, const O: usize, const S: usize, const R:
     // being a multiple of 16) are read where they are, without a copy.
     let in_place = shift.is_some_and(|m| xs.as_ptr() as usize / size_of::<f32>() % LANES == m);
     for (x, z) in x_tiles.iter().zip(z_tiles) {
-        match shift {
-            // SAFETY: the samples are `I` floats at the rows' offset `m`.
-            Some(m) if in_place => unsafe {
-                tile::<F, I, O, S, R>(f, w, b, core::array::from_fn(|s| x[s].as_ptr()), z, Some(m))
-            },
-            Some(m) => {
-                // The tile of samples copied to the rows' offset `m`.
-                let mut slots = [const { core::mem::MaybeUninit::<Packed<I>>::uninit() }; S];
-                let mut copies = [core::ptr::null(); S];
-                for s in 0..S {
-                    copies[s] = Packed::fill(&mut slots[s], &x[s], m);
-                }
-                // SAFETY: the copies are `I` floats at the rows' offset `m`.
-                unsafe { tile::<F, I, O, S, R>(f, w, b, copies, z, Some(m)) }
-            }
-            // SAFETY: the samples are `I` floats; no shift.
-            None => unsafe {
-                tile::<F, I, O, S, R>(f, w, b, core::array::from_fn(|s| x[s].as_ptr()), z, None)
-            },
-        }
+        let mut slots = [const { core::mem::MaybeUninit::<Packed<I>>::uninit() }; S];
+        let samples: [*const f32; S] = match shift {
+            // The tile of samples copied to the rows' offset `m`.
+            Some(m) if !in_place => core::array::from_fn(|s| Packed::fill(&mut slots[s], &x[s], m)),
+            _ => core::array::from_fn(|s| x[s].as_ptr()),
+        };
+        // SAFETY: the samples (or their copies) are `I` floats, at the rows' offset `m` when
+        // `shift` is `Some(m)`.
+        unsafe { tile::<F, I, O, S, R>(f, w, b, samples, z, shift) }
     }
     for (x, z) in x_rest.iter().zip(z_rest) {
         gemv(f, w, b, x, z);
