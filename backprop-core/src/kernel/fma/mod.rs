@@ -196,6 +196,40 @@ unsafe fn step<F: Fused, const S: usize, const R: usize, const MASKED: bool>(
     });
 }
 
+/// Whole vectors a [`steps`] loop takes per iteration.
+const STEPS_UNROLLED: usize = 4;
+
+/// [`step`] on the whole vectors `vs`, [`STEPS_UNROLLED`] per iteration of the loop. Unrolled, a
+/// row of 784 inputs is 12 iterations rather than 48: 4 × 4 tiles of a 784 × 128 `W x` ran about
+/// 5% faster on an Intel Xeon (family 6 model 167), where the loop's exit at the end of every
+/// tile seemed to cost more than its overhead (the same loop on data in L1 gained as much).
+///
+/// # Safety
+///
+/// As [`step`], for every vector of `vs`.
+#[inline(always)]
+unsafe fn steps<F: Fused, const S: usize, const R: usize>(
+    f: F,
+    acc: &mut [[F::V; R]; S],
+    xs: [*const f32; S],
+    rows: [*const f32; R],
+    m: usize,
+    vs: core::ops::Range<usize>,
+) {
+    let mut v = vs.start;
+    // SAFETY (every `step`): the caller's.
+    while v + STEPS_UNROLLED <= vs.end {
+        unroll!(u < STEPS_UNROLLED, [0 1 2 3], {
+            unsafe { step::<F, S, R, false>(f, acc, xs, rows, m, v + u, f.mask(0)) };
+        });
+        v += STEPS_UNROLLED;
+    }
+    while v < vs.end {
+        unsafe { step::<F, S, R, false>(f, acc, xs, rows, m, v, f.mask(0)) };
+        v += 1;
+    }
+}
+
 /// `out[s][r] = bias[r] + xs[s] · rows[r]`, a tile of `S × R ≤ 16` accumulators over the chunks
 /// of the rows (the same operations for each dot product whatever `S` and `R`).
 ///
@@ -224,18 +258,14 @@ unsafe fn dot_tile<F: Fused, const I: usize, const S: usize, const R: usize>(
     // SAFETY (every `step`): the lanes it loads are elements of the rows (the caller's).
     match shift {
         None => {
-            for v in 0..I / LANES {
-                unsafe { step::<F, S, R, false>(f, &mut acc, xs, rows, 0, v, f.mask(0)) };
-            }
+            unsafe { steps::<F, S, R>(f, &mut acc, xs, rows, 0, 0..I / LANES) };
             if !I.is_multiple_of(LANES) {
                 unsafe { step::<F, S, R, true>(f, &mut acc, xs, rows, 0, I / LANES, f.mask(tail_bits(I))) };
             }
         }
         Some(m) => {
             unsafe { step::<F, S, R, true>(f, &mut acc, xs, rows, m, 0, f.mask(0xffff << m)) };
-            for v in 1..I / LANES {
-                unsafe { step::<F, S, R, false>(f, &mut acc, xs, rows, m, v, f.mask(0)) };
-            }
+            unsafe { steps::<F, S, R>(f, &mut acc, xs, rows, m, 1..I / LANES) };
             if m != 0 {
                 unsafe { step::<F, S, R, true>(f, &mut acc, xs, rows, m, I / LANES, f.mask(tail_bits(m))) };
             }
