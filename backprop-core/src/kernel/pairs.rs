@@ -9,10 +9,10 @@
 //! `b`'s in `8..16`, the last chunk padded with `+0.0`; a chunk of a row of `W` is broadcast to
 //! both halves (one load, `vbroadcastf32x8`). A tile is 2 pairs × 8 rows: 16 accumulators, 10
 //! loads per 16 multiplies and 16 adds (the arithmetic, on two ports, takes 16 cycles), and the
-//! copies of a tile's 4 samples take 4 `I` floats of stack: 12.5 kB for 784 inputs. Tiles of 4
-//! pairs × 4 rows ran the 784-128-10 batch about 5% faster but took twice that stack, more than
-//! the 192 KiB of the `mnist` example could spare. Each half reduces as the 8-lane kernels do,
-//! so every output is bit for bit theirs (tested).
+//! copies of a tile's 4 samples take 4 `I` floats of stack: 12.5 kB for 784 inputs (tiles of 4
+//! pairs × 4 rows would take twice that, more than the 192 KiB stack of the `mnist` example can
+//! spare). Each half reduces as the 8-lane kernels do, so every output is bit for bit theirs
+//! (tested).
 
 // AVX-512 intrinsics are stable since Rust 1.89, the workspace's minimum.
 #![allow(unused_unsafe)]

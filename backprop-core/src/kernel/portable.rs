@@ -24,9 +24,8 @@ use crate::Scalar;
 /// `unroll!(($a, $b) < ($na, $nb), [..], $body)` is `for $a in 0..$na { for $b in 0..$nb { $body
 /// } }` in that order, as one list of at least `$na · $nb` copies. rustc instantiates every copy,
 /// dead or not, in each instance of the function before it folds the guards, so two nested
-/// `unroll!`s of 16 would cost 256 copies per instance (the convolution tests once spent a minute
-/// and 2.6 GB of memory on that): a body that depends on the outer index alone goes under
-/// `if $b == 0`.
+/// `unroll!`s of 16 would cost 256 copies per instance, and build time grows with them. A body
+/// that depends on the outer index alone goes under `if $b == 0`.
 macro_rules! unroll {
     ($v:ident < $n:expr, [$($i:literal)*], $body:block) => {
         const { assert!($n <= [$($i),*].len()) };

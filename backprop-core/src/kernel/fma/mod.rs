@@ -199,10 +199,10 @@ unsafe fn step<F: Fused, const S: usize, const R: usize, const MASKED: bool>(
 /// Whole vectors a [`steps`] loop takes per iteration.
 const STEPS_UNROLLED: usize = 4;
 
-/// [`step`] on the whole vectors `vs`, [`STEPS_UNROLLED`] per iteration of the loop. Unrolled, a
-/// row of 784 inputs is 12 iterations rather than 48: 4 × 4 tiles of a 784 × 128 `W x` ran about
-/// 5% faster on an Intel Xeon (family 6 model 167), where the loop's exit at the end of every
-/// tile seemed to cost more than its overhead (the same loop on data in L1 gained as much).
+/// [`step`] on the whole vectors `vs`, [`STEPS_UNROLLED`] per iteration of the loop (then one at a
+/// time): a row of 784 inputs is 12 iterations rather than 48, which the `W x` tiles run faster
+/// on Intel cores with two 512-bit FMA units (figures in BENCHMARKS.md and the commit that made
+/// it).
 ///
 /// # Safety
 ///
