@@ -1,5 +1,5 @@
 //! [`Conv2d`] and [`Conv1d`]: their types, compile-time shape checks and [`Layer`]
-//! implementations (the loops are in [`kernels`](super::kernels)).
+//! implementations (the loops are in [`kernels`]).
 
 use core::marker::PhantomData;
 
@@ -160,7 +160,7 @@ macro_rules! conv_methods {
 /// `[out][in][kh][kw]`, PyTorch's layout; `#[repr(C)]`: the `F·C·K·K` weights, then the `F`
 /// biases, so [`Params::params`] is PyTorch's `weight.flatten()` followed by `bias`.
 ///
-/// `HO` and `WO` must be the output sizes ([`output_len`](super::output_len)): a compile error
+/// `HO` and `WO` must be the output sizes ([`output_len`]): a compile error
 /// otherwise, as for a kernel that does not fit or a stride that does not divide (see the
 /// [module documentation](super)).
 ///
@@ -322,7 +322,7 @@ impl<
 ///
 /// `z[f][x] = b[f] + Σ_{c,j} w[f][c][j] · x[c][x·S + j - pad]`, PyTorch's `Conv1d`; weights
 /// `[out][in][k]`, then biases (`#[repr(C)]`). `LO` must be the output length
-/// ([`output_len`](super::output_len)); the other checks are [`Conv2d`]'s. The kernel is
+/// ([`output_len`]); the other checks are [`Conv2d`]'s. The kernel is
 /// [`Conv2d`]'s on one row.
 ///
 /// ```

@@ -16,7 +16,7 @@
 //!
 //! Lane `l` of a weight's accumulator sums, from `-0.0`, the products of columns `l mod 8` in the
 //! order samples, rows, vectors; then the lanes are summed in the fixed order of
-//! [`Vector::sum`](super::lanes::Vector::sum). That order depends on the sizes alone, so one sample
+//! [`Vector::sum`]. That order depends on the sizes alone, so one sample
 //! gives the same bits as a batch of one (and a batch's gradient is the same whichever backend
 //! of the exact arithmetic runs it). A tap in the padding is skipped.
 

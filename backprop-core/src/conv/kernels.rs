@@ -7,13 +7,15 @@
 //! (see [`kernel`](crate::kernel)): inlined into the caller for small layers (`Portable`), in a
 //! function of its own from [`OUTLINE_MIN`] multiply-adds per sample (`Outlined`), compiled for
 //! AVX2 and chosen at run time when the CPU has it and the build does not assume it (`Avx2`, with
-//! `std` on `x86_64`); and with the `fma` feature, `f32` layers of at least [`FMA_MIN`]
+//! `std` on `x86_64`); and with the `fma` feature, `f32` layers of at least `FMA_MIN`
 //! multiply-adds per sample on CPUs with AVX-512F and AVX-512VL run the same loops with fused
 //! multiply-adds and lane masks (`Fused`). The choice depends on the scalar, the layer's sizes and
 //! the CPU, never on the batch, so a sample gives the same bits alone or in a batch. On targets
 //! without vector instructions ([`scalar::SCALAR`]) the exact backends run the [`scalar`] kernels
 //! (the same bits). The input gradient of a strided convolution keeps the direct loops of
 //! [`strided_input_grad`].
+//!
+//! [`direct::correlate!`]: super::direct::correlate
 
 use super::direct::{Columns, Plan, TILES, Tile, Weights, correlate};
 use super::grads::{self, Update};
@@ -319,7 +321,7 @@ fn input_grad_by_columns<
 }
 
 /// The exact kernels as a backend with the attribute given (`#[inline(always)]`,
-/// `#[inline(never)]`, or `#[target_feature(enable = "avx2")]`), on [`Avx`](super::ymm::Avx)
+/// `#[inline(never)]`, or `#[target_feature(enable = "avx2")]`), on `ymm::Avx`
 /// vectors for `f32` when AVX2 is there (`$avx`), on [`Exact`] ones otherwise: the same bits.
 macro_rules! exact_backend {
     ($name:ident, #[$attribute:meta], $avx:expr) => {

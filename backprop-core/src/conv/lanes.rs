@@ -1,6 +1,6 @@
 //! Vectors of [`LANES`] lanes, the unit of work of the convolution kernels: the exact arithmetic on
 //! `[T; 8]` ([`Exact`], any scalar, vectorised by LLVM for whatever the build targets), and on
-//! `x86_64` the `f32` vectors of [`ymm`](super::ymm): the same exact arithmetic written in AVX2
+//! `x86_64` the `f32` vectors of `conv::ymm`: the same exact arithmetic written in AVX2
 //! (`Avx`, the same bits as [`Exact`]), and with the `fma` feature 256-bit fused multiply-adds
 //! with AVX-512VL lane masks (`Fused`).
 //!

@@ -12,7 +12,7 @@
 //!   directly in the order of the vector kernels' column sums, without their buffer.
 //! - The weight and bias gradients: the vector kernels' lane `l` (columns `l mod 8`, in the order
 //!   samples, rows, vectors) for one lane at a time, the lanes then summed in the tree of
-//!   [`Vector::sum`](super::lanes::Vector::sum). The vector kernels' masked multiply-adds also add
+//!   [`Vector::sum`]. The vector kernels' masked multiply-adds also add
 //!   `0 · 0 = +0` to the lanes of the last vector past the end of the row, which turns a sum of
 //!   `-0` into `+0` and changes nothing else: such a lane gets one `+0` at the end instead.
 //!
@@ -30,7 +30,7 @@ use crate::Scalar;
 use crate::kernel::unroll;
 
 /// Whether the build runs these kernels: a target without vector instructions that LLVM would
-/// fill with the eight lanes of [`Exact`](super::lanes::Exact).
+/// fill with the eight lanes of [`Exact`].
 pub(super) const SCALAR: bool = !cfg!(any(
     target_arch = "x86",
     target_arch = "x86_64",

@@ -54,7 +54,7 @@ pub(super) trait Backend {
         dx: &mut [T; I],
     );
 
-    /// [`outer`](super::outer).
+    /// [`outer`](fn@super::outer).
     unsafe fn outer<T: Scalar, const I: usize, const O: usize>(
         grad: &mut [[T; I]; O],
         x: &[T; I],
@@ -159,7 +159,7 @@ pub(crate) fn has_avx2() -> bool {
 
 /// `with_backend!(T, I, O, work, B => call)`: `call` (a call of a [`Backend`] method on `B`) on
 /// the backend for an `I × O` layer of `T` and `work` multiply-adds (a constant expression of the
-/// entry point's generics): the FMA kernels when [`fused`] holds (on the CPU's `fma::path`); else
+/// entry point's generics): the FMA kernels when `fused` holds (on the CPU's `fma::path`); else
 /// the exact kernels, compiled for AVX2 when the CPU has it and the build does not already enable
 /// it, in a function of their own from [`OUTLINE_MIN`](super::OUTLINE_MIN) multiply-adds on,
 /// inlined below.

@@ -188,7 +188,7 @@ struct Block<const C: usize>([[f32; LANES]; C]);
 /// outer and the rows inner: the block (32 × 256 bytes) stays in L1 while the tiles of `W` and
 /// its gradient stream by once.
 ///
-/// Aligned loads and stores, as [`dot_tile`](super::dot_tile)'s: when every row starts `m` floats
+/// Aligned loads and stores, as the `fma` kernels' `dot_tile`'s: when every row starts `m` floats
 /// past a 64-byte boundary (`I` a multiple of 16) and the samples fit [`OUTER_PACK`], the chunks
 /// are counted from `m` floats before each row, so that every chunk of the matrix the tile reads
 /// and writes (`W` in [`Mode::Sgd`], else `target`) is one cache line, not two; the first and last

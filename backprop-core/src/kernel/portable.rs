@@ -465,7 +465,7 @@ fn backward_sgd_on<T: Scalar, L: Lanes<T = T>, const I: usize, const O: usize>(
     }
 }
 
-/// `grad = delta xᵀ`, row by row (see [`outer`](super::outer)).
+/// `grad = delta xᵀ`, row by row (see [`outer`](fn@super::outer)).
 #[inline(always)]
 pub(super) fn outer<T: Scalar, Y: Isa, const I: usize, const O: usize>(
     isa: Y,

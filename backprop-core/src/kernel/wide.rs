@@ -1,8 +1,8 @@
-//! Sixteen `f32` lanes: the unit of the `fma` feature's kernels, one AVX-512 vector ([`Zmm`]) or
-//! two AVX2 vectors, lanes `0..8` and `8..16` ([`YmmPair`]), with fused multiply-add; and of the
+//! Sixteen `f32` lanes: the unit of the `fma` feature's kernels, one AVX-512 vector (`Zmm`) or
+//! two AVX2 vectors, lanes `0..8` and `8..16` (`YmmPair`), with fused multiply-add; and of the
 //! exact kernels' outer products on CPUs with AVX-512F ([`ZmmExact`]), a product rounded, then
 //! added. The FMA tokens compute every lane the same way (one rounding per multiply-add) and
-//! reduce the 16 lanes in the same order ([`Fused`]), so the kernels written over them give the
+//! reduce the 16 lanes in the same order (`Fused`), so the kernels written over them give the
 //! same bits on either; [`ZmmExact`] computes what the exact kernels' 8 lanes do, lane by lane.
 
 // AVX-512 intrinsics are stable since Rust 1.89, the workspace's minimum.
@@ -96,7 +96,7 @@ fn reduce_quarters(quarters: __m128) -> f32 {
 }
 
 /// The memory operations and arithmetic of one AVX-512 vector: the methods of [`Wide`] that
-/// [`Zmm`] and [`ZmmExact`] share.
+/// `Zmm` and [`ZmmExact`] share.
 macro_rules! zmm_lanes {
     () => {
         type V = __m512;

@@ -1,7 +1,7 @@
 //! The exact kernels' vectors on `x86_64`, and the backends that run them with AVX2 and AVX-512:
 //!
 //! - [`Sse2`]: eight `f32` lanes as two 128-bit vectors. Every `x86_64` CPU has SSE2.
-//! - [`Avx`]: eight `f32` lanes as one 256-bit vector, for the [`Avx2`] backend (with `std`, in
+//! - [`Avx`]: eight `f32` lanes as one 256-bit vector, for the `Avx2` backend (with `std`, in
 //!   builds without AVX2 at compile time, chosen at run time on CPUs that have it) and for builds
 //!   with AVX enabled at compile time (`-C target-cpu=...`).
 //!
@@ -172,7 +172,7 @@ type Below = super::portable::Outlined;
 
 /// The exact kernels on CPUs with AVX-512F and DQ: the batched outer products on 512-bit vectors
 /// ([`ZmmExact`], 16 columns per vector, each product rounded, then added; see
-/// [`outer`](super::outer)), and `W x` on a batch two samples per vector ([`pairs`]), both the
+/// [`outer`](fn@super::outer)), and `W x` on a batch two samples per vector ([`pairs`]), both the
 /// bits of the 8-lane kernels; every other kernel is [`Below`]'s (one sample's dot products keep
 /// their 8 lanes, whose order fixes their bits).
 pub(super) struct Avx512;

@@ -7,7 +7,8 @@
 //! `__metadata__`, an object of strings to strings. A tensor is an object with exactly the fields
 //! `dtype` (a string), `shape` (an array of unsigned integers) and `data_offsets` (an array of two
 //! unsigned integers), each once. Rejected, where the Python package is lenient: whitespace before
-//! the object, unknown fields, a `null` metadata, duplicate names (checked in [`super::parse`]).
+//! the object, unknown fields, a `null` metadata, duplicate names (checked in
+//! [`SafeTensors::parse`](super::SafeTensors::parse)).
 
 use super::dtype::Dtype;
 use super::error::{Dims, SafetensorsError, Syntax};

@@ -57,7 +57,7 @@ fn outer_row<F: Wide, const I: usize>(f: F, op: Outer, x: &[f32; I], g: &mut [f3
     }
 }
 
-/// `grad = delta xᵀ`, or `grad += delta xᵀ` (see [`kernel::outer`](crate::kernel::outer)).
+/// `grad = delta xᵀ`, or `grad += delta xᵀ` (see [`kernel::outer`](fn@crate::kernel::outer)).
 #[inline(always)]
 pub(super) fn outer<F: Wide, const I: usize, const O: usize>(
     f: F,

@@ -16,6 +16,8 @@ use super::backward;
 ///
 /// That of the function of the same name it runs: [`dot_tile`](super::dot_tile), `backward::transpose_cols`,
 /// `backward::gemm_t_tile`.
+///
+/// [`Wide`]: super::super::wide::Wide
 pub(super) trait Micro: Fused + OuterTile {
     /// [`dot_tile`](super::dot_tile).
     unsafe fn dot_tile<const I: usize, const S: usize, const R: usize>(

@@ -2,7 +2,7 @@
 //! least [`FMA_MIN`](super::FMA_MIN) multiply-adds and [`FMA_MIN_INPUTS`](super::FMA_MIN_INPUTS)
 //! inputs, on `x86_64` CPUs with AVX-512F, or else AVX2 and FMA, in 16 lanes of fused
 //! multiply-add. The forward pass is here, the backward pass and the updates in [`backward`], the
-//! vectors in [`wide`](super::wide), the batched outer products in [`outer`](super::outer).
+//! vectors in [`wide`](super::wide), the batched outer products in [`outer`](fn@super::outer).
 //!
 //! # Why a second set
 //!
@@ -57,6 +57,8 @@
 //!
 //! Every kernel is written once over [`Wide`] and `#[inline(always)]`; each backend compiles it
 //! in functions of its own with its `#[target_feature]` (`fma_backend!`).
+//!
+//! [`Wide`]: super::wide::Wide
 
 use super::backend::Backend;
 use super::common::view;
@@ -456,6 +458,8 @@ fn gemm_tiles<F: Micro, const I: usize, const O: usize, const S: usize, const R:
 /// own compiled with `#[target_feature(enable = $feature)]`, the operands viewed as `f32` (the
 /// contract of [`Backend`]: `T` is `f32`, and the CPU has the features); the biases of the batched
 /// outer products take the exact loops, as in every build.
+///
+/// [`Wide`]: super::wide::Wide
 macro_rules! fma_backend {
     ($(#[$doc:meta])* $backend:ident, $feature:literal, $token:expr) => {
         $(#[$doc])*
