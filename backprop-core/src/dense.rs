@@ -127,12 +127,11 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
         kernel::sgd(&mut self.w, &mut self.b, x, delta, -lr);
     }
 
-    /// The forward pass over a tile of samples (at most [`BATCH_TILE`](kernel::BATCH_TILE); any
-    /// more are ignored): `out.z[s] = W xs[s] + b`, `out.a[s] = A(out.z[s])`, each equal to what
+    /// The forward pass over a tile of samples (at most `N`; any more are ignored): `out.z[s] = W xs[s] + b`, `out.a[s] = A(out.z[s])`, each equal to what
     /// [`forward`](Self::forward) computes for that sample alone.
     #[inline]
-    fn forward_batch<A: Activation>(&self, xs: &[[T; I]], out: &mut LayerBatch<[T; O]>) {
-        let xs = &xs[..xs.len().min(kernel::BATCH_TILE)];
+    fn forward_batch<A: Activation, const N: usize>(&self, xs: &[[T; I]], out: &mut LayerBatch<[T; O], N>) {
+        let xs = &xs[..xs.len().min(N)];
         out.len = xs.len();
         let (z, a) = (&mut out.z[..xs.len()], &mut out.a[..xs.len()]);
         kernel::gemm(&self.w, &self.b, xs, z);
@@ -145,7 +144,12 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
     /// every sample (`dL/da` of the layer below, which its activation then turns into `dL/dz`),
     /// and adds `Σ_s delta_s a_sᵀ` and `Σ_s delta_s` to `grad`.
     #[inline]
-    fn backward_batch(&self, below: &mut LayerBatch<[T; I]>, this: &LayerBatch<[T; O]>, grad: &mut Self) {
+    fn backward_batch<const N: usize>(
+        &self,
+        below: &mut LayerBatch<[T; I], N>,
+        this: &LayerBatch<[T; O], N>,
+        grad: &mut Self,
+    ) {
         kernel::gemm_t(&self.w, this.deltas(), below.deltas_mut());
         kernel::gemm_outer(&mut grad.w, &mut grad.b, below.outputs(), this.deltas());
     }
@@ -153,7 +157,12 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
     /// As [`backward_batch`](Self::backward_batch), for the first layer, whose input `xs` is the
     /// samples themselves: adds to `grad` only.
     #[inline]
-    fn backward_batch_params(&self, xs: &[[T; I]], this: &LayerBatch<[T; O]>, grad: &mut Self) {
+    fn backward_batch_params<const N: usize>(
+        &self,
+        xs: &[[T; I]],
+        this: &LayerBatch<[T; O], N>,
+        grad: &mut Self,
+    ) {
         kernel::gemm_outer(&mut grad.w, &mut grad.b, xs, this.deltas());
     }
 
@@ -161,10 +170,10 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
     /// weights as they were), `grad = scale · Σ_s delta_s a_sᵀ` (the mean gradient for
     /// `scale = 1 / samples`), then `W -= lr · grad`; the same for the biases.
     #[inline]
-    fn backward_batch_sgd(
+    fn backward_batch_sgd<const N: usize>(
         &mut self,
-        below: &mut LayerBatch<[T; I]>,
-        this: &LayerBatch<[T; O]>,
+        below: &mut LayerBatch<[T; I], N>,
+        this: &LayerBatch<[T; O], N>,
         scale: T,
         lr: T,
         grad: &mut Self,
@@ -184,7 +193,14 @@ impl<T: Scalar, const I: usize, const O: usize> Layer<T> for Dense<T, I, O> {
 
     /// As [`backward_batch_sgd`](Self::backward_batch_sgd), for the first layer (input `xs`).
     #[inline]
-    fn batch_sgd(&mut self, xs: &[[T; I]], this: &LayerBatch<[T; O]>, scale: T, lr: T, grad: &mut Self) {
+    fn batch_sgd<const N: usize>(
+        &mut self,
+        xs: &[[T; I]],
+        this: &LayerBatch<[T; O], N>,
+        scale: T,
+        lr: T,
+        grad: &mut Self,
+    ) {
         kernel::gemm_outer_sgd(
             &mut self.w,
             &mut self.b,

@@ -348,69 +348,71 @@ impl<S: Shape> Default for LayerTrace<S> {
     }
 }
 
-/// What the batched passes store for one layer over a tile of up to
-/// [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples: `z`, `a` and `delta` per sample, each of the
-/// layer's output [`Shape`], and how many samples the last forward pass wrote.
+/// What the batched passes store for one layer over a tile of up to `N` samples
+/// ([`BATCH_TILE`](crate::kernel::BATCH_TILE) unless given): `z`, `a` and `delta` per sample, each
+/// of the layer's output [`Shape`], and how many samples the last forward pass wrote.
 ///
 /// Generated networks keep one per layer on the stack during a mini-batch step:
-/// `3 · BATCH_TILE · N` scalars for a layer of `N` neurons (49 KiB for the 128 `f32` neurons of a
-/// 784-128-10 network), whatever the batch size.
+/// `3 · N · width` scalars for a layer of `width` outputs (49 KiB for the 128 `f32` neurons of a
+/// 784-128-10 network), whatever the batch size. Their tile `N` is the network's `BATCH_TILE`:
+/// 32 samples, or fewer when the tiles of all its layers would take more than
+/// [`TILE_SCALARS`](crate::kernel::TILE_SCALARS) ([`batch_tile`](crate::kernel::batch_tile)).
 ///
 /// ```
 /// use backprop_core::{Dense, Identity, Layer};
 /// use backprop_core::layer::LayerBatch;
 /// let layer = Dense::<f64, 2, 1>::new([[1.0, 2.0]], [0.5]);
-/// let mut out = LayerBatch::zeroed();
-/// layer.forward_batch::<Identity>(&[[1.0, 1.0], [0.0, 2.0]], &mut out);
+/// let mut out = LayerBatch::<[f64; 1], 4>::zeroed();
+/// layer.forward_batch::<Identity, 4>(&[[1.0, 1.0], [0.0, 2.0]], &mut out);
 /// assert_eq!(out.outputs(), &[[3.5], [4.5]]);
 /// ```
 #[doc(hidden)]
 #[derive(Clone, Debug, PartialEq)]
 #[repr(C)] // `conv::flatten_batch` relies on the layout.
-pub struct LayerBatch<S> {
-    /// Samples written by the last forward pass (at most `BATCH_TILE`).
+pub struct LayerBatch<S, const N: usize = { crate::kernel::BATCH_TILE }> {
+    /// Samples written by the last forward pass (at most `N`).
     pub len: usize,
     /// Pre-activations, one per sample.
-    pub z: [S; crate::kernel::BATCH_TILE],
+    pub z: [S; N],
     /// Activations, one per sample.
-    pub a: [S; crate::kernel::BATCH_TILE],
+    pub a: [S; N],
     /// Error signals `dL/dz`, one per sample.
-    pub delta: [S; crate::kernel::BATCH_TILE],
+    pub delta: [S; N],
 }
 
-impl<S: Shape> LayerBatch<S> {
+impl<S: Shape, const N: usize> LayerBatch<S, N> {
     /// An empty tile.
     pub const fn zeroed() -> Self {
-        let zero = [S::ZERO; crate::kernel::BATCH_TILE];
+        let zero = [S::ZERO; N];
         Self { len: 0, z: zero, a: zero, delta: zero }
     }
 
     /// The activations of the samples written, one per sample.
     #[inline]
     pub fn outputs(&self) -> &[S] {
-        &self.a[..self.len.min(crate::kernel::BATCH_TILE)]
+        &self.a[..self.len.min(N)]
     }
 
     /// The error signals of the samples written.
     #[inline]
     pub fn deltas(&self) -> &[S] {
-        &self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
+        &self.delta[..self.len.min(N)]
     }
 
     /// The error signals of the samples written, mutably.
     #[inline]
     pub fn deltas_mut(&mut self) -> &mut [S] {
-        &mut self.delta[..self.len.min(crate::kernel::BATCH_TILE)]
+        &mut self.delta[..self.len.min(N)]
     }
 }
 
-impl<T: Scalar, const N: usize> LayerBatch<[T; N]> {
+impl<T: Scalar, const W: usize, const N: usize> LayerBatch<[T; W], N> {
     /// For the output layer: the summed loss of the samples, with each sample's `delta = dL/dz`
     /// written. Targets past the samples written are ignored.
     #[inline]
-    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, targets: &[[T; N]]) -> T {
+    pub fn loss_delta<L: Loss<A>, A: Activation>(&mut self, targets: &[[T; W]]) -> T {
         let mut total = T::ZERO;
-        let n = self.len.min(crate::kernel::BATCH_TILE);
+        let n = self.len.min(N);
         for (((z, a), d), t) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]).zip(targets) {
             total += L::loss_and_delta(z, a, t, d);
         }
@@ -420,7 +422,7 @@ impl<T: Scalar, const N: usize> LayerBatch<[T; N]> {
     /// For a hidden layer: turns every sample's `delta` from `dL/da` into `dL/dz`.
     #[inline]
     pub fn activation_backward<A: Activation>(&mut self) {
-        let n = self.len.min(crate::kernel::BATCH_TILE);
+        let n = self.len.min(N);
         for ((z, a), d) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]) {
             A::backward(z, a, d);
         }
@@ -502,35 +504,43 @@ pub trait Layer<T: Scalar>: Params<T> + Clone + core::fmt::Debug + PartialEq {
     fn sgd(&mut self, x: &Self::Input, delta: &Self::Output, lr: T);
 
     #[doc(hidden)]
-    /// The forward pass over a tile of samples (at most [`BATCH_TILE`](crate::kernel::BATCH_TILE); any
-    /// more are ignored), each equal to what [`forward`](Self::forward) computes for that sample
-    /// alone.
-    fn forward_batch<A: Activation>(&self, xs: &[Self::Input], out: &mut LayerBatch<Self::Output>);
+    /// The forward pass over a tile of samples (at most `N`; any more are ignored), each equal to
+    /// what [`forward`](Self::forward) computes for that sample alone.
+    fn forward_batch<A: Activation, const N: usize>(
+        &self,
+        xs: &[Self::Input],
+        out: &mut LayerBatch<Self::Output, N>,
+    );
 
     #[doc(hidden)]
     /// Backward over a tile: from `this.delta`, writes `dL/da` of the layer below into
     /// `below.delta` for every sample (its activation then turns it into `dL/dz`), and adds the
     /// tile's summed gradient to `grad`.
-    fn backward_batch(
+    fn backward_batch<const N: usize>(
         &self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
+        below: &mut LayerBatch<Self::Input, N>,
+        this: &LayerBatch<Self::Output, N>,
         grad: &mut Self,
     );
 
     #[doc(hidden)]
     /// As [`backward_batch`](Self::backward_batch), for the first layer, whose input `xs` is the
     /// samples themselves: adds to `grad` only.
-    fn backward_batch_params(&self, xs: &[Self::Input], this: &LayerBatch<Self::Output>, grad: &mut Self);
+    fn backward_batch_params<const N: usize>(
+        &self,
+        xs: &[Self::Input],
+        this: &LayerBatch<Self::Output, N>,
+        grad: &mut Self,
+    );
 
     #[doc(hidden)]
     /// Backward over a tile with the SGD step fused: writes `below.delta` (with the parameters as
     /// they were), sets `grad` to `scale` times the tile's summed gradient (the mean for
     /// `scale = 1 / samples`), then applies `p -= lr · grad`.
-    fn backward_batch_sgd(
+    fn backward_batch_sgd<const N: usize>(
         &mut self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
+        below: &mut LayerBatch<Self::Input, N>,
+        this: &LayerBatch<Self::Output, N>,
         scale: T,
         lr: T,
         grad: &mut Self,
@@ -538,10 +548,10 @@ pub trait Layer<T: Scalar>: Params<T> + Clone + core::fmt::Debug + PartialEq {
 
     #[doc(hidden)]
     /// As [`backward_batch_sgd`](Self::backward_batch_sgd), for the first layer (input `xs`).
-    fn batch_sgd(
+    fn batch_sgd<const N: usize>(
         &mut self,
         xs: &[Self::Input],
-        this: &LayerBatch<Self::Output>,
+        this: &LayerBatch<Self::Output, N>,
         scale: T,
         lr: T,
         grad: &mut Self,

@@ -94,7 +94,7 @@ pub mod __private {
         Valid, flatten, flatten_batch, flatten_mut, flatten_tile, output_len,
     };
     pub use crate::dense::Dense;
-    pub use crate::kernel::BATCH_TILE;
+    pub use crate::kernel::{BATCH_TILE, batch_tile};
     pub use crate::layer::{Layer, LayerBatch, LayerInfo, LayerTrace};
     pub use crate::loss::{BinaryCrossEntropy, HalfSquaredError, SoftmaxCrossEntropy};
     pub use crate::network::{Network, Params, train_step_batch_unfused};

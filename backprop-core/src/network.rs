@@ -139,7 +139,8 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     fn forward(&self, x: &Self::Input) -> Self::Output;
     /// Inference on a batch: the output for every input, the same bits as
     /// [`forward`](Network::forward) on each. Generated networks run it through the matrix-matrix
-    /// kernels, in tiles of [`BATCH_TILE`](crate::kernel::BATCH_TILE) samples; this default calls
+    /// kernels, in tiles of the network's `BATCH_TILE` samples (32, fewer for wide layers: see
+    /// [`batch_tile`](crate::kernel::batch_tile)); this default calls
     /// `forward` once per input.
     ///
     /// ```

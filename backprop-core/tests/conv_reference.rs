@@ -122,8 +122,8 @@ fn conv2d_valid_dense() {
     // The batched path, one sample: the same bits.
     let (mut b0, mut b1) = (LayerBatch::zeroed(), LayerBatch::zeroed());
     let xs = one(&x);
-    c0.forward_batch::<Tanh>(&xs, &mut b0);
-    d1.forward_batch::<Softmax>(flatten_tile(b0.outputs()), &mut b1);
+    c0.forward_batch::<Tanh, 1>(&xs, &mut b0);
+    d1.forward_batch::<Softmax, 1>(flatten_tile(b0.outputs()), &mut b1);
     assert_eq!((b0.a[0], b1.a[0]), (t0.a, t1.a));
     b1.loss_delta::<SoftmaxCrossEntropy, Softmax>(&[t]);
     let (mut q0, mut q1) = (c0, d1);

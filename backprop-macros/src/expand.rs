@@ -32,6 +32,10 @@ pub fn expand(model: &Model) -> TokenStream {
     let tys: Vec<TokenStream> =
         layers.iter().map(|l| l.kind.ty(&private, &l.input, &l.args, &l.output)).collect();
     let out_shapes: Vec<TokenStream> = layers.iter().map(|l| l.output.array()).collect();
+    // The scalars of one sample at each layer's output, for the batch tile; each read as an array
+    // length, so that a size of another type than `usize` is the error the sizes' own checks
+    // report, at the user's tokens, and not a second one.
+    let out_scalars: Vec<&TokenStream> = layers.iter().map(|l| &l.size.tokens).collect();
     let acts: Vec<TokenStream> = layers.iter().map(|l| activation_path(&private, &l.activation)).collect();
     let loss_path = loss_path(&private, *loss);
     let loss_name = loss.name();
@@ -287,6 +291,11 @@ pub fn expand(model: &Model) -> TokenStream {
         const _: () = {
             use #private::Layer as _;
 
+            // Samples per tile of the batched passes: the tiles of every layer on the stack stay
+            // within the core's budget whatever the widths.
+            const __BACKPROP_BATCH_TILE: usize = #private::batch_tile(0 #( + [(); #out_scalars].len() )*);
+            type __BackpropBatch<S> = #private::LayerBatch<S, __BACKPROP_BATCH_TILE>;
+
             impl<T: #private::Scalar> #trace<T> {
                 /// A trace of zeros.
                 pub const fn zeroed() -> Self {
@@ -317,6 +326,12 @@ pub fn expand(model: &Model) -> TokenStream {
                 pub const TRACE_BYTES: usize = ::core::mem::size_of::<#trace<T>>();
                 /// The layers, input to output.
                 pub const LAYERS: &'static [#private::LayerInfo] = &[ #(#layer_infos),* ];
+                /// Samples per tile of the batched methods (`forward_batch`, `backward_batch`,
+                /// `train_step_batch`): 32, or fewer when the `z`, `a` and `delta` tiles of every
+                /// layer, which they keep on the stack, would hold more than 128 Ki scalars (512 KiB
+                /// in `f32`). A batch of at most this many samples is one tile, and
+                /// `train_step_batch` then fuses the SGD step into the backward pass.
+                pub const BATCH_TILE: usize = __BACKPROP_BATCH_TILE;
 
                 /// A network from its layers (a `const fn`, so weights can live in a `static`).
                 #[doc = ""]
@@ -397,11 +412,11 @@ pub fn expand(model: &Model) -> TokenStream {
 
                 /// Inference on a batch: the output of every input, the same bits as
                 /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
-                /// `BATCH_TILE` samples.
+                /// [`BATCH_TILE`](Self::BATCH_TILE) samples.
                 #[inline]
                 pub fn forward_batch<const B: usize>(&self, inputs: &[[T; #input_size]; B]) -> [[T; #output_size]; B] {
                     let mut outputs = [[T::ZERO; #output_size]; B];
-                    for (input, output) in inputs.chunks(#private::BATCH_TILE).zip(outputs.chunks_mut(#private::BATCH_TILE)) {
+                    for (input, output) in inputs.chunks(__BACKPROP_BATCH_TILE).zip(outputs.chunks_mut(__BACKPROP_BATCH_TILE)) {
                         self.forward_tile(input, output);
                     }
                     outputs
@@ -409,8 +424,8 @@ pub fn expand(model: &Model) -> TokenStream {
 
                 /// A tile of at most `BATCH_TILE` samples: writes their outputs.
                 fn forward_tile(&self, input: &[[T; #input_size]], output: &mut [[T; #output_size]]) {
-                    #( let mut #tiles = #private::LayerBatch::<#out_shapes>::zeroed(); )*
-                    #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                    #( let mut #tiles = __BackpropBatch::<#out_shapes>::zeroed(); )*
+                    #( self.#names.forward_batch::<#acts, __BACKPROP_BATCH_TILE>(#tile_inputs, &mut #tiles); )*
                     for (output, a) in output.iter_mut().zip(#last_tile.outputs()) {
                         *output = *a;
                     }
@@ -419,8 +434,8 @@ pub fn expand(model: &Model) -> TokenStream {
                 /// A tile of at most `BATCH_TILE` samples: adds their gradients to `grads`; returns the
                 /// sum of their losses.
                 fn backward_tile(&self, input: &[[T; #input_size]], target: &[[T; #output_size]], grads: &mut Self) -> T {
-                    #( let mut #tiles = #private::LayerBatch::<#out_shapes>::zeroed(); )*
-                    #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                    #( let mut #tiles = __BackpropBatch::<#out_shapes>::zeroed(); )*
+                    #( self.#names.forward_batch::<#acts, __BACKPROP_BATCH_TILE>(#tile_inputs, &mut #tiles); )*
                     let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
                     #(
                         self.#back_names.backward_batch(#below_batches, &#back_tiles, &mut grads.#back_names);
@@ -434,8 +449,8 @@ pub fn expand(model: &Model) -> TokenStream {
                 /// `scale` times the sum of their gradients, then `p -= lr · grads`, layer by layer as
                 /// the error signal reaches it. Returns the sum of their losses before the step.
                 fn train_tile(&mut self, input: &[[T; #input_size]], target: &[[T; #output_size]], scale: T, lr: T, grads: &mut Self) -> T {
-                    #( let mut #tiles = #private::LayerBatch::<#out_shapes>::zeroed(); )*
-                    #( self.#names.forward_batch::<#acts>(#tile_inputs, &mut #tiles); )*
+                    #( let mut #tiles = __BackpropBatch::<#out_shapes>::zeroed(); )*
+                    #( self.#names.forward_batch::<#acts, __BACKPROP_BATCH_TILE>(#tile_inputs, &mut #tiles); )*
                     let loss = #last_tile.loss_delta::<#loss_path, #out_act>(target);
                     #(
                         self.#back_names.backward_batch_sgd(#below_batches, &#back_tiles, scale, lr, &mut grads.#back_names);
@@ -562,14 +577,14 @@ pub fn expand(model: &Model) -> TokenStream {
                 /// Tiles of `BATCH_TILE` samples through the matrix-matrix kernels.
                 fn backward_batch_accumulate<const B: usize>(&self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], grads: &mut Self) -> T {
                     const { ::core::assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
-                    let tiles = inputs.chunks(#private::BATCH_TILE).zip(targets.chunks(#private::BATCH_TILE));
+                    let tiles = inputs.chunks(__BACKPROP_BATCH_TILE).zip(targets.chunks(__BACKPROP_BATCH_TILE));
                     tiles.fold(T::ZERO, |loss, (input, target)| loss + self.backward_tile(input, target, grads))
                 }
 
                 /// Fused with the backward pass when the batch fits one tile of `BATCH_TILE` samples.
                 fn train_step_batch<const B: usize>(&mut self, inputs: &[[T; #input_size]; B], targets: &[[T; #output_size]; B], lr: T, grads: &mut Self) -> T {
                     const { ::core::assert!(B > 0, "a batch needs at least one sample: B must be at least 1") };
-                    if B > #private::BATCH_TILE {
+                    if B > __BACKPROP_BATCH_TILE {
                         return #private::train_step_batch_unfused(self, inputs, targets, lr, grads);
                     }
                     let scale = T::ONE / T::from_f64(B as f64);

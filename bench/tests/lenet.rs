@@ -41,8 +41,8 @@ fn close(what: &str, a: &[f32], b: &[f32], tolerance: f32) {
     assert!(worst <= tolerance, "{what}: differ by up to {worst:e}");
 }
 
-/// Runs `f` with a stack for the batch step's tiles (about 2.2 MB on the stack, as generated code
-/// keeps them).
+/// Runs `f` with a stack for the tiles of 32 samples the hand-written network and the conv
+/// layers' share keep (about 2.2 MB).
 fn with_big_stack(f: impl FnOnce() + Send + 'static) {
     std::thread::Builder::new().stack_size(64 << 20).spawn(f).expect("a thread").join().expect("no panic");
 }
@@ -88,14 +88,17 @@ fn the_conv_layers_step_is_the_batch_steps_share() {
         let (generated, _, _, _) = networks();
         let (xs, ts) = lenet::images::<BATCH>(DATA_SEED);
         // The conv layers' share on the tiles of a step, with that step's learning rate, moves the
-        // conv layers as the full step does.
+        // conv layers as the full step does, up to rounding: the share is one tile of 32 samples
+        // with the SGD step fused, where the network's step sums its gradient over tiles of
+        // `LeNet::BATCH_TILE` samples (4), then steps.
         let mut tiles = net::ConvTiles::of(&generated, &xs, &ts);
         let (mut part, mut full) = (generated.clone(), generated.clone());
         let (mut g1, mut g2) = (boxed_zeroed::<net::LeNet>(), boxed_zeroed::<net::LeNet>());
         net::conv_layers_step(&mut part, &xs, &mut tiles, LR, &mut g1);
         full.train_step_batch(&xs, &ts, LR, &mut g2);
-        assert_eq!(part.conv1, full.conv1);
-        assert_eq!(part.conv2, full.conv2);
+        const { assert!(net::LeNet::<f32>::BATCH_TILE < BATCH, "the step is no longer tiled") };
+        close("conv1 after the step", part.conv1.params(), full.conv1.params(), 1e-6);
+        close("conv2 after the step", part.conv2.params(), full.conv2.params(), 1e-6);
         assert!(part.conv1 != generated.conv1, "the step changed nothing");
     });
 }

@@ -105,30 +105,30 @@ macro_rules! conv_methods {
         }
 
         #[inline]
-        fn backward_batch(
+        fn backward_batch<const N: usize>(
             &self,
-            below: &mut LayerBatch<Self::Input>,
-            this: &LayerBatch<Self::Output>,
+            below: &mut LayerBatch<Self::Input, N>,
+            this: &LayerBatch<Self::Output, N>,
             grad: &mut Self,
         ) {
             self.backward_tile(below, this, grad, Update::Add);
         }
 
         #[inline]
-        fn backward_batch_params(
+        fn backward_batch_params<const N: usize>(
             &self,
             xs: &[Self::Input],
-            this: &LayerBatch<Self::Output>,
+            this: &LayerBatch<Self::Output, N>,
             grad: &mut Self,
         ) {
             Self::param_grads(xs, this.deltas(), grad, Update::Add);
         }
 
         #[inline]
-        fn backward_batch_sgd(
+        fn backward_batch_sgd<const N: usize>(
             &mut self,
-            below: &mut LayerBatch<Self::Input>,
-            this: &LayerBatch<Self::Output>,
+            below: &mut LayerBatch<Self::Input, N>,
+            this: &LayerBatch<Self::Output, N>,
             scale: T,
             lr: T,
             grad: &mut Self,
@@ -138,10 +138,10 @@ macro_rules! conv_methods {
         }
 
         #[inline]
-        fn batch_sgd(
+        fn batch_sgd<const N: usize>(
             &mut self,
             xs: &[Self::Input],
-            this: &LayerBatch<Self::Output>,
+            this: &LayerBatch<Self::Output, N>,
             scale: T,
             lr: T,
             grad: &mut Self,

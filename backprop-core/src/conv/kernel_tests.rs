@@ -187,7 +187,7 @@ fn layer<
 
     // The tile: the same outputs and input gradients, bit for bit; the gradient within rounding.
     let mut this = LayerBatch::<L::Output>::zeroed();
-    l.forward_batch::<Identity>(&xs, &mut this);
+    l.forward_batch::<Identity, { crate::kernel::BATCH_TILE }>(&xs, &mut this);
     assert_eq!(this.z[..SAMPLES].iter().flat_map(|z| z.flat()).copied().collect::<Vec<T>>(), zs, "z: tile");
     this.delta[..SAMPLES].copy_from_slice(&ds);
     let mut below = LayerBatch::<L::Input>::zeroed();

@@ -24,7 +24,7 @@ use super::scalar::{self, SCALAR};
 use super::{Contiguous, flatten, flatten_mut, flatten_tile, taps};
 use crate::Scalar;
 use crate::activation::Activation;
-use crate::kernel::{BATCH_TILE, OUTLINE_MIN};
+use crate::kernel::OUTLINE_MIN;
 use crate::layer::{Layer, LayerBatch};
 
 /// Multiply-adds per sample from which an `f32` convolution runs the `fma` feature's kernels (on
@@ -108,14 +108,14 @@ pub(super) trait Conv<
     /// [`Layer::backward_batch`] with `update`: each sample's `dx`, then the tile's gradient in
     /// one pass.
     #[inline(always)]
-    fn backward_tile(
+    fn backward_tile<const N: usize>(
         &self,
-        below: &mut LayerBatch<Self::Input>,
-        this: &LayerBatch<Self::Output>,
+        below: &mut LayerBatch<Self::Input, N>,
+        this: &LayerBatch<Self::Output, N>,
         grad: &mut Self,
         update: Update<T>,
     ) {
-        let n = below.len.min(BATCH_TILE);
+        let n = below.len.min(N);
         for (dx, d) in below.delta[..n].iter_mut().zip(this.deltas()) {
             self.input_grad(d, dx);
         }
@@ -512,12 +512,12 @@ pub(super) trait Direct<T: Scalar>: Layer<T> {
 
 /// [`Layer::forward_batch`], sample by sample.
 #[inline(always)]
-pub(super) fn forward_batch<T: Scalar, L: Direct<T>, A: Activation>(
+pub(super) fn forward_batch<T: Scalar, L: Direct<T>, A: Activation, const N: usize>(
     layer: &L,
     xs: &[L::Input],
-    out: &mut LayerBatch<L::Output>,
+    out: &mut LayerBatch<L::Output, N>,
 ) {
-    out.len = xs.len().min(BATCH_TILE);
+    out.len = xs.len().min(N);
     for ((x, z), a) in xs.iter().zip(&mut out.z).zip(&mut out.a) {
         layer.pre_activation(x, z);
         L::activate::<A>(z, a);
@@ -526,13 +526,13 @@ pub(super) fn forward_batch<T: Scalar, L: Direct<T>, A: Activation>(
 
 /// [`Layer::backward_batch`] of a kind without parameters: `below.delta` written sample by sample.
 #[inline(always)]
-pub(super) fn backward_batch_input<T: Scalar, L: Layer<T>>(
+pub(super) fn backward_batch_input<T: Scalar, L: Layer<T>, const N: usize>(
     layer: &L,
-    below: &mut LayerBatch<L::Input>,
-    this: &LayerBatch<L::Output>,
+    below: &mut LayerBatch<L::Input, N>,
+    this: &LayerBatch<L::Output, N>,
     grad: &mut L,
 ) {
-    let n = below.len.min(BATCH_TILE);
+    let n = below.len.min(N);
     let (xs, dxs) = (&below.a[..n], &mut below.delta[..n]);
     for ((x, dx), d) in xs.iter().zip(dxs).zip(this.deltas()) {
         layer.backward::<true>(x, d, grad, dx);

@@ -311,15 +311,15 @@ pub fn flatten_tile<A: Contiguous, B: Contiguous<Scalar = A::Scalar>>(xs: &[A]) 
 /// assert_eq!(pool.delta[0][2][1], 1.0);
 /// ```
 #[inline(always)]
-pub fn flatten_batch<A: Contiguous, B: Contiguous<Scalar = A::Scalar>>(
-    batch: &mut LayerBatch<A>,
-) -> &mut LayerBatch<B> {
+pub fn flatten_batch<A: Contiguous, B: Contiguous<Scalar = A::Scalar>, const N: usize>(
+    batch: &mut LayerBatch<A, N>,
+) -> &mut LayerBatch<B, N> {
     const { same_memory::<A, B>() };
     // SAFETY: `LayerBatch` is `#[repr(C)]`, its fields (`usize`, then three arrays of the shape)
-    // laid out in order; `A` and `B` have the same size and alignment, so `LayerBatch<A>` and
-    // `LayerBatch<B>` have the same layout, field for field, and every bit pattern of the arrays
-    // is valid.
-    unsafe { &mut *(batch as *mut LayerBatch<A>).cast::<LayerBatch<B>>() }
+    // laid out in order; `A` and `B` have the same size and alignment, so `LayerBatch<A, N>` and
+    // `LayerBatch<B, N>` have the same layout, field for field, and every bit pattern of the
+    // arrays is valid.
+    unsafe { &mut *(batch as *mut LayerBatch<A, N>).cast::<LayerBatch<B, N>>() }
 }
 
 /// `a = A(z)` row by row.
@@ -372,11 +372,11 @@ impl<T: Scalar, const W: usize, const H: usize, const C: usize> LayerTrace<[[[T;
     }
 }
 
-impl<T: Scalar, const L: usize, const C: usize> LayerBatch<[[T; L]; C]> {
+impl<T: Scalar, const L: usize, const C: usize, const N: usize> LayerBatch<[[T; L]; C], N> {
     /// For a hidden layer: turns every sample's `delta` from `dL/da` into `dL/dz`.
     #[inline]
     pub fn activation_backward<A: Activation>(&mut self) {
-        let n = self.len.min(crate::kernel::BATCH_TILE);
+        let n = self.len.min(N);
         for ((z, a), d) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]) {
             let z: &[[[T; L]; 1]; C] = flatten(z);
             let a: &[[[T; L]; 1]; C] = flatten(a);
@@ -385,11 +385,13 @@ impl<T: Scalar, const L: usize, const C: usize> LayerBatch<[[T; L]; C]> {
     }
 }
 
-impl<T: Scalar, const W: usize, const H: usize, const C: usize> LayerBatch<[[[T; W]; H]; C]> {
+impl<T: Scalar, const W: usize, const H: usize, const C: usize, const N: usize>
+    LayerBatch<[[[T; W]; H]; C], N>
+{
     /// For a hidden layer: turns every sample's `delta` from `dL/da` into `dL/dz`.
     #[inline]
     pub fn activation_backward<A: Activation>(&mut self) {
-        let n = self.len.min(crate::kernel::BATCH_TILE);
+        let n = self.len.min(N);
         for ((z, a), d) in self.z[..n].iter().zip(&self.a[..n]).zip(&mut self.delta[..n]) {
             activate_backward::<A, T, W, H, C>(z, a, d);
         }

@@ -346,8 +346,12 @@ macro_rules! direct_methods {
             <Self as Direct<T>>::activate::<A>(&trace.z, &mut trace.a);
         }
         #[inline]
-        fn forward_batch<A: Activation>(&self, xs: &[Self::Input], out: &mut LayerBatch<Self::Output>) {
-            kernels::forward_batch::<T, Self, A>(self, xs, out);
+        fn forward_batch<A: Activation, const N: usize>(
+            &self,
+            xs: &[Self::Input],
+            out: &mut LayerBatch<Self::Output, N>,
+        ) {
+            kernels::forward_batch::<T, Self, A, N>(self, xs, out);
         }
     };
 }
@@ -360,21 +364,27 @@ macro_rules! pool_methods {
         #[inline]
         fn sgd(&mut self, _: &Self::Input, _: &Self::Output, _: T) {}
         #[inline]
-        fn backward_batch(
+        fn backward_batch<const N: usize>(
             &self,
-            below: &mut LayerBatch<Self::Input>,
-            this: &LayerBatch<Self::Output>,
+            below: &mut LayerBatch<Self::Input, N>,
+            this: &LayerBatch<Self::Output, N>,
             grad: &mut Self,
         ) {
             kernels::backward_batch_input(self, below, this, grad);
         }
         #[inline]
-        fn backward_batch_params(&self, _: &[Self::Input], _: &LayerBatch<Self::Output>, _: &mut Self) {}
+        fn backward_batch_params<const N: usize>(
+            &self,
+            _: &[Self::Input],
+            _: &LayerBatch<Self::Output, N>,
+            _: &mut Self,
+        ) {
+        }
         #[inline]
-        fn backward_batch_sgd(
+        fn backward_batch_sgd<const N: usize>(
             &mut self,
-            below: &mut LayerBatch<Self::Input>,
-            this: &LayerBatch<Self::Output>,
+            below: &mut LayerBatch<Self::Input, N>,
+            this: &LayerBatch<Self::Output, N>,
             _: T,
             _: T,
             grad: &mut Self,
@@ -382,7 +392,15 @@ macro_rules! pool_methods {
             kernels::backward_batch_input(self, below, this, grad);
         }
         #[inline]
-        fn batch_sgd(&mut self, _: &[Self::Input], _: &LayerBatch<Self::Output>, _: T, _: T, _: &mut Self) {}
+        fn batch_sgd<const N: usize>(
+            &mut self,
+            _: &[Self::Input],
+            _: &LayerBatch<Self::Output, N>,
+            _: T,
+            _: T,
+            _: &mut Self,
+        ) {
+        }
     };
 }
 

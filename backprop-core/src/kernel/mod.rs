@@ -147,8 +147,41 @@ pub(crate) use portable::unroll;
 /// Lanes of every dot product: eight `f32` fill one 256-bit vector.
 pub const LANES: usize = 8;
 
-/// Samples processed together by the batched kernels (see [`LayerBatch`](crate::layer::LayerBatch)).
+/// Samples processed together by the batched kernels (see [`LayerBatch`](crate::layer::LayerBatch)):
+/// the tile of a generated network unless its layers are too wide for it ([`batch_tile`]).
 pub const BATCH_TILE: usize = 32;
+
+/// Scalars a generated network's batch tiles may hold in all (`z`, `a` and `delta` of every layer
+/// for every sample of a tile): 512 KiB in `f32`, 1 MiB in `f64`, on the stack during a batched
+/// call. With a thread's 2 MiB (Rust's default for spawned threads), that leaves room for the
+/// caller, the kernels' frames and the batch itself.
+pub const TILE_SCALARS: usize = 128 * 1024;
+
+/// The samples per tile of a network whose layers output `scalars` values per sample in all:
+/// [`BATCH_TILE`], or fewer so that its tiles stay within [`TILE_SCALARS`] (a multiple of 4 from 4
+/// up, the batched `W x` kernels' tile of samples; at least 1). The tile never changes a sample's
+/// outputs (the same bits alone or in a batch); a batch's gradient is summed tile by tile, so
+/// another tile may round it differently.
+///
+/// ```
+/// use backprop_core::kernel::batch_tile;
+/// assert_eq!(batch_tile(128 + 10), 32); // a 784-128-10 network keeps the full tile
+/// // A LeNet: 16 × 24 × 24 + 16 × 12 × 12 + 32 × 8 × 8 + 32 × 4 × 4 + 128 + 10 per sample.
+/// assert_eq!(batch_tile(14_218), 3);
+/// assert_eq!(batch_tile(1 << 20), 1);
+/// ```
+pub const fn batch_tile(scalars: usize) -> usize {
+    let fit = TILE_SCALARS / (3 * if scalars == 0 { 1 } else { scalars });
+    if fit >= BATCH_TILE {
+        BATCH_TILE
+    } else if fit >= 4 {
+        fit / 4 * 4
+    } else if fit >= 1 {
+        fit
+    } else {
+        1
+    }
+}
 
 /// [`sgd`] leaves a row of at least this many inputs alone when its scaled error signal
 /// `step · delta_o` is zero: a ReLU unit that was off, a saturated sigmoid, or a product that

@@ -44,6 +44,14 @@ pub(crate) struct DeepTrace<T: ::backprop::__private::Scalar = f32> {
 }
 const _: () = {
     use ::backprop::__private::Layer as _;
+    const __BACKPROP_BATCH_TILE: usize = ::backprop::__private::batch_tile(
+        0 + [(); 16].len() + [(); 16].len() + [(); 12].len() + [(); 8].len()
+            + [(); 4].len() + [(); 2].len(),
+    );
+    type __BackpropBatch<S> = ::backprop::__private::LayerBatch<
+        S,
+        __BACKPROP_BATCH_TILE,
+    >;
     impl<T: ::backprop::__private::Scalar> DeepTrace<T> {
         /// A trace of zeros.
         pub const fn zeroed() -> Self {
@@ -137,6 +145,12 @@ const _: () = {
                 ::backprop::__private::Identity,
             >("output"),
         ];
+        /// Samples per tile of the batched methods (`forward_batch`, `backward_batch`,
+        /// `train_step_batch`): 32, or fewer when the `z`, `a` and `delta` tiles of every
+        /// layer, which they keep on the stack, would hold more than 128 Ki scalars (512 KiB
+        /// in `f32`). A batch of at most this many samples is one tile, and
+        /// `train_step_batch` then fuses the SGD step into the backward pass.
+        pub const BATCH_TILE: usize = __BACKPROP_BATCH_TILE;
         /// A network from its layers (a `const fn`, so weights can live in a `static`).
         ///
         /// Returns the network by value: 3080 bytes in `f32`, 6160 in `f64`, on the stack unless the compiler builds it in place. For a network of more than about 100 KiB, build it on the heap with `boxed_zeroed` (feature `alloc`), or in a `static`.
@@ -360,7 +374,7 @@ const _: () = {
         }
         /// Inference on a batch: the output of every input, the same bits as
         /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
-        /// `BATCH_TILE` samples.
+        /// [`BATCH_TILE`](Self::BATCH_TILE) samples.
         #[inline]
         pub fn forward_batch<const B: usize>(
             &self,
@@ -368,8 +382,8 @@ const _: () = {
         ) -> [[T; 2]; B] {
             let mut outputs = [[T::ZERO; 2]; B];
             for (input, output) in inputs
-                .chunks(::backprop::__private::BATCH_TILE)
-                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+                .chunks(__BACKPROP_BATCH_TILE)
+                .zip(outputs.chunks_mut(__BACKPROP_BATCH_TILE))
             {
                 self.forward_tile(input, output);
             }
@@ -377,39 +391,41 @@ const _: () = {
         }
         /// A tile of at most `BATCH_TILE` samples: writes their outputs.
         fn forward_tile(&self, input: &[[T; 8]], output: &mut [[T; 2]]) {
-            let mut rectified_tile = ::backprop::__private::LayerBatch::<
-                [T; 16],
-            >::zeroed();
-            let mut squashed_tile = ::backprop::__private::LayerBatch::<
-                [T; 16],
-            >::zeroed();
-            let mut leaky_tile = ::backprop::__private::LayerBatch::<[T; 12]>::zeroed();
-            let mut smooth_tile = ::backprop::__private::LayerBatch::<[T; 8]>::zeroed();
-            let mut gate_tile = ::backprop::__private::LayerBatch::<[T; 4]>::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            let mut rectified_tile = __BackpropBatch::<[T; 16]>::zeroed();
+            let mut squashed_tile = __BackpropBatch::<[T; 16]>::zeroed();
+            let mut leaky_tile = __BackpropBatch::<[T; 12]>::zeroed();
+            let mut smooth_tile = __BackpropBatch::<[T; 8]>::zeroed();
+            let mut gate_tile = __BackpropBatch::<[T; 4]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 2]>::zeroed();
             self.rectified
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(input, &mut rectified_tile);
             self.squashed
                 .forward_batch::<
                     ::backprop::__private::Tanh,
+                    __BACKPROP_BATCH_TILE,
                 >(rectified_tile.outputs(), &mut squashed_tile);
             self.leaky
                 .forward_batch::<
                     ::backprop::__private::LeakyRelu,
+                    __BACKPROP_BATCH_TILE,
                 >(squashed_tile.outputs(), &mut leaky_tile);
             self.smooth
                 .forward_batch::<
                     ::backprop::__private::Softplus,
+                    __BACKPROP_BATCH_TILE,
                 >(leaky_tile.outputs(), &mut smooth_tile);
             self.gate
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(smooth_tile.outputs(), &mut gate_tile);
             self.output
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(gate_tile.outputs(), &mut output_tile);
             for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
                 *output = *a;
@@ -423,39 +439,41 @@ const _: () = {
             target: &[[T; 2]],
             grads: &mut Self,
         ) -> T {
-            let mut rectified_tile = ::backprop::__private::LayerBatch::<
-                [T; 16],
-            >::zeroed();
-            let mut squashed_tile = ::backprop::__private::LayerBatch::<
-                [T; 16],
-            >::zeroed();
-            let mut leaky_tile = ::backprop::__private::LayerBatch::<[T; 12]>::zeroed();
-            let mut smooth_tile = ::backprop::__private::LayerBatch::<[T; 8]>::zeroed();
-            let mut gate_tile = ::backprop::__private::LayerBatch::<[T; 4]>::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            let mut rectified_tile = __BackpropBatch::<[T; 16]>::zeroed();
+            let mut squashed_tile = __BackpropBatch::<[T; 16]>::zeroed();
+            let mut leaky_tile = __BackpropBatch::<[T; 12]>::zeroed();
+            let mut smooth_tile = __BackpropBatch::<[T; 8]>::zeroed();
+            let mut gate_tile = __BackpropBatch::<[T; 4]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 2]>::zeroed();
             self.rectified
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(input, &mut rectified_tile);
             self.squashed
                 .forward_batch::<
                     ::backprop::__private::Tanh,
+                    __BACKPROP_BATCH_TILE,
                 >(rectified_tile.outputs(), &mut squashed_tile);
             self.leaky
                 .forward_batch::<
                     ::backprop::__private::LeakyRelu,
+                    __BACKPROP_BATCH_TILE,
                 >(squashed_tile.outputs(), &mut leaky_tile);
             self.smooth
                 .forward_batch::<
                     ::backprop::__private::Softplus,
+                    __BACKPROP_BATCH_TILE,
                 >(leaky_tile.outputs(), &mut smooth_tile);
             self.gate
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(smooth_tile.outputs(), &mut gate_tile);
             self.output
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(gate_tile.outputs(), &mut output_tile);
             let loss = output_tile
                 .loss_delta::<
@@ -492,39 +510,41 @@ const _: () = {
             lr: T,
             grads: &mut Self,
         ) -> T {
-            let mut rectified_tile = ::backprop::__private::LayerBatch::<
-                [T; 16],
-            >::zeroed();
-            let mut squashed_tile = ::backprop::__private::LayerBatch::<
-                [T; 16],
-            >::zeroed();
-            let mut leaky_tile = ::backprop::__private::LayerBatch::<[T; 12]>::zeroed();
-            let mut smooth_tile = ::backprop::__private::LayerBatch::<[T; 8]>::zeroed();
-            let mut gate_tile = ::backprop::__private::LayerBatch::<[T; 4]>::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
+            let mut rectified_tile = __BackpropBatch::<[T; 16]>::zeroed();
+            let mut squashed_tile = __BackpropBatch::<[T; 16]>::zeroed();
+            let mut leaky_tile = __BackpropBatch::<[T; 12]>::zeroed();
+            let mut smooth_tile = __BackpropBatch::<[T; 8]>::zeroed();
+            let mut gate_tile = __BackpropBatch::<[T; 4]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 2]>::zeroed();
             self.rectified
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(input, &mut rectified_tile);
             self.squashed
                 .forward_batch::<
                     ::backprop::__private::Tanh,
+                    __BACKPROP_BATCH_TILE,
                 >(rectified_tile.outputs(), &mut squashed_tile);
             self.leaky
                 .forward_batch::<
                     ::backprop::__private::LeakyRelu,
+                    __BACKPROP_BATCH_TILE,
                 >(squashed_tile.outputs(), &mut leaky_tile);
             self.smooth
                 .forward_batch::<
                     ::backprop::__private::Softplus,
+                    __BACKPROP_BATCH_TILE,
                 >(leaky_tile.outputs(), &mut smooth_tile);
             self.gate
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(smooth_tile.outputs(), &mut gate_tile);
             self.output
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(gate_tile.outputs(), &mut output_tile);
             let loss = output_tile
                 .loss_delta::<
@@ -839,8 +859,8 @@ const _: () = {
                 )
             };
             let tiles = inputs
-                .chunks(::backprop::__private::BATCH_TILE)
-                .zip(targets.chunks(::backprop::__private::BATCH_TILE));
+                .chunks(__BACKPROP_BATCH_TILE)
+                .zip(targets.chunks(__BACKPROP_BATCH_TILE));
             tiles
                 .fold(
                     T::ZERO,
@@ -862,7 +882,7 @@ const _: () = {
                     B > 0, "a batch needs at least one sample: B must be at least 1"
                 )
             };
-            if B > ::backprop::__private::BATCH_TILE {
+            if B > __BACKPROP_BATCH_TILE {
                 return ::backprop::__private::train_step_batch_unfused(
                     self,
                     inputs,

@@ -65,6 +65,14 @@ pub struct LeNetTrace<T: ::backprop::__private::Scalar = f32> {
 }
 const _: () = {
     use ::backprop::__private::Layer as _;
+    const __BACKPROP_BATCH_TILE: usize = ::backprop::__private::batch_tile(
+        0 + [(); 3456].len() + [(); 864].len() + [(); 2304].len() + [(); 256].len()
+            + [(); 120].len() + [(); 10].len(),
+    );
+    type __BackpropBatch<S> = ::backprop::__private::LayerBatch<
+        S,
+        __BACKPROP_BATCH_TILE,
+    >;
     impl<T: ::backprop::__private::Scalar> LeNetTrace<T> {
         /// A trace of zeros.
         pub const fn zeroed() -> Self {
@@ -204,6 +212,12 @@ const _: () = {
                 ::backprop::__private::Softmax,
             >("output"),
         ];
+        /// Samples per tile of the batched methods (`forward_batch`, `backward_batch`,
+        /// `train_step_batch`): 32, or fewer when the `z`, `a` and `delta` tiles of every
+        /// layer, which they keep on the stack, would hold more than 128 Ki scalars (512 KiB
+        /// in `f32`). A batch of at most this many samples is one tile, and
+        /// `train_step_batch` then fuses the SGD step into the backward pass.
+        pub const BATCH_TILE: usize = __BACKPROP_BATCH_TILE;
         /// A network from its layers (a `const fn`, so weights can live in a `static`).
         ///
         /// Returns the network by value: 138488 bytes in `f32`, 276976 in `f64`, on the stack unless the compiler builds it in place. For a network of more than about 100 KiB, build it on the heap with `boxed_zeroed` (feature `alloc`), or in a `static`.
@@ -483,7 +497,7 @@ const _: () = {
         }
         /// Inference on a batch: the output of every input, the same bits as
         /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
-        /// `BATCH_TILE` samples.
+        /// [`BATCH_TILE`](Self::BATCH_TILE) samples.
         #[inline]
         pub fn forward_batch<const B: usize>(
             &self,
@@ -491,8 +505,8 @@ const _: () = {
         ) -> [[T; 10]; B] {
             let mut outputs = [[T::ZERO; 10]; B];
             for (input, output) in inputs
-                .chunks(::backprop::__private::BATCH_TILE)
-                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+                .chunks(__BACKPROP_BATCH_TILE)
+                .zip(outputs.chunks_mut(__BACKPROP_BATCH_TILE))
             {
                 self.forward_tile(input, output);
             }
@@ -500,41 +514,36 @@ const _: () = {
         }
         /// A tile of at most `BATCH_TILE` samples: writes their outputs.
         fn forward_tile(&self, input: &[[T; 784]], output: &mut [[T; 10]]) {
-            let mut conv1_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 24]; 24]; 6],
-            >::zeroed();
-            let mut pool1_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 12]; 12]; 6],
-            >::zeroed();
-            let mut conv2_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 12]; 12]; 16],
-            >::zeroed();
-            let mut pool2_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 4]; 4]; 16],
-            >::zeroed();
-            let mut hidden_tile = ::backprop::__private::LayerBatch::<
-                [T; 120],
-            >::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            let mut conv1_tile = __BackpropBatch::<[[[T; 24]; 24]; 6]>::zeroed();
+            let mut pool1_tile = __BackpropBatch::<[[[T; 12]; 12]; 6]>::zeroed();
+            let mut conv2_tile = __BackpropBatch::<[[[T; 12]; 12]; 16]>::zeroed();
+            let mut pool2_tile = __BackpropBatch::<[[[T; 4]; 4]; 16]>::zeroed();
+            let mut hidden_tile = __BackpropBatch::<[T; 120]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 10]>::zeroed();
             self.conv1
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(::backprop::__private::flatten_tile(input), &mut conv1_tile);
             self.pool1
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(conv1_tile.outputs(), &mut pool1_tile);
             self.conv2
                 .forward_batch::<
                     ::backprop::__private::Tanh,
+                    __BACKPROP_BATCH_TILE,
                 >(pool1_tile.outputs(), &mut conv2_tile);
             self.pool2
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(conv2_tile.outputs(), &mut pool2_tile);
             self.hidden
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(
                     ::backprop::__private::flatten_tile(pool2_tile.outputs()),
                     &mut hidden_tile,
@@ -542,6 +551,7 @@ const _: () = {
             self.output
                 .forward_batch::<
                     ::backprop::__private::Softmax,
+                    __BACKPROP_BATCH_TILE,
                 >(hidden_tile.outputs(), &mut output_tile);
             for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
                 *output = *a;
@@ -555,41 +565,36 @@ const _: () = {
             target: &[[T; 10]],
             grads: &mut Self,
         ) -> T {
-            let mut conv1_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 24]; 24]; 6],
-            >::zeroed();
-            let mut pool1_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 12]; 12]; 6],
-            >::zeroed();
-            let mut conv2_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 12]; 12]; 16],
-            >::zeroed();
-            let mut pool2_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 4]; 4]; 16],
-            >::zeroed();
-            let mut hidden_tile = ::backprop::__private::LayerBatch::<
-                [T; 120],
-            >::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            let mut conv1_tile = __BackpropBatch::<[[[T; 24]; 24]; 6]>::zeroed();
+            let mut pool1_tile = __BackpropBatch::<[[[T; 12]; 12]; 6]>::zeroed();
+            let mut conv2_tile = __BackpropBatch::<[[[T; 12]; 12]; 16]>::zeroed();
+            let mut pool2_tile = __BackpropBatch::<[[[T; 4]; 4]; 16]>::zeroed();
+            let mut hidden_tile = __BackpropBatch::<[T; 120]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 10]>::zeroed();
             self.conv1
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(::backprop::__private::flatten_tile(input), &mut conv1_tile);
             self.pool1
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(conv1_tile.outputs(), &mut pool1_tile);
             self.conv2
                 .forward_batch::<
                     ::backprop::__private::Tanh,
+                    __BACKPROP_BATCH_TILE,
                 >(pool1_tile.outputs(), &mut conv2_tile);
             self.pool2
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(conv2_tile.outputs(), &mut pool2_tile);
             self.hidden
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(
                     ::backprop::__private::flatten_tile(pool2_tile.outputs()),
                     &mut hidden_tile,
@@ -597,6 +602,7 @@ const _: () = {
             self.output
                 .forward_batch::<
                     ::backprop::__private::Softmax,
+                    __BACKPROP_BATCH_TILE,
                 >(hidden_tile.outputs(), &mut output_tile);
             let loss = output_tile
                 .loss_delta::<
@@ -638,41 +644,36 @@ const _: () = {
             lr: T,
             grads: &mut Self,
         ) -> T {
-            let mut conv1_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 24]; 24]; 6],
-            >::zeroed();
-            let mut pool1_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 12]; 12]; 6],
-            >::zeroed();
-            let mut conv2_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 12]; 12]; 16],
-            >::zeroed();
-            let mut pool2_tile = ::backprop::__private::LayerBatch::<
-                [[[T; 4]; 4]; 16],
-            >::zeroed();
-            let mut hidden_tile = ::backprop::__private::LayerBatch::<
-                [T; 120],
-            >::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 10]>::zeroed();
+            let mut conv1_tile = __BackpropBatch::<[[[T; 24]; 24]; 6]>::zeroed();
+            let mut pool1_tile = __BackpropBatch::<[[[T; 12]; 12]; 6]>::zeroed();
+            let mut conv2_tile = __BackpropBatch::<[[[T; 12]; 12]; 16]>::zeroed();
+            let mut pool2_tile = __BackpropBatch::<[[[T; 4]; 4]; 16]>::zeroed();
+            let mut hidden_tile = __BackpropBatch::<[T; 120]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 10]>::zeroed();
             self.conv1
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(::backprop::__private::flatten_tile(input), &mut conv1_tile);
             self.pool1
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(conv1_tile.outputs(), &mut pool1_tile);
             self.conv2
                 .forward_batch::<
                     ::backprop::__private::Tanh,
+                    __BACKPROP_BATCH_TILE,
                 >(pool1_tile.outputs(), &mut conv2_tile);
             self.pool2
                 .forward_batch::<
                     ::backprop::__private::Identity,
+                    __BACKPROP_BATCH_TILE,
                 >(conv2_tile.outputs(), &mut pool2_tile);
             self.hidden
                 .forward_batch::<
                     ::backprop::__private::Relu,
+                    __BACKPROP_BATCH_TILE,
                 >(
                     ::backprop::__private::flatten_tile(pool2_tile.outputs()),
                     &mut hidden_tile,
@@ -680,6 +681,7 @@ const _: () = {
             self.output
                 .forward_batch::<
                     ::backprop::__private::Softmax,
+                    __BACKPROP_BATCH_TILE,
                 >(hidden_tile.outputs(), &mut output_tile);
             let loss = output_tile
                 .loss_delta::<
@@ -1040,8 +1042,8 @@ const _: () = {
                 )
             };
             let tiles = inputs
-                .chunks(::backprop::__private::BATCH_TILE)
-                .zip(targets.chunks(::backprop::__private::BATCH_TILE));
+                .chunks(__BACKPROP_BATCH_TILE)
+                .zip(targets.chunks(__BACKPROP_BATCH_TILE));
             tiles
                 .fold(
                     T::ZERO,
@@ -1063,7 +1065,7 @@ const _: () = {
                     B > 0, "a batch needs at least one sample: B must be at least 1"
                 )
             };
-            if B > ::backprop::__private::BATCH_TILE {
+            if B > __BACKPROP_BATCH_TILE {
                 return ::backprop::__private::train_step_batch_unfused(
                     self,
                     inputs,

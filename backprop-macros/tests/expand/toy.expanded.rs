@@ -27,6 +27,13 @@ pub struct ToyTrace<T: ::backprop::__private::Scalar = f32> {
 }
 const _: () = {
     use ::backprop::__private::Layer as _;
+    const __BACKPROP_BATCH_TILE: usize = ::backprop::__private::batch_tile(
+        0 + [(); 2].len() + [(); 1].len(),
+    );
+    type __BackpropBatch<S> = ::backprop::__private::LayerBatch<
+        S,
+        __BACKPROP_BATCH_TILE,
+    >;
     impl<T: ::backprop::__private::Scalar> ToyTrace<T> {
         /// A trace of zeros.
         pub const fn zeroed() -> Self {
@@ -76,6 +83,12 @@ const _: () = {
                 ::backprop::__private::Sigmoid,
             >("output"),
         ];
+        /// Samples per tile of the batched methods (`forward_batch`, `backward_batch`,
+        /// `train_step_batch`): 32, or fewer when the `z`, `a` and `delta` tiles of every
+        /// layer, which they keep on the stack, would hold more than 128 Ki scalars (512 KiB
+        /// in `f32`). A batch of at most this many samples is one tile, and
+        /// `train_step_batch` then fuses the SGD step into the backward pass.
+        pub const BATCH_TILE: usize = __BACKPROP_BATCH_TILE;
         /// A network from its layers (a `const fn`, so weights can live in a `static`).
         ///
         /// Returns the network by value: 36 bytes in `f32`, 72 in `f64`, on the stack unless the compiler builds it in place. For a network of more than about 100 KiB, build it on the heap with `boxed_zeroed` (feature `alloc`), or in a `static`.
@@ -206,7 +219,7 @@ const _: () = {
         }
         /// Inference on a batch: the output of every input, the same bits as
         /// [`forward`](Self::forward) on each, through the matrix-matrix kernels in tiles of
-        /// `BATCH_TILE` samples.
+        /// [`BATCH_TILE`](Self::BATCH_TILE) samples.
         #[inline]
         pub fn forward_batch<const B: usize>(
             &self,
@@ -214,8 +227,8 @@ const _: () = {
         ) -> [[T; 1]; B] {
             let mut outputs = [[T::ZERO; 1]; B];
             for (input, output) in inputs
-                .chunks(::backprop::__private::BATCH_TILE)
-                .zip(outputs.chunks_mut(::backprop::__private::BATCH_TILE))
+                .chunks(__BACKPROP_BATCH_TILE)
+                .zip(outputs.chunks_mut(__BACKPROP_BATCH_TILE))
             {
                 self.forward_tile(input, output);
             }
@@ -223,15 +236,17 @@ const _: () = {
         }
         /// A tile of at most `BATCH_TILE` samples: writes their outputs.
         fn forward_tile(&self, input: &[[T; 2]], output: &mut [[T; 1]]) {
-            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            let mut hidden_tile = __BackpropBatch::<[T; 2]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 1]>::zeroed();
             self.hidden
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(input, &mut hidden_tile);
             self.output
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(hidden_tile.outputs(), &mut output_tile);
             for (output, a) in output.iter_mut().zip(output_tile.outputs()) {
                 *output = *a;
@@ -245,15 +260,17 @@ const _: () = {
             target: &[[T; 1]],
             grads: &mut Self,
         ) -> T {
-            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            let mut hidden_tile = __BackpropBatch::<[T; 2]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 1]>::zeroed();
             self.hidden
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(input, &mut hidden_tile);
             self.output
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(hidden_tile.outputs(), &mut output_tile);
             let loss = output_tile
                 .loss_delta::<
@@ -277,15 +294,17 @@ const _: () = {
             lr: T,
             grads: &mut Self,
         ) -> T {
-            let mut hidden_tile = ::backprop::__private::LayerBatch::<[T; 2]>::zeroed();
-            let mut output_tile = ::backprop::__private::LayerBatch::<[T; 1]>::zeroed();
+            let mut hidden_tile = __BackpropBatch::<[T; 2]>::zeroed();
+            let mut output_tile = __BackpropBatch::<[T; 1]>::zeroed();
             self.hidden
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(input, &mut hidden_tile);
             self.output
                 .forward_batch::<
                     ::backprop::__private::Sigmoid,
+                    __BACKPROP_BATCH_TILE,
                 >(hidden_tile.outputs(), &mut output_tile);
             let loss = output_tile
                 .loss_delta::<
@@ -489,8 +508,8 @@ const _: () = {
                 )
             };
             let tiles = inputs
-                .chunks(::backprop::__private::BATCH_TILE)
-                .zip(targets.chunks(::backprop::__private::BATCH_TILE));
+                .chunks(__BACKPROP_BATCH_TILE)
+                .zip(targets.chunks(__BACKPROP_BATCH_TILE));
             tiles
                 .fold(
                     T::ZERO,
@@ -512,7 +531,7 @@ const _: () = {
                     B > 0, "a batch needs at least one sample: B must be at least 1"
                 )
             };
-            if B > ::backprop::__private::BATCH_TILE {
+            if B > __BACKPROP_BATCH_TILE {
                 return ::backprop::__private::train_step_batch_unfused(
                     self,
                     inputs,

@@ -91,13 +91,15 @@ impl ConvTiles {
         let (mut fc1, mut fc2, mut output) =
             (LayerBatch::zeroed(), LayerBatch::zeroed(), LayerBatch::zeroed());
         let t = &mut *tiles;
-        net.conv1.forward_batch::<Relu>(xs, &mut t.conv1);
-        net.pool1.forward_batch::<Identity>(t.conv1.outputs(), &mut t.pool1);
-        net.conv2.forward_batch::<Relu>(t.pool1.outputs(), &mut t.conv2);
-        net.pool2.forward_batch::<Identity>(t.conv2.outputs(), &mut pool2);
-        net.fc1.forward_batch::<Relu>(flatten_tile(pool2.outputs()), &mut fc1);
-        net.fc2.forward_batch::<Relu>(fc1.outputs(), &mut fc2);
-        net.output.forward_batch::<Softmax>(fc2.outputs(), &mut output);
+        net.conv1.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(xs, &mut t.conv1);
+        net.pool1
+            .forward_batch::<Identity, { backprop::kernel::BATCH_TILE }>(t.conv1.outputs(), &mut t.pool1);
+        net.conv2.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(t.pool1.outputs(), &mut t.conv2);
+        net.pool2.forward_batch::<Identity, { backprop::kernel::BATCH_TILE }>(t.conv2.outputs(), &mut pool2);
+        net.fc1
+            .forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(flatten_tile(pool2.outputs()), &mut fc1);
+        net.fc2.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(fc1.outputs(), &mut fc2);
+        net.output.forward_batch::<Softmax, { backprop::kernel::BATCH_TILE }>(fc2.outputs(), &mut output);
         output.loss_delta::<SoftmaxCrossEntropy, Softmax>(targets);
         net.output.backward_batch(&mut fc2, &output, &mut grads.output);
         fc2.activation_backward::<Relu>();
@@ -127,8 +129,8 @@ pub fn conv_layers_step(
 ) {
     let xs: &[Image] = flatten_tile(xs);
     let scale = 1.0 / BATCH as f32;
-    net.conv1.forward_batch::<Relu>(xs, &mut t.conv1);
-    net.conv2.forward_batch::<Relu>(t.pool1.outputs(), &mut t.conv2);
+    net.conv1.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(xs, &mut t.conv1);
+    net.conv2.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(t.pool1.outputs(), &mut t.conv2);
     net.conv2.backward_batch_sgd(&mut t.pool1, &t.conv2, scale, lr, &mut grads.conv2);
     net.conv1.batch_sgd(xs, &t.conv1, scale, lr, &mut grads.conv1);
 }

@@ -294,10 +294,11 @@ fn exercise_layer<T: Scalar, L: backprop::Layer<T>, A: backprop::Activation>() {
     layer.sgd(&x, &delta, lr);
     black_box((&grad, &dx));
     let xs = black_box([x; 3]);
-    let mut below = LayerBatch::<L::Input>::zeroed();
-    let mut this = LayerBatch::<L::Output>::zeroed();
+    // A tile of 4 samples, not the default 32: generated networks pick theirs (`batch_tile`).
+    let mut below = LayerBatch::<L::Input, 4>::zeroed();
+    let mut this = LayerBatch::<L::Output, 4>::zeroed();
     below.len = black_box(3);
-    layer.forward_batch::<A>(black_box(&xs[..]), &mut this);
+    layer.forward_batch::<A, 4>(black_box(&xs[..]), &mut this);
     layer.backward_batch(&mut below, &this, &mut grad);
     layer.backward_batch_params(&xs, &this, &mut grad);
     layer.backward_batch_sgd(&mut below, &this, lr, lr, &mut grad);
