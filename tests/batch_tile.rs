@@ -35,6 +35,11 @@ fn the_tile_keeps_every_layer_tile_within_the_budget() {
     // Checked as the crate compiles: the tile fits, and one more sample would not.
     const { assert!(3 * Wide::<f32>::BATCH_TILE * WIDE_SCALARS <= TILE_SCALARS) };
     const { assert!(3 * (Wide::<f32>::BATCH_TILE + 1) * WIDE_SCALARS > TILE_SCALARS) };
+    // The bytes the tiles take: `z`, `a`, `delta` and a length per layer.
+    let len = size_of::<usize>();
+    assert_eq!(Mnist::<f32>::BATCH_BYTES, 3 * 32 * (128 + 10) * 4 + 2 * len);
+    assert_eq!(Wide::<f64>::BATCH_BYTES, 3 * 3 * WIDE_SCALARS * 8 + 3 * len);
+    assert!(Wide::<f32>::BATCH_BYTES <= TILE_SCALARS * 4 + 3 * len);
     // Multiples of 4 (the batched kernels' tile of samples) from 4 up; never 0.
     for scalars in [1, 138, 1_000, 1_500, 2_000, 5_000, 10_000, 11_000, 40_000, 50_000, 1 << 30] {
         let tile = batch_tile(scalars);

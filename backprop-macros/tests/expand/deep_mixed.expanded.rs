@@ -151,6 +151,16 @@ const _: () = {
         /// in `f32`). A batch of at most this many samples is one tile, and
         /// `train_step_batch` then fuses the SGD step into the backward pass.
         pub const BATCH_TILE: usize = __BACKPROP_BATCH_TILE;
+        /// Bytes of the tiles the batched methods keep on the stack: `z`, `a` and `delta` of
+        /// every layer for [`BATCH_TILE`](Self::BATCH_TILE) samples (a kernel's frame adds at
+        /// most 64 KiB on `x86_64`).
+        pub const BATCH_BYTES: usize = 0
+            + ::core::mem::size_of::<__BackpropBatch<[T; 16]>>()
+            + ::core::mem::size_of::<__BackpropBatch<[T; 16]>>()
+            + ::core::mem::size_of::<__BackpropBatch<[T; 12]>>()
+            + ::core::mem::size_of::<__BackpropBatch<[T; 8]>>()
+            + ::core::mem::size_of::<__BackpropBatch<[T; 4]>>()
+            + ::core::mem::size_of::<__BackpropBatch<[T; 2]>>();
         /// A network from its layers (a `const fn`, so weights can live in a `static`).
         ///
         /// Returns the network by value: 3080 bytes in `f32`, 6160 in `f64`, on the stack unless the compiler builds it in place. For a network of more than about 100 KiB, build it on the heap with `boxed_zeroed` (feature `alloc`), or in a `static`.
