@@ -140,8 +140,7 @@ pub trait Network<T: Scalar>: Params<T> + Clone {
     /// Inference on a batch: the output for every input, the same bits as
     /// [`forward`](Network::forward) on each. Generated networks run it through the matrix-matrix
     /// kernels, in tiles of the network's `BATCH_TILE` samples (32, fewer for wide layers: see
-    /// [`batch_tile`](crate::kernel::batch_tile)); this default calls
-    /// `forward` once per input.
+    /// [`batch_tile`](crate::kernel::batch_tile)); this default calls `forward` once per input.
     ///
     /// ```
     /// use backprop::{Init, Network, network};
