@@ -9,7 +9,7 @@
 //!
 //! Criterion ids: `lenet_<mode>/<impl>` with modes `infer` (one sample), `train_b1` (one
 //! sample's SGD step), `train_b32` (one SGD step on a mini-batch of 32) and `conv_b32` (the two
-//! convolutional layers' share of that step alone, library only), impls `generated` and
+//! convolutional layers' share of such a step on one 32-sample tile, library only), impls `generated` and
 //! `direct`; `lenet_parts/<pass>`, each pass of that share (and of the first pool) alone;
 //! `lenet_peak/{avx2_256,avx512_512}`, the FMA peak measured in the same run.
 //! Single-sample benchmarks cycle through `SAMPLES` images.

@@ -1,7 +1,8 @@
 //! The library's LeNet, declared with `network!` (the benchmarks call its `forward`,
-//! `train_step` and `train_step_batch`), and the convolutional layers' share of its batch step
-//! alone ([`conv_layers_step`], on the tiles of [`ConvTiles::of`]), through the [`Layer`] trait on
-//! the network's own fields.
+//! `train_step` and `train_step_batch`), and the convolutional layers' share of a batch step on
+//! one tile of 32 samples, alone ([`conv_layers_step`], on the tiles of [`ConvTiles::of`]), through
+//! the [`Layer`] trait on the network's own fields. (The network's own batch step runs tiles of
+//! `LeNet::BATCH_TILE` samples, 4, which keep its stack small.)
 
 use backprop::conv::{Conv2d, MaxPool2d, Valid, flatten_batch, flatten_tile};
 use backprop::layer::LayerBatch;
