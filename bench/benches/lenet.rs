@@ -119,32 +119,21 @@ fn batch(c: &mut Criterion) {
     group.sampling_mode(SamplingMode::Flat);
     let images: &[net::Image] = flatten_tile(&xs[..]);
     let (conv1, pool1, conv2) = tiles.parts();
-    let mut pooled = LayerBatch::<net::Pool1Out>::zeroed();
+    let mut pooled = LayerBatch::<net::Pool1Out, BATCH>::zeroed();
     group.bench_function("conv1_forward", |b| {
-        b.iter(|| {
-            generated.conv1.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(black_box(images), conv1)
-        })
+        b.iter(|| generated.conv1.forward_batch::<Relu, BATCH>(black_box(images), conv1))
     });
     group.bench_function("conv1_weight_grads", |b| {
         b.iter(|| generated.conv1.backward_batch_params(black_box(images), conv1, &mut grads.conv1))
     });
     group.bench_function("pool1_forward", |b| {
-        b.iter(|| {
-            generated.pool1.forward_batch::<Identity, { backprop::kernel::BATCH_TILE }>(
-                black_box(conv1.outputs()),
-                &mut pooled,
-            )
-        })
+        b.iter(|| generated.pool1.forward_batch::<Identity, BATCH>(black_box(conv1.outputs()), &mut pooled))
     });
     group.bench_function("pool1_backward", |b| {
         b.iter(|| generated.pool1.backward_batch(conv1, black_box(pool1), &mut grads.pool1))
     });
     group.bench_function("conv2_forward", |b| {
-        b.iter(|| {
-            generated
-                .conv2
-                .forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(black_box(pool1.outputs()), conv2)
-        })
+        b.iter(|| generated.conv2.forward_batch::<Relu, BATCH>(black_box(pool1.outputs()), conv2))
     });
     group.bench_function("conv2_weight_grads", |b| {
         b.iter(|| generated.conv2.backward_batch_params(black_box(pool1.outputs()), conv2, &mut grads.conv2))

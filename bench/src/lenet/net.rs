@@ -65,9 +65,9 @@ const _: fn(&LeNet<f32>) -> (&Conv1, &Pool1, &Conv2, &Pool2, &Fc1, &Fc2, &Output
 /// The tiles of the convolutional layers of one batch step, for [`conv_layers_step`]: what the
 /// step's forward pass gave, and the error signals its backward pass reached them with.
 pub struct ConvTiles {
-    conv1: LayerBatch<Conv1Out>,
-    pool1: LayerBatch<Pool1Out>,
-    conv2: LayerBatch<Conv2Out>,
+    conv1: LayerBatch<Conv1Out, BATCH>,
+    pool1: LayerBatch<Pool1Out, BATCH>,
+    conv2: LayerBatch<Conv2Out, BATCH>,
 }
 
 impl ConvTiles {
@@ -75,7 +75,8 @@ impl ConvTiles {
     #[allow(clippy::type_complexity)] // three tiles
     pub fn parts(
         &mut self,
-    ) -> (&mut LayerBatch<Conv1Out>, &mut LayerBatch<Pool1Out>, &mut LayerBatch<Conv2Out>) {
+    ) -> (&mut LayerBatch<Conv1Out, BATCH>, &mut LayerBatch<Pool1Out, BATCH>, &mut LayerBatch<Conv2Out, BATCH>)
+    {
         (&mut self.conv1, &mut self.pool1, &mut self.conv2)
     }
 
@@ -88,19 +89,17 @@ impl ConvTiles {
         });
         let xs: &[Image] = flatten_tile(xs);
         let (net, mut grads) = (net.clone(), net.clone());
-        let mut pool2 = LayerBatch::<Pool2Out>::zeroed();
+        let mut pool2 = LayerBatch::<Pool2Out, BATCH>::zeroed();
         let (mut fc1, mut fc2, mut output) =
             (LayerBatch::zeroed(), LayerBatch::zeroed(), LayerBatch::zeroed());
         let t = &mut *tiles;
-        net.conv1.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(xs, &mut t.conv1);
-        net.pool1
-            .forward_batch::<Identity, { backprop::kernel::BATCH_TILE }>(t.conv1.outputs(), &mut t.pool1);
-        net.conv2.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(t.pool1.outputs(), &mut t.conv2);
-        net.pool2.forward_batch::<Identity, { backprop::kernel::BATCH_TILE }>(t.conv2.outputs(), &mut pool2);
-        net.fc1
-            .forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(flatten_tile(pool2.outputs()), &mut fc1);
-        net.fc2.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(fc1.outputs(), &mut fc2);
-        net.output.forward_batch::<Softmax, { backprop::kernel::BATCH_TILE }>(fc2.outputs(), &mut output);
+        net.conv1.forward_batch::<Relu, BATCH>(xs, &mut t.conv1);
+        net.pool1.forward_batch::<Identity, BATCH>(t.conv1.outputs(), &mut t.pool1);
+        net.conv2.forward_batch::<Relu, BATCH>(t.pool1.outputs(), &mut t.conv2);
+        net.pool2.forward_batch::<Identity, BATCH>(t.conv2.outputs(), &mut pool2);
+        net.fc1.forward_batch::<Relu, BATCH>(flatten_tile(pool2.outputs()), &mut fc1);
+        net.fc2.forward_batch::<Relu, BATCH>(fc1.outputs(), &mut fc2);
+        net.output.forward_batch::<Softmax, BATCH>(fc2.outputs(), &mut output);
         output.loss_delta::<SoftmaxCrossEntropy, Softmax>(targets);
         net.output.backward_batch(&mut fc2, &output, &mut grads.output);
         fc2.activation_backward::<Relu>();
@@ -130,8 +129,8 @@ pub fn conv_layers_step(
 ) {
     let xs: &[Image] = flatten_tile(xs);
     let scale = 1.0 / BATCH as f32;
-    net.conv1.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(xs, &mut t.conv1);
-    net.conv2.forward_batch::<Relu, { backprop::kernel::BATCH_TILE }>(t.pool1.outputs(), &mut t.conv2);
+    net.conv1.forward_batch::<Relu, BATCH>(xs, &mut t.conv1);
+    net.conv2.forward_batch::<Relu, BATCH>(t.pool1.outputs(), &mut t.conv2);
     net.conv2.backward_batch_sgd(&mut t.pool1, &t.conv2, scale, lr, &mut grads.conv2);
     net.conv1.batch_sgd(xs, &t.conv1, scale, lr, &mut grads.conv1);
 }
